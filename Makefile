@@ -1,0 +1,90 @@
+# wcstream - build, run, test, bench.
+#
+#   make          release build: build/wcstream (-O2)
+#   make run      install what is missing, build, start the default service
+#   make test     unit + integration tests, release and ASan+UBSan builds
+#   make bench    throughput against mawk and sort | uniq -c
+#   make deps     install missing Debian packages (root) or print the command
+#   make clean
+
+CC       ?= cc
+BUILD    ?= build
+PKGS     := sqlite3 libcjson libxxhash libutf8proc libpcre2-8
+# Debian packages: build libraries, then the tools the tests drive.
+DEB_PKGS := pkg-config libsqlite3-dev libcjson-dev libxxhash-dev libutf8proc-dev \
+            libpcre2-dev libcriterion-dev netcat-openbsd sqlite3 mawk gawk time
+
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+ifneq ($(CI),)
+WARN     += -Werror
+endif
+OPT      ?= -O2 -g
+CFLAGS   := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -pthread -Iinclude \
+            -DWCS_VERSION='"$(VERSION)"' $(EXTRA_CFLAGS)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS   = $(PKG_LIBS) -pthread -lm
+
+LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c connectors/*.c sinks/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
+SUPPORT  := $(BUILD)/gen_corpus $(BUILD)/wc_baseline
+
+.PHONY: all run test test-unit test-integration bench deps clean asan
+
+all: $(BUILD)/wcstream
+
+$(BUILD)/.deps-ok: Makefile
+	@$(MAKE) --no-print-directory deps
+	@mkdir -p $(BUILD) && touch $@
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) >/dev/null \
+	    || { echo "apt-get install failed:$$missing" >&2; exit 1; }; \
+	else \
+	  echo "missing packages; run: sudo apt-get install -y$$missing" >&2; exit 1; \
+	fi
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/wcstream: $(BUILD)/obj/src/main.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/unit_tests: $(UNIT_OBJ) $(LIB_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+
+$(BUILD)/%: tests/bench/%.c $(BUILD)/.deps-ok
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# The sanitizer build lives in its own tree so both can coexist.
+asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer \
+	  -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  build/asan/wcstream build/asan/unit_tests
+
+run: $(BUILD)/wcstream
+	@echo "wcstream: listening on 127.0.0.1:9999, state in wcstream.db"
+	@echo "  send text from another terminal:  nc 127.0.0.1 9999 < book.txt"
+	@echo "  stop with Ctrl-C"
+	./$(BUILD)/wcstream --source listen://127.0.0.1:9999 --sink console --trigger 1s --state wcstream.db
+
+test: $(BUILD)/wcstream $(BUILD)/unit_tests asan
+	@tests/run.sh
+
+bench: $(BUILD)/wcstream $(SUPPORT)
+	@tests/bench/bench.sh
+
+clean:
+	rm -rf build

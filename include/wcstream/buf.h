@@ -1,0 +1,49 @@
+/*
+ * buf.h - growable byte buffer and per-batch arena.
+ *
+ * struct wcs_buf carries bytes between a source and the micro-batch (whole
+ * lines, each ending in '\n'). struct wcs_arena hands out memory that lives
+ * until the end of the batch (lower-cased words, top-N rows): one reset
+ * frees it all, and no word ever costs a malloc of its own.
+ */
+#ifndef WCSTREAM_BUF_H
+#define WCSTREAM_BUF_H
+
+#include <stddef.h>
+
+struct wcs_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+/* Make room for at least `extra` more bytes. 0 or -ENOMEM. */
+int wcs_buf_reserve(struct wcs_buf *b, size_t extra);
+
+/* Append n bytes. 0 or -ENOMEM (the buffer is unchanged then). */
+int wcs_buf_append(struct wcs_buf *b, const void *data, size_t n);
+
+/* Free the bytes; the struct may be reused afterwards. Accepts NULL. */
+void wcs_buf_free(struct wcs_buf *b);
+
+struct wcs_arena_block;
+
+struct wcs_arena {
+    struct wcs_arena_block *head; /* block being filled; older ones follow */
+    size_t used;                  /* bytes used in head */
+};
+
+/* Return n bytes aligned to 8, valid until the next reset or free.
+ * NULL when out of memory. A zeroed struct is an empty arena. */
+void *wcs_arena_alloc(struct wcs_arena *a, size_t n);
+
+/* Copy n bytes into the arena. NULL when out of memory. */
+char *wcs_arena_dup(struct wcs_arena *a, const void *p, size_t n);
+
+/* Forget every allocation; keeps one block for reuse. */
+void wcs_arena_reset(struct wcs_arena *a);
+
+/* Free every block. Accepts NULL. */
+void wcs_arena_free(struct wcs_arena *a);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * groupby.h - batch-local hash aggregation: word -> delta.
+ *
+ * Open addressing with linear probing over XXH3 hashes. Keys are borrowed:
+ * the table stores the word's pointer, which must stay valid until the
+ * next reset (the batch buffer and the batch arena outlive it). Cost is
+ * one hash and usually one probe per word; nothing is allocated per word.
+ */
+#ifndef WCSTREAM_GROUPBY_H
+#define WCSTREAM_GROUPBY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wcstream/tokenize.h"
+
+struct wcs_group {
+    const char *word;
+    size_t len;
+    uint64_t hash;
+    int64_t delta;
+};
+
+struct wcs_groupby;
+
+/* New, empty table. NULL when out of memory. */
+struct wcs_groupby *wcs_groupby_new(void);
+
+/* Free the table. Accepts NULL. */
+void wcs_groupby_free(struct wcs_groupby *gb);
+
+/* Forget all groups; the capacity is kept for the next batch. */
+void wcs_groupby_reset(struct wcs_groupby *gb);
+
+/* Add `delta` to `word` (borrowed). 0, or -ENOMEM (table unchanged). */
+int wcs_groupby_add(struct wcs_groupby *gb, const char *word, size_t len, int64_t delta);
+
+/* Add 1 for each of n words. 0, or -ENOMEM (words before the failing one
+ * were added). */
+int wcs_groupby_add_words(struct wcs_groupby *gb, const struct wcs_word *words, size_t n);
+
+/* Number of distinct words in the table. */
+size_t wcs_groupby_size(const struct wcs_groupby *gb);
+
+/* The groups as one dense array of wcs_groupby_size() entries, in
+ * insertion order. Valid until the next add or reset. */
+const struct wcs_group *wcs_groupby_groups(const struct wcs_groupby *gb);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * sink.h - the sink plugin interface.
+ *
+ * A sink is one file under sinks/ that fills a struct wcs_sink_plugin with
+ * designated initializers and is listed once in src/registry.c. The engine
+ * calls init() once, emit() after every committed batch, destroy() at exit.
+ */
+#ifndef WCSTREAM_SINK_H
+#define WCSTREAM_SINK_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "wcstream/result.h"
+#include "wcstream/uri.h"
+
+struct wcs_sink {
+    const struct wcs_sink_plugin *plugin;
+    char *desc;   /* the URI as given, for logs and progress */
+    size_t top_n; /* set by init(): top rows it needs in result->top */
+    void *ctx;    /* the plugin's own state, freed by destroy() */
+};
+
+struct wcs_sink_env {
+    enum wcs_output_mode mode;
+};
+
+struct wcs_sink_plugin {
+    const char *scheme;
+    const char *usage; /* one line for --help, e.g. "console[?numRows=N&truncate=BOOL]" */
+    /* Read options from uri (marking them used), set sk->ctx and
+     * sk->top_n. 0, or -1 with a sentence in err. */
+    int (*init)(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_sink_env *env,
+                char *err, size_t errlen);
+    /* Deliver one batch. 0, or -1 with a sentence in err (the engine logs
+     * it; the batch stays committed). */
+    int (*emit)(struct wcs_sink *sk, const struct wcs_result *res, char *err, size_t errlen);
+    /* Flush and free sk->ctx. Must accept a sink whose init failed. */
+    void (*destroy)(struct wcs_sink *sk);
+};
+
+extern const struct wcs_sink_plugin wcs_sink_console;
+extern const struct wcs_sink_plugin wcs_sink_jsonl;
+
+/* The console table of one batch, exactly as Spark's console sink prints
+ * it, written to out. num_rows >= 1; truncate as Spark's show(). */
+void wcs_console_render(FILE *out, const struct wcs_result *res, size_t num_rows, int truncate);
+
+#endif

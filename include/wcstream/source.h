@@ -1,0 +1,101 @@
+/*
+ * source.h - the source plugin interface, and what a pull hands back.
+ *
+ * A source is one file under connectors/ that fills a struct
+ * wcs_source_plugin with designated initializers and is listed once in
+ * src/registry.c. At each trigger the engine calls pull() on every source:
+ * the source appends whole lines (each ending in '\n') to the batch text,
+ * says how many, and reports its offsets. Replayable sources also name the
+ * offsets to persist with wcs_pull_offset(); the engine writes them in the
+ * same SQLite transaction as the counts and hands them back through
+ * restore() on the next start.
+ */
+#ifndef WCSTREAM_SOURCE_H
+#define WCSTREAM_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cJSON.h>
+
+#include "wcstream/buf.h"
+#include "wcstream/notify.h"
+#include "wcstream/uri.h"
+
+struct wcs_source {
+    const struct wcs_source_plugin *plugin;
+    char *desc; /* the URI as given: progress "description" and state key */
+    void *ctx;  /* the plugin's own state, freed by destroy() */
+};
+
+struct wcs_source_env {
+    struct wcs_notify *notify; /* signal it when data is waiting */
+    bool available_now;        /* finite run: end of input ends the source */
+    size_t max_bytes;          /* --max-bytes-per-trigger: bound buffered input by it */
+    size_t max_line;           /* --max-line-bytes: longer lines are cut */
+};
+
+/* An offset to persist: `partition` of source `source` is consumed up to
+ * `offset`. Strings live in the batch arena. */
+struct wcs_offset {
+    const char *source;
+    const char *partition;
+    int64_t offset;
+};
+
+struct wcs_offsets {
+    struct wcs_offset *v;
+    size_t n, cap;
+};
+
+/* One source's share of one micro-batch. */
+struct wcs_pull {
+    struct wcs_buf *text;     /* append whole lines here */
+    size_t budget;            /* append at most this many bytes (a line
+                                 longer than the budget may go alone) */
+    struct wcs_arena *arena;  /* batch lifetime memory */
+    struct wcs_offsets *offs; /* see wcs_pull_offset() */
+    const char *source;       /* the source's desc */
+    uint64_t rows;            /* out: lines appended */
+    uint64_t bytes;           /* out: bytes appended */
+    cJSON *start;             /* out: offsets before, as Spark shows them */
+    cJSON *end;               /* out: offsets after */
+};
+
+/* Record that `partition` (copied) is consumed up to `offset` once this
+ * batch commits. 0 or -ENOMEM. */
+int wcs_pull_offset(struct wcs_pull *p, const char *partition, int64_t offset);
+
+struct wcs_source_plugin {
+    const char *scheme;
+    const char *usage; /* one line for --help */
+    bool replayable;   /* offsets in the state make restarts exact */
+    /* Parse uri (marking options used), open what must exist now (a
+     * listening port, a path), set src->ctx. Threads start here too.
+     * 0, or -1 with a sentence in err. */
+    int (*init)(struct wcs_source *src, struct wcs_uri *uri, const struct wcs_source_env *env,
+                char *err, size_t errlen);
+    /* Called once per persisted partition before the first pull. 0 or -1
+     * with a sentence in err. Optional. */
+    int (*restore)(struct wcs_source *src, const char *partition, int64_t offset, char *err,
+                   size_t errlen);
+    /* Append available lines to p->text without blocking. 0, or -1 with a
+     * sentence in err (a runtime failure that stops the query). */
+    int (*pull)(struct wcs_source *src, struct wcs_pull *p, char *err, size_t errlen);
+    /* True when the source will never have data again (end of a finite
+     * input). Optional: absent means never. */
+    bool (*finished)(struct wcs_source *src);
+    /* The batch that held the last pull is durable. Optional. */
+    void (*commit)(struct wcs_source *src);
+    /* Stop threads, close everything, free src->ctx. Must accept a source
+     * whose init failed. */
+    void (*destroy)(struct wcs_source *src);
+};
+
+extern const struct wcs_source_plugin wcs_source_socket;
+extern const struct wcs_source_plugin wcs_source_listen;
+extern const struct wcs_source_plugin wcs_source_file;
+extern const struct wcs_source_plugin wcs_source_stdin;
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * state.h - the durable running counts, in one SQLite file.
+ *
+ * The state is the checkpoint: one transaction per batch applies the
+ * batch's deltas as upserts, records every source's offsets and the batch's
+ * progress. Either all of it is durable or none of it is. Top-N comes from
+ * an index on (count DESC, word), so no batch ever scans all counts.
+ *
+ * Schema (PRAGMA application_id 0x57435354 'WCST', user_version 1):
+ *   meta(key PRIMARY KEY, value)                  query id, totals
+ *   counts(word PRIMARY KEY, count) WITHOUT ROWID  + index counts_by_count
+ *   offsets(source, partition, offset)            per-partition progress
+ *   batches(batch_id PRIMARY KEY, committed_at, num_input_rows,
+ *           num_rows_updated, progress)
+ *   VIEW word_counts(word, count)
+ */
+#ifndef WCSTREAM_STATE_H
+#define WCSTREAM_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wcstream/buf.h"
+#include "wcstream/groupby.h"
+#include "wcstream/result.h"
+#include "wcstream/source.h"
+
+#define WCS_STATE_SCHEMA_VERSION 1
+
+struct wcs_state;
+
+/* Open or create the state at path (":memory:" keeps none). synchronous is
+ * "off", "normal" or "full". A file that is not a wcstream state (another
+ * format, another application's database, a newer schema) or that cannot
+ * be written is refused, left untouched, and NULL is returned with a
+ * sentence in err. */
+struct wcs_state *wcs_state_open(const char *path, const char *synchronous, char *err,
+                                 size_t errlen);
+
+/* Close. Accepts NULL. */
+void wcs_state_close(struct wcs_state *st);
+
+/* The id of the last committed batch, -1 when none. */
+int64_t wcs_state_last_batch(const struct wcs_state *st);
+
+/* The query id: a UUID made when the state was created, stable across
+ * restarts (borrowed). */
+const char *wcs_state_query_id(const struct wcs_state *st);
+
+/* Distinct words and the sum of all counts, as of the last commit. */
+int64_t wcs_state_distinct(const struct wcs_state *st);
+int64_t wcs_state_total(const struct wcs_state *st);
+
+/* Call fn for every persisted offset of `source`. 0, or -1 with err. */
+int wcs_state_offsets(struct wcs_state *st, const char *source,
+                      int (*fn)(void *arg, const char *partition, int64_t offset), void *arg,
+                      char *err, size_t errlen);
+
+/*
+ * Commit batch `batch_id` (must be last_batch + 1): add every group's delta,
+ * persist the offsets, record the batch with its input rows and progress
+ * JSON, all in one transaction. On success fills updated[i] with the new
+ * total of each group (same order as the groups; the words are borrowed
+ * from the groups) and returns 0. On failure everything is rolled back,
+ * the state is as before the call, and -1 is returned with a sentence in
+ * err; the caller may retry the same batch.
+ */
+int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_group *groups,
+                     size_t ngroups, const struct wcs_offsets *offs, uint64_t input_rows,
+                     const char *progress_json, struct wcs_row *updated, char *err,
+                     size_t errlen);
+
+/* The n largest counts (count descending, word ascending) into rows; words
+ * are copied into arena. Sets *nout. 0, or -1 with err. */
+int wcs_state_top(struct wcs_state *st, size_t n, struct wcs_row *rows, size_t *nout,
+                  struct wcs_arena *arena, char *err, size_t errlen);
+
+/* The count of one word, 0 when absent; -1 on error. */
+int64_t wcs_state_count(struct wcs_state *st, const char *word, size_t len);
+
+#endif

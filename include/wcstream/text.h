@@ -1,0 +1,30 @@
+/*
+ * text.h - UTF-8 helpers shared by the sinks.
+ *
+ * Words are arbitrary bytes. These helpers measure them for display and
+ * encode them as JSON strings without ever failing on invalid UTF-8.
+ */
+#ifndef WCSTREAM_TEXT_H
+#define WCSTREAM_TEXT_H
+
+#include <stddef.h>
+
+#include "wcstream/buf.h"
+
+/* Number of characters: UTF-8 sequences count one each, every byte that
+ * does not decode counts one. */
+size_t wcs_utf8_chars(const char *s, size_t len);
+
+/* Byte length of the first `chars` characters of s (as counted above). */
+size_t wcs_utf8_prefix(const char *s, size_t len, size_t chars);
+
+/* Terminal display width: East Asian wide and fullwidth characters count 2,
+ * combining marks 0, anything else (including undecodable bytes) 1. */
+size_t wcs_utf8_width(const char *s, size_t len);
+
+/* Append s as a JSON string literal (with the quotes) to out. Valid UTF-8
+ * is kept; control characters are escaped; each byte that does not decode
+ * becomes \ufffd. 0 or -ENOMEM. */
+int wcs_json_string(struct wcs_buf *out, const char *s, size_t len);
+
+#endif
