@@ -59,6 +59,7 @@ struct wcs_pull {
     const char *source;       /* the source's desc */
     uint64_t rows;            /* out: lines appended */
     uint64_t bytes;           /* out: bytes appended */
+    uint64_t lines_cut;       /* out: lines cut at max_line, since start */
     cJSON *start;             /* out: offsets before, as Spark shows them */
     cJSON *end;               /* out: offsets after */
 };

@@ -1,0 +1,371 @@
+/*
+ * file.c - the file:// and stdin sources.
+ *
+ * file://PATH reads a file, or every file of a directory in name order
+ * (names starting with '.' or '_' are skipped, as Spark does), and keeps
+ * watching: bytes appended to a file and new files are read on later
+ * triggers. It is replayable: the byte offset of every file goes into the
+ * state with the batch's counts, and a restart resumes exactly where the
+ * last committed batch ended. Reading happens in the engine's pull(), as
+ * regular files never block. Like Spark, a file is taken to be complete
+ * when it appears (write it elsewhere and rename it in): its last line
+ * counts even without a trailing newline.
+ *
+ * stdin (also "-") reads standard input on a thread of its own (it may be
+ * a pipe or a terminal) and ends at end of input.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "wcstream/framer.h"
+#include "wcstream/inbox.h"
+#include "wcstream/log.h"
+#include "wcstream/source.h"
+
+#define READ_CHUNK (256 * 1024)
+
+struct file_entry {
+    char *name;     /* path as opened; the partition key in the state */
+    int64_t offset; /* bytes consumed into committed or pending batches */
+};
+
+struct file_src {
+    char *path;
+    bool is_dir;
+    bool available_now;
+    bool scanned;  /* available-now: the file list is taken once */
+    bool drained;  /* the last pull found nothing left to read */
+    struct file_entry *files;
+    size_t nfiles, cap;
+    struct wcs_framer fr;
+    const char *pending; /* the file whose partial line the framer holds */
+    char *chunk;
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+    return strcmp(((const struct file_entry *)a)->name, ((const struct file_entry *)b)->name);
+}
+
+static struct file_entry *find(struct file_src *f, const char *name)
+{
+    struct file_entry key = {.name = (char *)name};
+    return f->nfiles ? bsearch(&key, f->files, f->nfiles, sizeof(key), cmp_entry) : NULL;
+}
+
+/* Add name (copied) with offset, keeping the list sorted. NULL on OOM. */
+static struct file_entry *add(struct file_src *f, const char *name, int64_t offset)
+{
+    struct file_entry *e = find(f, name);
+    if (e)
+        return e;
+    if (f->nfiles == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 16;
+        struct file_entry *v = realloc(f->files, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        f->files = v;
+        f->cap = cap;
+    }
+    char *copy = strdup(name);
+    if (!copy)
+        return NULL;
+    size_t i = f->nfiles;
+    while (i > 0 && strcmp(f->files[i - 1].name, name) > 0)
+        i--;
+    memmove(&f->files[i + 1], &f->files[i], (f->nfiles - i) * sizeof(*f->files));
+    f->files[i] = (struct file_entry){.name = copy, .offset = offset};
+    f->nfiles++;
+    return &f->files[i];
+}
+
+/* Learn the directory's files (or the one file). 0, or -1 with err. */
+static int scan(struct file_src *f, const char *desc, char *err, size_t errlen)
+{
+    if (!f->is_dir)
+        return add(f, f->path, 0) ? 0 : (snprintf(err, errlen, "out of memory"), -1);
+    DIR *d = opendir(f->path);
+    if (!d) {
+        snprintf(err, errlen, "%s: cannot read directory %s: %s", desc, f->path,
+                 strerror(errno));
+        return -1;
+    }
+    struct dirent *de;
+    char name[4096];
+    int r = 0;
+    while (r == 0 && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.' || de->d_name[0] == '_')
+            continue;
+        snprintf(name, sizeof(name), "%s/%s", f->path, de->d_name);
+        struct stat sb;
+        if (stat(name, &sb) == 0 && S_ISREG(sb.st_mode) && !add(f, name, 0)) {
+            snprintf(err, errlen, "out of memory");
+            r = -1;
+        }
+    }
+    closedir(d);
+    return r;
+}
+
+static int file_init(struct wcs_source *src, struct wcs_uri *uri,
+                     const struct wcs_source_env *env, char *err, size_t errlen)
+{
+    struct file_src *f = calloc(1, sizeof(*f));
+    if (!f || !(f->chunk = malloc(READ_CHUNK)) || !(f->path = strdup(uri->target))) {
+        if (f)
+            free(f->chunk);
+        free(f);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    src->ctx = f;
+    f->available_now = env->available_now;
+    wcs_framer_init(&f->fr, env->max_line);
+    size_t len = strlen(f->path);
+    while (len > 1 && f->path[len - 1] == '/')
+        f->path[--len] = '\0';
+    struct stat sb;
+    if (!*f->path || stat(f->path, &sb) < 0) {
+        snprintf(err, errlen, "%s: cannot read %s: %s", src->desc, *f->path ? f->path : "''",
+                 *f->path ? strerror(errno) : "no path given");
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+        snprintf(err, errlen, "%s: %s is neither a file nor a directory", src->desc, f->path);
+        return -1;
+    }
+    f->is_dir = S_ISDIR(sb.st_mode);
+    return 0;
+}
+
+static int file_restore(struct wcs_source *src, const char *partition, int64_t offset, char *err,
+                        size_t errlen)
+{
+    struct file_src *f = src->ctx;
+    if (!add(f, partition, offset)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static void json_offset(cJSON **obj, const char *name, int64_t offset)
+{
+    if (!*obj)
+        *obj = cJSON_CreateObject();
+    cJSON_AddNumberToObject(*obj, name, (double)offset);
+}
+
+/* Read e from its offset into p->text until the budget or the end of the
+ * file. -1 with err on a read error. */
+static int read_file(struct file_src *f, struct file_entry *e, struct wcs_pull *p, char *err,
+                     size_t errlen)
+{
+    int fd = open(e->name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) /* deleted since the scan: nothing more to read */
+            return 0;
+        snprintf(err, errlen, "%s: cannot open %s: %s", p->source, e->name, strerror(errno));
+        return -1;
+    }
+    int64_t pos = e->offset + (int64_t)f->fr.part.len; /* a kept partial line is read already */
+    int r = 0;
+    json_offset(&p->start, e->name, e->offset);
+    while (p->bytes < p->budget) {
+        size_t want = p->budget - p->bytes;
+        want = want < 4096 ? 4096 : want > READ_CHUNK ? READ_CHUNK : want;
+        ssize_t n = pread(fd, f->chunk, want, pos);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(err, errlen, "%s: cannot read %s: %s", p->source, e->name, strerror(errno));
+            r = -1;
+            break;
+        }
+        size_t before = p->text->len;
+        int fr = n ? wcs_framer_feed(&f->fr, f->chunk, (size_t)n, p->text, &p->rows)
+                   : wcs_framer_flush(&f->fr, p->text, &p->rows);
+        if (fr < 0) {
+            snprintf(err, errlen, "%s: out of memory", p->source);
+            r = -1;
+            break;
+        }
+        p->bytes += p->text->len - before;
+        pos += n;
+        if (n == 0)
+            break;
+    }
+    close(fd);
+    if (r == 0) {
+        f->pending = f->fr.part.len ? e->name : NULL;
+        e->offset = pos - (int64_t)f->fr.part.len;
+        json_offset(&p->end, e->name, e->offset);
+        r = wcs_pull_offset(p, e->name, e->offset);
+        if (r < 0)
+            snprintf(err, errlen, "%s: out of memory", p->source);
+    }
+    return r;
+}
+
+static int file_pull(struct wcs_source *src, struct wcs_pull *p, char *err, size_t errlen)
+{
+    struct file_src *f = src->ctx;
+    if (!f->scanned && scan(f, src->desc, err, errlen) < 0)
+        return -1;
+    f->scanned = f->available_now;
+    bool read_any = false;
+    /* A file cut by the last budget goes on first: the framer holds its
+     * partial line. */
+    struct file_entry *first = f->pending ? find(f, f->pending) : NULL;
+    if (first && (read_any = true) && read_file(f, first, p, err, errlen) < 0)
+        return -1;
+    for (size_t i = 0; i < f->nfiles && p->bytes < p->budget; i++) {
+        struct file_entry *e = &f->files[i];
+        struct stat sb;
+        if (e == first || stat(e->name, &sb) < 0 || sb.st_size <= e->offset)
+            continue;
+        read_any = true;
+        if (read_file(f, e, p, err, errlen) < 0)
+            return -1;
+    }
+    f->drained = !read_any;
+    p->lines_cut = f->fr.cuts;
+    return 0;
+}
+
+static bool file_finished(struct wcs_source *src)
+{
+    struct file_src *f = src->ctx;
+    return f->available_now && f->scanned && f->drained;
+}
+
+static void file_destroy(struct wcs_source *src)
+{
+    struct file_src *f = src->ctx;
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->nfiles; i++)
+        free(f->files[i].name);
+    free(f->files);
+    free(f->path);
+    free(f->chunk);
+    wcs_framer_free(&f->fr);
+    free(f);
+    src->ctx = NULL;
+}
+
+const struct wcs_source_plugin wcs_source_file = {
+    .scheme = "file",
+    .usage = "file://PATH            a file or a directory of files, watched; exact restarts",
+    .replayable = true,
+    .init = file_init,
+    .restore = file_restore,
+    .pull = file_pull,
+    .finished = file_finished,
+    .destroy = file_destroy,
+};
+
+/* ---- stdin -------------------------------------------------------------- */
+
+struct stdin_src {
+    struct wcs_inbox ib;
+    struct wcs_framer fr;
+    pthread_t tid;
+    bool running;
+};
+
+static void *stdin_thread(void *arg)
+{
+    struct stdin_src *s = arg;
+    char *chunk = malloc(READ_CHUNK);
+    struct pollfd pf[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
+                           {.fd = s->ib.wake.fd, .events = POLLIN}};
+    while (chunk && wcs_inbox_wait_space(&s->ib)) {
+        if (poll(pf, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (pf[1].revents)
+            continue; /* woken to stop: wait_space says so */
+        if (!pf[0].revents)
+            continue;
+        ssize_t n = read(STDIN_FILENO, chunk, READ_CHUNK);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n < 0)
+            wcs_error("stdin: read failed: %s", strerror(errno));
+        if (n <= 0 || wcs_inbox_feed(&s->ib, &s->fr, chunk, (size_t)n) < 0)
+            break;
+    }
+    wcs_inbox_feed(&s->ib, &s->fr, NULL, 0);
+    free(chunk);
+    wcs_inbox_close(&s->ib);
+    return NULL;
+}
+
+static int stdin_init(struct wcs_source *src, struct wcs_uri *uri,
+                      const struct wcs_source_env *env, char *err, size_t errlen)
+{
+    if (*uri->target) {
+        snprintf(err, errlen, "%s: stdin takes no path; use file://PATH for files", src->desc);
+        return -1;
+    }
+    struct stdin_src *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    src->ctx = s;
+    wcs_framer_init(&s->fr, env->max_line);
+    int r = wcs_inbox_init(&s->ib, env->max_bytes, env->notify);
+    if (r == 0)
+        r = wcs_inbox_thread(&s->tid, stdin_thread, s);
+    if (r < 0) {
+        snprintf(err, errlen, "%s: cannot start its reader: %s", src->desc, strerror(-r));
+        return -1;
+    }
+    s->running = true;
+    return 0;
+}
+
+static int stdin_pull(struct wcs_source *src, struct wcs_pull *p, char *err, size_t errlen)
+{
+    struct stdin_src *s = src->ctx;
+    return wcs_inbox_take(&s->ib, p, err, errlen);
+}
+
+static bool stdin_finished(struct wcs_source *src)
+{
+    struct stdin_src *s = src->ctx;
+    return wcs_inbox_finished(&s->ib);
+}
+
+static void stdin_destroy(struct wcs_source *src)
+{
+    struct stdin_src *s = src->ctx;
+    if (!s)
+        return;
+    if (s->running) {
+        wcs_inbox_stop(&s->ib);
+        pthread_join(s->tid, NULL);
+    }
+    wcs_inbox_destroy(&s->ib);
+    wcs_framer_free(&s->fr);
+    free(s);
+    src->ctx = NULL;
+}
+
+const struct wcs_source_plugin wcs_source_stdin = {
+    .scheme = "stdin",
+    .usage = "stdin, -                standard input, until its end",
+    .init = stdin_init,
+    .pull = stdin_pull,
+    .finished = stdin_finished,
+    .destroy = stdin_destroy,
+};

@@ -1,0 +1,364 @@
+/*
+ * config.c - flags and the JSON config file into one struct wcs_config.
+ *
+ * The CLI boundary of the service. Both the flag parser and the config
+ * file go through wcs_config_set(), so a setting is validated by the same
+ * code whichever way it arrives, and every flag has a file key by
+ * construction.
+ */
+#include "wcstream/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "wcstream/registry.h"
+#include "wcstream/uri.h"
+
+#define DEFAULT_MAX_BYTES (8u << 20)
+#define DEFAULT_MAX_LINE  (1u << 20)
+
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void strv_clear(struct wcs_strv *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+    sv->v = NULL;
+    sv->n = 0;
+}
+
+static int strv_push(struct wcs_strv *sv, const char *s)
+{
+    char **v = realloc(sv->v, (sv->n + 1) * sizeof(*v));
+    if (!v)
+        return -1;
+    sv->v = v;
+    if (!(v[sv->n] = strdup(s)))
+        return -1;
+    sv->n++;
+    return 0;
+}
+
+static int set_string(char **dst, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return -1;
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+void wcs_config_init(struct wcs_config *cf)
+{
+    memset(cf, 0, sizeof(*cf));
+    cf->mode = WCS_MODE_COMPLETE;
+    cf->max_bytes = DEFAULT_MAX_BYTES;
+    cf->max_line = DEFAULT_MAX_LINE;
+    cf->split = WCS_SPLIT_WHITESPACE;
+    cf->log_level = WCS_LOG_INFO;
+}
+
+void wcs_config_free(struct wcs_config *cf)
+{
+    if (!cf)
+        return;
+    strv_clear(&cf->sources);
+    strv_clear(&cf->sinks);
+    free(cf->state_path);
+    free(cf->synchronous);
+    free(cf->split_spec);
+    free(cf->progress_log);
+    memset(cf, 0, sizeof(*cf));
+}
+
+static int parse_bool(const char *name, const char *value, bool *out, char *err, size_t errlen)
+{
+    if (strcmp(value, "true") == 0)
+        *out = true;
+    else if (strcmp(value, "false") == 0)
+        *out = false;
+    else {
+        fail(err, errlen, "%s must be true or false, not '%s'", name, value);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_bytes(const char *name, const char *value, size_t min, size_t *out, char *err,
+                       size_t errlen)
+{
+    if (wcs_parse_size(value, out) < 0 || *out < min) {
+        fail(err, errlen, "%s must be a size of at least %zu bytes (e.g. 8MiB), not '%s'", name,
+             min, value);
+        return -1;
+    }
+    return 0;
+}
+
+int wcs_config_set(struct wcs_config *cf, const char *name, const char *value, char *err,
+                   size_t errlen)
+{
+    int oom = 0;
+    if (strcmp(name, "source") == 0) {
+        oom = strv_push(&cf->sources, value);
+    } else if (strcmp(name, "sink") == 0) {
+        oom = strv_push(&cf->sinks, value);
+    } else if (strcmp(name, "output-mode") == 0) {
+        if (strcmp(value, "complete") == 0)
+            cf->mode = WCS_MODE_COMPLETE;
+        else if (strcmp(value, "update") == 0)
+            cf->mode = WCS_MODE_UPDATE;
+        else if (strcmp(value, "append") == 0) {
+            fail(err, errlen,
+                 "output mode append needs a windowed aggregation, which wcstream does not have "
+                 "yet; use complete or update");
+            return -1;
+        } else {
+            fail(err, errlen, "output mode must be complete or update, not '%s'", value);
+            return -1;
+        }
+    } else if (strcmp(name, "trigger") == 0) {
+        cf->available_now = strcmp(value, "available-now") == 0;
+        cf->trigger_ms = 0;
+        if (!cf->available_now && wcs_parse_duration_ms(value, &cf->trigger_ms) < 0) {
+            fail(err, errlen,
+                 "trigger must be a duration (0, 500ms, 1s, 2m, 1h) or available-now, not '%s'",
+                 value);
+            return -1;
+        }
+    } else if (strcmp(name, "max-bytes-per-trigger") == 0) {
+        return parse_bytes(name, value, 1024, &cf->max_bytes, err, errlen);
+    } else if (strcmp(name, "max-line-bytes") == 0) {
+        return parse_bytes(name, value, 64, &cf->max_line, err, errlen);
+    } else if (strcmp(name, "state") == 0) {
+        oom = set_string(&cf->state_path, value);
+    } else if (strcmp(name, "synchronous") == 0) {
+        if (strcmp(value, "off") && strcmp(value, "normal") && strcmp(value, "full")) {
+            fail(err, errlen, "synchronous must be off, normal or full, not '%s'", value);
+            return -1;
+        }
+        oom = set_string(&cf->synchronous, value);
+    } else if (strcmp(name, "split") == 0) {
+        if ((oom = set_string(&cf->split_spec, value)) == 0 &&
+            wcs_split_parse(cf->split_spec, &cf->split, &cf->split_pattern, err, errlen) < 0)
+            return -1;
+    } else if (strcmp(name, "lowercase") == 0) {
+        return parse_bool(name, value, &cf->lowercase, err, errlen);
+    } else if (strcmp(name, "log-level") == 0) {
+        if (wcs_log_parse_level(value, &cf->log_level) < 0) {
+            fail(err, errlen, "log level must be error, warn, info or debug, not '%s'", value);
+            return -1;
+        }
+    } else if (strcmp(name, "progress-log") == 0) {
+        oom = set_string(&cf->progress_log, value);
+    } else {
+        fail(err, errlen, "unknown setting '%s'", name);
+        return -1;
+    }
+    if (oom) {
+        fail(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* One JSON value as the string wcs_config_set() takes. */
+static int json_value(const cJSON *item, char *buf, size_t len)
+{
+    if (cJSON_IsString(item))
+        return snprintf(buf, len, "%s", item->valuestring) < (int)len ? 0 : -1;
+    if (cJSON_IsBool(item))
+        return snprintf(buf, len, "%s", cJSON_IsTrue(item) ? "true" : "false"), 0;
+    if (cJSON_IsNumber(item) && item->valuedouble >= 0 && item->valuedouble < 9.0e15 &&
+        item->valuedouble == (double)(long long)item->valuedouble)
+        return snprintf(buf, len, "%lld", (long long)item->valuedouble), 0;
+    return -1;
+}
+
+int wcs_config_load_file(struct wcs_config *cf, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fail(err, errlen, "cannot read config %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    char chunk[4096];
+    size_t n;
+    while (mem && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        fwrite(chunk, 1, n, mem);
+    bool read_err = ferror(f);
+    fclose(f);
+    if (!mem || fclose(mem) != 0 || read_err) {
+        free(text);
+        fail(err, errlen, "cannot read config %s", path);
+        return -1;
+    }
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    int r = 0;
+    if (!cJSON_IsObject(root)) {
+        fail(err, errlen, "config %s is not a JSON object", path);
+        r = -1;
+    }
+    const cJSON *item;
+    const cJSON *object = r == 0 ? root : NULL;
+    char value[4096], sub[1024];
+    cJSON_ArrayForEach(item, object)
+    {
+        const char *key = item->string;
+        bool list = strcmp(key, "source") == 0 || strcmp(key, "sink") == 0;
+        if (list && cJSON_IsArray(item)) {
+            const cJSON *el;
+            cJSON_ArrayForEach(el, item)
+            {
+                if (json_value(el, value, sizeof(value)) < 0) {
+                    fail(err, errlen, "config %s: %s entries must be strings", path, key);
+                    r = -1;
+                    break;
+                }
+                if ((r = wcs_config_set(cf, key, value, sub, sizeof(sub))) < 0) {
+                    fail(err, errlen, "config %s: %s", path, sub);
+                    break;
+                }
+            }
+        } else if (json_value(item, value, sizeof(value)) < 0) {
+            fail(err, errlen, "config %s: \"%s\" must be a string, number or boolean", path, key);
+            r = -1;
+        } else if ((r = wcs_config_set(cf, key, value, sub, sizeof(sub))) < 0) {
+            fail(err, errlen, "config %s: %s", path, sub);
+        }
+        if (r < 0)
+            break;
+    }
+    cJSON_Delete(root);
+    return r;
+}
+
+void wcs_config_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: wcstream --source URI... [--sink URI...] [options]\n"
+            "\n"
+            "Streaming word count: reads lines from the sources, counts words in\n"
+            "micro-batches, keeps the running counts in SQLite, emits each batch.\n"
+            "\n"
+            "options (each also a key of the --config JSON file; flags win):\n"
+            "  --source URI               where lines come from (repeatable)\n"
+            "  --sink URI                 where results go (repeatable; default console)\n"
+            "  --output-mode MODE         complete (default) or update\n"
+            "  --trigger T                0 (default: as soon as data is there), a duration\n"
+            "                             such as 500ms, 1s, 2m, or available-now\n"
+            "  --max-bytes-per-trigger N  bound on one batch's input (default 8MiB)\n"
+            "  --max-line-bytes N         longer lines are cut (default 1MiB)\n"
+            "  --state PATH               SQLite state (default wcstream.db; :memory: for none)\n"
+            "  --synchronous MODE         SQLite synchronous: off, normal (default), full\n"
+            "  --split MODE               whitespace (default), spark, words, regex:PATTERN\n"
+            "  --lowercase                Unicode case folding\n"
+            "  --log-level LEVEL          error, warn, info (default), debug\n"
+            "  --progress-log PATH        append one progress JSON per batch\n"
+            "  --config FILE              read settings from a JSON object\n"
+            "  --help, --version\n"
+            "\nsources:\n");
+    wcs_registry_usage(out);
+}
+
+enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, char **argv, char *err,
+                                            size_t errlen)
+{
+    static const struct option opts[] = {
+        {"source", required_argument, NULL, 's'},
+        {"sink", required_argument, NULL, 'k'},
+        {"output-mode", required_argument, NULL, 'o'},
+        {"trigger", required_argument, NULL, 't'},
+        {"max-bytes-per-trigger", required_argument, NULL, 'b'},
+        {"max-line-bytes", required_argument, NULL, 'L'},
+        {"state", required_argument, NULL, 'S'},
+        {"synchronous", required_argument, NULL, 'y'},
+        {"split", required_argument, NULL, 'p'},
+        {"lowercase", no_argument, NULL, 'l'},
+        {"log-level", required_argument, NULL, 'v'},
+        {"progress-log", required_argument, NULL, 'P'},
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    wcs_config_init(cf);
+    /* The file first, so that flags override it. */
+    for (int i = 1; i < argc; i++) {
+        const char *path = NULL;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            path = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+        if (path && wcs_config_load_file(cf, path, err, errlen) < 0)
+            return WCS_CONFIG_USAGE;
+    }
+    bool flag_sources = false, flag_sinks = false;
+    opterr = 0;
+    optind = 1;
+    int c, idx;
+    while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+        switch (c) {
+        case 'h':
+            wcs_config_usage(stdout);
+            return WCS_CONFIG_EXIT;
+        case 'V':
+            printf("wcstream %s\n", WCS_VERSION);
+            return WCS_CONFIG_EXIT;
+        case 'c':
+            break;
+        case '?':
+            if (optopt)
+                fail(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+            else
+                fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
+            return WCS_CONFIG_USAGE;
+        default:
+            if (c == 's' && !flag_sources) {
+                strv_clear(&cf->sources); /* flags replace the file's list */
+                flag_sources = true;
+            }
+            if (c == 'k' && !flag_sinks) {
+                strv_clear(&cf->sinks);
+                flag_sinks = true;
+            }
+            if (wcs_config_set(cf, opts[idx].name, optarg ? optarg : "true", err, errlen) < 0)
+                return WCS_CONFIG_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+        return WCS_CONFIG_USAGE;
+    }
+    if (cf->sources.n == 0) {
+        fail(err, errlen, "no --source given; e.g. --source listen://127.0.0.1:9999");
+        return WCS_CONFIG_USAGE;
+    }
+    if ((cf->sinks.n == 0 && strv_push(&cf->sinks, "console") < 0) ||
+        (!cf->state_path && set_string(&cf->state_path, "wcstream.db") < 0)) {
+        fail(err, errlen, "out of memory");
+        return WCS_CONFIG_USAGE;
+    }
+    return WCS_CONFIG_OK;
+}

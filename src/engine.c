@@ -1,0 +1,507 @@
+/*
+ * engine.c - the trigger loop (DESIGN.md section 1).
+ *
+ * One trigger tick is one micro-batch:
+ *   1. pull      every source appends whole lines to the batch text, within
+ *                one shared byte budget (--max-bytes-per-trigger);
+ *   2. operate   the tokenizer splits the text and the group-by table folds
+ *                the words into word -> delta;
+ *   3. commit    one SQLite transaction applies the deltas and the offsets;
+ *   4. emit      the sinks get the updated rows, the top-N and the progress;
+ *   5. ack       sources learn that the batch is durable.
+ * Memory of a batch lives in its text buffer and arena, reset afterwards.
+ * The engine never names a concrete source or sink: the registry does.
+ */
+#include "wcstream/engine.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wcstream/groupby.h"
+#include "wcstream/log.h"
+#include "wcstream/notify.h"
+#include "wcstream/progress.h"
+#include "wcstream/registry.h"
+#include "wcstream/state.h"
+#include "wcstream/tokenize.h"
+
+#define IDLE_POLL_MS 100        /* wake-up for sources that cannot signal */
+#define RETRY_MIN_MS 100        /* first wait after a failed commit */
+#define RETRY_MAX_MS 10000      /* longest wait between commit attempts */
+
+struct wcs_engine {
+    const struct wcs_config *cf;
+    struct wcs_notify notify;
+    volatile sig_atomic_t stopping;
+    struct wcs_state *st;
+    struct wcs_tokenizer *tk;
+    struct wcs_groupby *gb;
+    struct wcs_source *srcs;
+    size_t nsrcs, next_src;
+    struct wcs_sink *sinks;
+    size_t nsinks, top_n;
+    char *sink_desc;
+    FILE *progress_log;
+    char run_id[37];
+
+    /* The batch in hand. */
+    struct wcs_buf text;
+    struct wcs_arena arena;
+    struct wcs_offsets offs;
+    struct wcs_progress_source *psrc;
+    struct wcs_row *updated;
+    size_t updated_cap;
+    int64_t agg_ns;
+    int agg_err;
+    int64_t prev_trigger_ns;
+};
+
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+int wcs_pull_offset(struct wcs_pull *p, const char *partition, int64_t offset)
+{
+    struct wcs_offsets *o = p->offs;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 8;
+        struct wcs_offset *v = realloc(o->v, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        o->v = v;
+        o->cap = cap;
+    }
+    char *copy = wcs_arena_dup(p->arena, partition, strlen(partition) + 1);
+    if (!copy)
+        return -ENOMEM;
+    o->v[o->n++] = (struct wcs_offset){.source = p->source, .partition = copy, .offset = offset};
+    return 0;
+}
+
+static int restore_offset(void *arg, const char *partition, int64_t offset)
+{
+    struct wcs_source *src = arg;
+    char err[256];
+    if (src->plugin->restore(src, partition, offset, err, sizeof(err)) < 0) {
+        wcs_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int add_source(struct wcs_engine *eng, const char *text, const struct wcs_source_env *env,
+                      char *err, size_t errlen)
+{
+    struct wcs_uri *uri = wcs_uri_parse(text, err, errlen);
+    if (!uri)
+        return -1;
+    struct wcs_source *src = &eng->srcs[eng->nsrcs];
+    const struct wcs_source_plugin *pl = wcs_registry_source(uri->scheme);
+    int r = -1;
+    if (!pl) {
+        fail(err, errlen, "unknown source '%s'; see --help for the sources", text);
+    } else if ((src->desc = strdup(text)) == NULL) {
+        fail(err, errlen, "out of memory");
+    } else {
+        src->plugin = pl;
+        eng->nsrcs++; /* from here on destroy() owns the cleanup */
+        r = pl->init(src, uri, env, err, errlen);
+        if (r == 0)
+            r = wcs_uri_check_unused(uri, err, errlen);
+        if (r == 0 && pl->restore &&
+            wcs_state_offsets(eng->st, src->desc, restore_offset, src, err, errlen) < 0) {
+            fail(err, errlen, "%s: cannot restore its offsets from the state", text);
+            r = -1;
+        }
+    }
+    wcs_uri_free(uri);
+    return r;
+}
+
+static int add_sink(struct wcs_engine *eng, const char *text, char *err, size_t errlen)
+{
+    struct wcs_uri *uri = wcs_uri_parse(text, err, errlen);
+    if (!uri)
+        return -1;
+    struct wcs_sink *sk = &eng->sinks[eng->nsinks];
+    const struct wcs_sink_plugin *pl = wcs_registry_sink(uri->scheme);
+    const struct wcs_sink_env env = {.mode = eng->cf->mode};
+    int r = -1;
+    if (!pl) {
+        fail(err, errlen, "unknown sink '%s'; see --help for the sinks", text);
+    } else if ((sk->desc = strdup(text)) == NULL) {
+        fail(err, errlen, "out of memory");
+    } else {
+        sk->plugin = pl;
+        eng->nsinks++;
+        r = pl->init(sk, uri, &env, err, errlen);
+        if (r == 0)
+            r = wcs_uri_check_unused(uri, err, errlen);
+        if (sk->top_n > eng->top_n)
+            eng->top_n = sk->top_n;
+    }
+    wcs_uri_free(uri);
+    return r;
+}
+
+struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, char *err, size_t errlen)
+{
+    struct wcs_engine *eng = calloc(1, sizeof(*eng));
+    if (!eng) {
+        fail(err, errlen, "out of memory");
+        return NULL;
+    }
+    eng->cf = cf;
+    eng->notify.fd = -1;
+    if (wcs_notify_init(&eng->notify) < 0) {
+        fail(err, errlen, "cannot create an eventfd: %s", strerror(errno));
+        goto fail;
+    }
+    eng->st = wcs_state_open(cf->state_path, cf->synchronous, err, errlen);
+    if (!eng->st)
+        goto fail;
+    eng->tk = wcs_tokenizer_new(cf->split, cf->split_pattern, cf->lowercase, err, errlen);
+    eng->gb = wcs_groupby_new();
+    eng->srcs = calloc(cf->sources.n, sizeof(*eng->srcs));
+    eng->psrc = calloc(cf->sources.n, sizeof(*eng->psrc));
+    eng->sinks = calloc(cf->sinks.n, sizeof(*eng->sinks));
+    if (!eng->tk || !eng->gb || !eng->srcs || !eng->psrc || !eng->sinks) {
+        if (eng->tk)
+            fail(err, errlen, "out of memory");
+        goto fail;
+    }
+    const struct wcs_source_env env = {
+        .notify = &eng->notify,
+        .available_now = cf->available_now,
+        .max_bytes = cf->max_bytes,
+        .max_line = cf->max_line,
+    };
+    for (size_t i = 0; i < cf->sources.n; i++)
+        if (add_source(eng, cf->sources.v[i], &env, err, errlen) < 0)
+            goto fail;
+    size_t desc_len = 1;
+    for (size_t i = 0; i < cf->sinks.n; i++) {
+        if (add_sink(eng, cf->sinks.v[i], err, errlen) < 0)
+            goto fail;
+        desc_len += strlen(cf->sinks.v[i]) + 2;
+    }
+    if (!(eng->sink_desc = calloc(1, desc_len))) {
+        fail(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < cf->sinks.n; i++) {
+        if (i)
+            strcat(eng->sink_desc, ", ");
+        strcat(eng->sink_desc, cf->sinks.v[i]);
+    }
+    if (cf->progress_log && !(eng->progress_log = fopen(cf->progress_log, "ae"))) {
+        fail(err, errlen, "cannot open progress log %s: %s", cf->progress_log, strerror(errno));
+        goto fail;
+    }
+    wcs_uuid(eng->run_id);
+    return eng;
+fail:
+    wcs_engine_free(eng);
+    return NULL;
+}
+
+void wcs_engine_free(struct wcs_engine *eng)
+{
+    if (!eng)
+        return;
+    for (size_t i = 0; i < eng->nsrcs; i++) {
+        eng->srcs[i].plugin->destroy(&eng->srcs[i]);
+        free(eng->srcs[i].desc);
+    }
+    for (size_t i = 0; i < eng->nsinks; i++) {
+        eng->sinks[i].plugin->destroy(&eng->sinks[i]);
+        free(eng->sinks[i].desc);
+    }
+    if (eng->psrc)
+        for (size_t i = 0; i < eng->cf->sources.n; i++) {
+            cJSON_Delete(eng->psrc[i].start);
+            cJSON_Delete(eng->psrc[i].end);
+        }
+    free(eng->srcs);
+    free(eng->sinks);
+    free(eng->psrc);
+    free(eng->sink_desc);
+    free(eng->updated);
+    free(eng->offs.v);
+    wcs_buf_free(&eng->text);
+    wcs_arena_free(&eng->arena);
+    wcs_groupby_free(eng->gb);
+    wcs_tokenizer_free(eng->tk);
+    wcs_state_close(eng->st);
+    if (eng->progress_log)
+        fclose(eng->progress_log);
+    wcs_notify_close(&eng->notify);
+    free(eng);
+}
+
+void wcs_engine_stop(struct wcs_engine *eng)
+{
+    eng->stopping = 1;
+    wcs_notify_signal(&eng->notify);
+}
+
+/* Step 1: pull from every source within the byte budget, starting with a
+ * different source each time so that none starves. */
+static int pull(struct wcs_engine *eng, char *err, size_t errlen)
+{
+    for (size_t k = 0; k < eng->nsrcs; k++) {
+        size_t i = (eng->next_src + k) % eng->nsrcs;
+        struct wcs_source *src = &eng->srcs[i];
+        struct wcs_progress_source *ps = &eng->psrc[i];
+        size_t used = eng->text.len;
+        struct wcs_pull p = {
+            .text = &eng->text,
+            .budget = used < eng->cf->max_bytes ? eng->cf->max_bytes - used : 0,
+            .arena = &eng->arena,
+            .offs = &eng->offs,
+            .source = src->desc,
+        };
+        if (src->plugin->pull(src, &p, err, errlen) < 0) {
+            cJSON_Delete(p.start);
+            cJSON_Delete(p.end);
+            return -1;
+        }
+        ps->description = src->desc;
+        cJSON_Delete(ps->start);
+        cJSON_Delete(ps->end);
+        *ps = (struct wcs_progress_source){.description = src->desc, .start = p.start,
+                                           .end = p.end, .rows = p.rows, .bytes = p.bytes,
+                                           .lines_cut = p.lines_cut};
+    }
+    eng->next_src = (eng->next_src + 1) % eng->nsrcs;
+    return 0;
+}
+
+static bool all_finished(struct wcs_engine *eng)
+{
+    for (size_t i = 0; i < eng->nsrcs; i++)
+        if (!eng->srcs[i].plugin->finished || !eng->srcs[i].plugin->finished(&eng->srcs[i]))
+            return false;
+    return true;
+}
+
+/* Step 2's fold: words from the tokenizer into the group-by table. */
+static void on_words(void *arg, const struct wcs_word *words, size_t n)
+{
+    struct wcs_engine *eng = arg;
+    int64_t t0 = wcs_now_ns();
+    if (wcs_groupby_add_words(eng->gb, words, n) < 0)
+        eng->agg_err = -ENOMEM;
+    eng->agg_ns += wcs_now_ns() - t0;
+}
+
+static void phase(struct wcs_progress *pr, enum wcs_phase ph, int64_t ns)
+{
+    pr->phase_ms[ph] = (double)ns / 1e6;
+    pr->phases_done |= 1u << ph;
+}
+
+/* Step 3, retried with backoff while it fails (a full disk, a locked file):
+ * the batch in hand stays in memory and nothing new is pulled meanwhile. */
+static int commit(struct wcs_engine *eng, struct wcs_progress *pr, const struct wcs_group *groups,
+                  size_t ngroups, char *err, size_t errlen)
+{
+    cJSON *json = wcs_progress_json(pr);
+    char *text = json ? cJSON_PrintUnformatted(json) : NULL;
+    cJSON_Delete(json);
+    int64_t wait_ms = RETRY_MIN_MS;
+    int r;
+    while ((r = wcs_state_commit(eng->st, pr->batch_id, groups, ngroups, &eng->offs,
+                                 pr->input_rows, text, eng->updated, err, errlen)) < 0) {
+        if (eng->stopping) {
+            wcs_error("%s", err);
+            break;
+        }
+        wcs_error("%s; the state still holds batch %" PRId64 "; retrying in %" PRId64 " ms", err,
+                  pr->batch_id - 1, wait_ms);
+        wcs_notify_wait(&eng->notify, wait_ms);
+        wait_ms = wait_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : wait_ms * 2;
+    }
+    free(text);
+    return r;
+}
+
+/* Steps 2 to 5 for the text in hand. */
+static int run_batch(struct wcs_engine *eng, int64_t t_start, struct timespec wall,
+                     int64_t get_ns, char *err, size_t errlen)
+{
+    struct wcs_progress pr = {
+        .id = wcs_state_query_id(eng->st),
+        .run_id = eng->run_id,
+        .batch_id = wcs_state_last_batch(eng->st) + 1,
+        .timestamp = wall,
+        .sources = eng->psrc,
+        .nsources = eng->nsrcs,
+        .sink_description = eng->sink_desc,
+    };
+    for (size_t i = 0; i < eng->nsrcs; i++) {
+        pr.input_rows += eng->psrc[i].rows;
+        pr.input_bytes += eng->psrc[i].bytes;
+    }
+    if (eng->prev_trigger_ns)
+        pr.input_rows_per_second =
+            (double)pr.input_rows / ((double)(t_start - eng->prev_trigger_ns) / 1e9);
+    eng->prev_trigger_ns = t_start;
+    phase(&pr, WCS_PHASE_GET_BATCH, get_ns);
+
+    int64_t t = wcs_now_ns();
+    eng->agg_ns = 0;
+    eng->agg_err = 0;
+    if (wcs_tokenize(eng->tk, eng->text.data, eng->text.len, &eng->arena, on_words, eng) < 0 ||
+        eng->agg_err) {
+        fail(err, errlen, "out of memory while tokenizing batch %" PRId64, pr.batch_id);
+        return -1;
+    }
+    phase(&pr, WCS_PHASE_TOKENIZE, wcs_now_ns() - t - eng->agg_ns);
+    phase(&pr, WCS_PHASE_AGGREGATE, eng->agg_ns);
+
+    size_t ngroups = wcs_groupby_size(eng->gb);
+    const struct wcs_group *groups = wcs_groupby_groups(eng->gb);
+    if (ngroups > eng->updated_cap) {
+        free(eng->updated);
+        eng->updated_cap = ngroups + ngroups / 2;
+        eng->updated = malloc(eng->updated_cap * sizeof(*eng->updated));
+        if (!eng->updated) {
+            eng->updated_cap = 0;
+            fail(err, errlen, "out of memory for batch %" PRId64, pr.batch_id);
+            return -1;
+        }
+    }
+    pr.rows_updated = (int64_t)ngroups;
+    t = wcs_now_ns();
+    if (commit(eng, &pr, groups, ngroups, err, errlen) < 0)
+        return -1;
+    phase(&pr, WCS_PHASE_STATE_COMMIT, wcs_now_ns() - t);
+    pr.rows_total = wcs_state_distinct(eng->st);
+    pr.total_words = wcs_state_total(eng->st);
+
+    /* The result the sinks see. */
+    t = wcs_now_ns();
+    qsort(eng->updated, ngroups, sizeof(*eng->updated), wcs_row_cmp);
+    size_t ntop = 0;
+    struct wcs_row *top = eng->top_n ? wcs_arena_alloc(&eng->arena, eng->top_n * sizeof(*top))
+                                     : NULL;
+    if (eng->top_n && (!top || wcs_state_top(eng->st, eng->top_n, top, &ntop, &eng->arena, err,
+                                             errlen) < 0)) {
+        wcs_error("batch %" PRId64 " is committed but its top-%zu could not be read: %s",
+                  pr.batch_id, eng->top_n, top ? err : "out of memory");
+        ntop = 0;
+    }
+    phase(&pr, WCS_PHASE_TOP_N, wcs_now_ns() - t);
+    pr.sink_output_rows = eng->cf->mode == WCS_MODE_COMPLETE ? pr.rows_total : pr.rows_updated;
+    phase(&pr, WCS_PHASE_TRIGGER, wcs_now_ns() - t_start);
+    cJSON *progress = wcs_progress_json(&pr);
+    struct wcs_result res = {
+        .batch_id = pr.batch_id,
+        .mode = eng->cf->mode,
+        .updated = eng->updated,
+        .n_updated = ngroups,
+        .top = top,
+        .n_top = ntop,
+        .distinct_words = pr.rows_total,
+        .total_words = pr.total_words,
+        .progress = progress,
+    };
+    t = wcs_now_ns();
+    for (size_t i = 0; i < eng->nsinks; i++) {
+        char serr[256];
+        if (eng->sinks[i].plugin->emit(&eng->sinks[i], &res, serr, sizeof(serr)) < 0)
+            wcs_warn("sink %s: batch %" PRId64 ": %s", eng->sinks[i].desc, pr.batch_id, serr);
+    }
+    cJSON_Delete(progress);
+    phase(&pr, WCS_PHASE_SINKS, wcs_now_ns() - t);
+
+    for (size_t i = 0; i < eng->nsrcs; i++)
+        if (eng->srcs[i].plugin->commit)
+            eng->srcs[i].plugin->commit(&eng->srcs[i]);
+
+    phase(&pr, WCS_PHASE_TRIGGER, wcs_now_ns() - t_start);
+    if (eng->progress_log) {
+        progress = wcs_progress_json(&pr);
+        char *line = progress ? cJSON_PrintUnformatted(progress) : NULL;
+        if (line) {
+            fprintf(eng->progress_log, "%s\n", line);
+            fflush(eng->progress_log);
+        }
+        free(line);
+        cJSON_Delete(progress);
+    }
+    wcs_info("batch %" PRId64 ": %" PRIu64 " rows, %" PRIu64 " bytes, %zu words updated, "
+             "%" PRId64 " distinct in state; %.1f ms (tokenize %.1f, aggregate %.1f, commit %.1f, "
+             "sinks %.1f)",
+             pr.batch_id, pr.input_rows, pr.input_bytes, ngroups, pr.rows_total,
+             pr.phase_ms[WCS_PHASE_TRIGGER], pr.phase_ms[WCS_PHASE_TOKENIZE],
+             pr.phase_ms[WCS_PHASE_AGGREGATE], pr.phase_ms[WCS_PHASE_STATE_COMMIT],
+             pr.phase_ms[WCS_PHASE_SINKS]);
+    return 0;
+}
+
+static void reset_batch(struct wcs_engine *eng)
+{
+    eng->text.len = 0;
+    eng->offs.n = 0;
+    wcs_arena_reset(&eng->arena);
+    wcs_groupby_reset(eng->gb);
+}
+
+int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
+{
+    const struct wcs_config *cf = eng->cf;
+    int64_t interval_ns = cf->available_now ? 0 : cf->trigger_ms * 1000000;
+    int64_t deadline = wcs_now_ns();
+    bool backlog = true; /* the last pull filled its budget: pull again at once */
+    wcs_info("query %s run %s started: %zu source(s), %zu sink(s), state %s at batch %" PRId64,
+             wcs_state_query_id(eng->st), eng->run_id, eng->nsrcs, eng->nsinks, cf->state_path,
+             wcs_state_last_batch(eng->st));
+    while (!eng->stopping) {
+        int64_t now = wcs_now_ns();
+        if (interval_ns) {
+            if (now < deadline) {
+                wcs_notify_wait(&eng->notify, (deadline - now + 999999) / 1000000);
+                continue; /* woken early: by data (ignored until the tick) or to stop */
+            }
+            deadline = deadline + interval_ns > now ? deadline + interval_ns : now;
+        } else if (!backlog) {
+            wcs_notify_wait(&eng->notify, IDLE_POLL_MS);
+            if (eng->stopping)
+                break;
+        }
+        int64_t t_start = wcs_now_ns();
+        struct timespec wall;
+        clock_gettime(CLOCK_REALTIME, &wall);
+        bool finished = all_finished(eng); /* before the pull: no data may slip in after */
+        if (pull(eng, err, errlen) < 0)
+            return -1;
+        backlog = eng->text.len >= cf->max_bytes / 2;
+        if (eng->text.len == 0) {
+            if (finished)
+                break;
+            continue;
+        }
+        int64_t get_ns = wcs_now_ns() - t_start;
+        int r = run_batch(eng, t_start, wall, get_ns, err, errlen);
+        reset_batch(eng);
+        if (r < 0)
+            return -1;
+    }
+    wcs_info("query %s stopped at batch %" PRId64, wcs_state_query_id(eng->st),
+             wcs_state_last_batch(eng->st));
+    return 0;
+}

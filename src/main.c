@@ -1,0 +1,64 @@
+/*
+ * main.c - the wcstream command: flags in, a running query out.
+ *
+ * Parses the configuration, builds the engine, turns SIGINT/SIGTERM into a
+ * graceful stop (the batch in hand is committed first) and maps the outcome
+ * to the exit status: 0 normal end or stop, 1 runtime failure, 2 bad usage.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "wcstream/config.h"
+#include "wcstream/engine.h"
+#include "wcstream/log.h"
+
+static struct wcs_engine *running;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (running)
+        wcs_engine_stop(running);
+}
+
+int main(int argc, char **argv)
+{
+    struct wcs_config cf;
+    char err[1024] = "";
+    enum wcs_config_status cs = wcs_config_from_args(&cf, argc, argv, err, sizeof(err));
+    if (cs != WCS_CONFIG_OK) {
+        if (cs == WCS_CONFIG_USAGE)
+            fprintf(stderr, "wcstream: %s\nTry 'wcstream --help' for more information.\n", err);
+        wcs_config_free(&cf);
+        return cs == WCS_CONFIG_EXIT ? 0 : 2;
+    }
+    wcs_log_set_level(cf.log_level);
+
+    /* A reader that went away is an error on that write, not a kill; a
+     * file size limit is a failed write the state rolls back. */
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
+
+    struct wcs_engine *eng = wcs_engine_new(&cf, err, sizeof(err));
+    if (!eng) {
+        fprintf(stderr, "wcstream: %s\n", err);
+        wcs_config_free(&cf);
+        return 1;
+    }
+    running = eng;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int r = wcs_engine_run(eng, err, sizeof(err));
+    running = NULL;
+    wcs_engine_free(eng);
+    wcs_config_free(&cf);
+    if (r < 0) {
+        fprintf(stderr, "wcstream: %s\n", err);
+        return 1;
+    }
+    return 0;
+}

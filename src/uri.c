@@ -1,0 +1,310 @@
+/*
+ * uri.c - parse the URIs that name sources and sinks.
+ *
+ * "scheme://target?k=v&k=v", or a bare name with optional parameters
+ * ("console?numRows=5", "stdin", "-"). This is the CLI boundary: every
+ * malformed URI, unknown option or out-of-range value ends here with one
+ * clear sentence, so plugins can trust what they read.
+ */
+#include "wcstream/uri.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)tolower((unsigned char)c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decode [s, s + n) into a new string; NULL on a bad escape. */
+static char *decode(const char *s, size_t n)
+{
+    char *out = malloc(n + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%') {
+            int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
+            int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
+            if (hi < 0 || lo < 0) {
+                free(out);
+                return NULL;
+            }
+            *o++ = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static int parse_params(struct wcs_uri *uri, const char *q, char *err, size_t errlen)
+{
+    size_t count = 1;
+    for (const char *p = q; *p; p++)
+        count += *p == '&';
+    uri->params = calloc(count, sizeof(*uri->params));
+    if (!uri->params) {
+        fail(err, errlen, "out of memory");
+        return -1;
+    }
+    while (*q) {
+        const char *amp = strchrnul(q, '&');
+        const char *eq = memchr(q, '=', (size_t)(amp - q));
+        if (amp == q) {
+            q = *amp ? amp + 1 : amp;
+            continue;
+        }
+        if (!eq || eq == q) {
+            fail(err, errlen, "%s: option '%.*s' needs the form key=value", uri->text,
+                 (int)(amp - q), q);
+            return -1;
+        }
+        struct wcs_uri_param *pm = &uri->params[uri->nparams];
+        pm->key = decode(q, (size_t)(eq - q));
+        pm->value = decode(eq + 1, (size_t)(amp - eq - 1));
+        if (!pm->key || !pm->value) {
+            free(pm->key);
+            free(pm->value);
+            fail(err, errlen, "%s: bad percent-escape in option '%.*s'", uri->text, (int)(amp - q),
+                 q);
+            return -1;
+        }
+        for (size_t i = 0; i < uri->nparams; i++) {
+            if (strcmp(uri->params[i].key, pm->key) == 0) {
+                fail(err, errlen, "%s: option '%s' is given twice", uri->text, pm->key);
+                free(pm->key);
+                free(pm->value);
+                return -1;
+            }
+        }
+        uri->nparams++;
+        q = *amp ? amp + 1 : amp;
+    }
+    return 0;
+}
+
+struct wcs_uri *wcs_uri_parse(const char *text, char *err, size_t errlen)
+{
+    struct wcs_uri *uri = calloc(1, sizeof(*uri));
+    if (!uri || !(uri->text = strdup(text))) {
+        fail(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (strcmp(text, "-") == 0)
+        text = "stdin";
+    const char *sep = strstr(text, "://");
+    const char *q = strchr(text, '?');
+    if (sep && q && q < sep)
+        sep = NULL;
+    const char *scheme_end = sep ? sep : q ? q : text + strlen(text);
+    if (scheme_end == text) {
+        fail(err, errlen, "'%s' has no scheme; expected e.g. socket://HOST:PORT", uri->text);
+        goto fail;
+    }
+    for (const char *p = text; p < scheme_end; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '+' && *p != '-' && *p != '.') {
+            fail(err, errlen, "'%s' has a bad scheme; expected e.g. socket://HOST:PORT", uri->text);
+            goto fail;
+        }
+    }
+    uri->scheme = strndup(text, (size_t)(scheme_end - text));
+    const char *t = sep ? sep + 3 : scheme_end;
+    const char *t_end = q ? q : t + strlen(t);
+    uri->target = decode(t, (size_t)(t_end - t));
+    if (!uri->scheme || !uri->target) {
+        fail(err, errlen, "'%s': bad percent-escape or out of memory", uri->text);
+        goto fail;
+    }
+    for (char *p = uri->scheme; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (q && parse_params(uri, q + 1, err, errlen) < 0)
+        goto fail;
+    return uri;
+fail:
+    wcs_uri_free(uri);
+    return NULL;
+}
+
+void wcs_uri_free(struct wcs_uri *uri)
+{
+    if (!uri)
+        return;
+    for (size_t i = 0; i < uri->nparams; i++) {
+        free(uri->params[i].key);
+        free(uri->params[i].value);
+    }
+    free(uri->params);
+    free(uri->text);
+    free(uri->scheme);
+    free(uri->target);
+    free(uri);
+}
+
+const char *wcs_uri_get(struct wcs_uri *uri, const char *key)
+{
+    for (size_t i = 0; i < uri->nparams; i++) {
+        if (strcmp(uri->params[i].key, key) == 0) {
+            uri->params[i].used = true;
+            return uri->params[i].value;
+        }
+    }
+    return NULL;
+}
+
+int wcs_uri_get_bool(struct wcs_uri *uri, const char *key, bool *out, char *err, size_t errlen)
+{
+    const char *v = wcs_uri_get(uri, key);
+    if (!v)
+        return 0;
+    if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0) {
+        *out = true;
+    } else if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0) {
+        *out = false;
+    } else {
+        fail(err, errlen, "%s: option %s must be true or false, not '%s'", uri->text, key, v);
+        return -1;
+    }
+    return 0;
+}
+
+int wcs_uri_get_size(struct wcs_uri *uri, const char *key, size_t min, size_t max, size_t *out,
+                     char *err, size_t errlen)
+{
+    const char *v = wcs_uri_get(uri, key);
+    if (!v)
+        return 0;
+    size_t n;
+    if (wcs_parse_size(v, &n) < 0 || n < min || n > max) {
+        fail(err, errlen, "%s: option %s must be a number from %zu to %zu, not '%s'", uri->text,
+             key, min, max, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+int wcs_uri_check_unused(const struct wcs_uri *uri, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < uri->nparams; i++) {
+        if (!uri->params[i].used) {
+            fail(err, errlen, "%s: unknown option '%s'", uri->text, uri->params[i].key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int wcs_uri_host_port(const char *target, char *hostbuf, size_t hostlen, uint16_t *port, char *err,
+                      size_t errlen)
+{
+    const char *host = target, *colon;
+    size_t hlen;
+    if (*target == '[') {
+        const char *close = strchr(target, ']');
+        if (!close || close[1] != ':')
+            goto bad;
+        host = target + 1;
+        hlen = (size_t)(close - host);
+        colon = close + 1;
+    } else {
+        colon = strrchr(target, ':');
+        if (!colon)
+            goto bad;
+        hlen = (size_t)(colon - target);
+    }
+    if (hlen == 0 || hlen >= hostlen)
+        goto bad;
+    char *end;
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end || p == 0 || p > 65535)
+        goto bad;
+    memcpy(hostbuf, host, hlen);
+    hostbuf[hlen] = '\0';
+    *port = (uint16_t)p;
+    return 0;
+bad:
+    fail(err, errlen, "'%s' is not HOST:PORT with a port from 1 to 65535", target);
+    return -1;
+}
+
+int wcs_parse_size(const char *text, size_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)*text))
+        return -1;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno)
+        return -1;
+    unsigned long long mul = 1;
+    if (*end) {
+        static const struct {
+            const char *suffix;
+            unsigned long long mul;
+        } units[] = {{"k", 1ULL << 10}, {"kb", 1ULL << 10}, {"kib", 1ULL << 10},
+                     {"m", 1ULL << 20}, {"mb", 1ULL << 20}, {"mib", 1ULL << 20},
+                     {"g", 1ULL << 30}, {"gb", 1ULL << 30}, {"gib", 1ULL << 30}};
+        mul = 0;
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+            if (strcasecmp(end, units[i].suffix) == 0)
+                mul = units[i].mul;
+        if (!mul)
+            return -1;
+    }
+    if (v > SIZE_MAX / mul)
+        return -1;
+    *out = (size_t)(v * mul);
+    return 0;
+}
+
+int wcs_parse_duration_ms(const char *text, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)*text))
+        return -1;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno)
+        return -1;
+    int64_t mul;
+    if (strcmp(end, "ms") == 0)
+        mul = 1;
+    else if (strcmp(end, "s") == 0)
+        mul = 1000;
+    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+        mul = 60000;
+    else if (strcmp(end, "h") == 0)
+        mul = 3600000;
+    else if (*end == '\0' && v == 0)
+        mul = 1;
+    else
+        return -1;
+    if (v > (unsigned long long)(INT64_MAX / mul))
+        return -1;
+    *out = (int64_t)v * mul;
+    return 0;
+}
