@@ -314,7 +314,7 @@ static int stdin_init(struct wcs_source *src, struct wcs_uri *uri,
 {
     if (*uri->target) {
         snprintf(err, errlen, "%s: stdin takes no path; use file://PATH for files", src->desc);
-        return -1;
+        return WCS_EUSAGE;
     }
     struct stdin_src *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -363,7 +363,7 @@ static void stdin_destroy(struct wcs_source *src)
 
 const struct wcs_source_plugin wcs_source_stdin = {
     .scheme = "stdin",
-    .usage = "stdin, -                standard input, until its end",
+    .usage = "stdin, -               standard input, until its end",
     .init = stdin_init,
     .pull = stdin_pull,
     .finished = stdin_finished,

@@ -53,18 +53,19 @@ static int parse_target(struct sock_src *s, struct wcs_uri *uri, char *err, size
 {
     uint16_t port;
     if (wcs_uri_host_port(uri->target, s->host, sizeof(s->host), &port, err, errlen) < 0)
-        return -1;
+        return WCS_EUSAGE;
     snprintf(s->port, sizeof(s->port), "%u", port);
     return 0;
 }
 
-static struct sock_src *sock_new(struct wcs_source *src, struct wcs_uri *uri,
-                                 const struct wcs_source_env *env, char *err, size_t errlen)
+/* The shared part of both sources' init(). 0, -1 or WCS_EUSAGE. */
+static int sock_new(struct wcs_source *src, struct wcs_uri *uri, const struct wcs_source_env *env,
+                    char *err, size_t errlen)
 {
     struct sock_src *s = calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, errlen, "out of memory");
-        return NULL;
+        return -1;
     }
     src->ctx = s;
     s->listen_fd = -1;
@@ -73,11 +74,9 @@ static struct sock_src *sock_new(struct wcs_source *src, struct wcs_uri *uri,
     s->max_line = env->max_line;
     if (wcs_inbox_init(&s->ib, env->max_bytes, env->notify) < 0) {
         snprintf(err, errlen, "%s: cannot create an eventfd: %s", src->desc, strerror(errno));
-        return NULL;
+        return -1;
     }
-    if (parse_target(s, uri, err, errlen) < 0)
-        return NULL;
-    return s;
+    return parse_target(s, uri, err, errlen);
 }
 
 /* Wait for the wake fd for up to ms; true when asked to stop. */
@@ -191,10 +190,11 @@ static void *client_thread(void *arg)
 static int client_init(struct wcs_source *src, struct wcs_uri *uri,
                        const struct wcs_source_env *env, char *err, size_t errlen)
 {
-    struct sock_src *s = sock_new(src, uri, env, err, errlen);
-    if (!s)
-        return -1;
-    int r = wcs_inbox_thread(&s->tid, client_thread, s);
+    int r = sock_new(src, uri, env, err, errlen);
+    if (r < 0)
+        return r;
+    struct sock_src *s = src->ctx;
+    r = wcs_inbox_thread(&s->tid, client_thread, s);
     if (r < 0) {
         snprintf(err, errlen, "%s: cannot start a thread: %s", src->desc, strerror(-r));
         return -1;
@@ -295,9 +295,10 @@ static void *listen_thread(void *arg)
 static int listen_init(struct wcs_source *src, struct wcs_uri *uri,
                        const struct wcs_source_env *env, char *err, size_t errlen)
 {
-    struct sock_src *s = sock_new(src, uri, env, err, errlen);
-    if (!s)
-        return -1;
+    int r = sock_new(src, uri, env, err, errlen);
+    if (r < 0)
+        return r;
+    struct sock_src *s = src->ctx;
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
     int rc = getaddrinfo(s->host, s->port, &hints, &res);
     if (rc != 0) {
@@ -319,7 +320,7 @@ static int listen_init(struct wcs_source *src, struct wcs_uri *uri,
     }
     freeaddrinfo(res);
     s->listen_fd = fd;
-    int r = wcs_inbox_thread(&s->tid, listen_thread, s);
+    r = wcs_inbox_thread(&s->tid, listen_thread, s);
     if (r < 0) {
         snprintf(err, errlen, "%s: cannot start a thread: %s", src->desc, strerror(-r));
         return -1;

@@ -101,17 +101,19 @@ static int restore_offset(void *arg, const char *partition, int64_t offset)
     return 0;
 }
 
+/* Create one source. 0, -1 or WCS_EUSAGE (a bad URI). */
 static int add_source(struct wcs_engine *eng, const char *text, const struct wcs_source_env *env,
                       char *err, size_t errlen)
 {
     struct wcs_uri *uri = wcs_uri_parse(text, err, errlen);
     if (!uri)
-        return -1;
+        return WCS_EUSAGE;
     struct wcs_source *src = &eng->srcs[eng->nsrcs];
     const struct wcs_source_plugin *pl = wcs_registry_source(uri->scheme);
     int r = -1;
     if (!pl) {
         fail(err, errlen, "unknown source '%s'; see --help for the sources", text);
+        r = WCS_EUSAGE;
     } else if ((src->desc = strdup(text)) == NULL) {
         fail(err, errlen, "out of memory");
     } else {
@@ -130,17 +132,19 @@ static int add_source(struct wcs_engine *eng, const char *text, const struct wcs
     return r;
 }
 
+/* Create one sink. 0, -1 or WCS_EUSAGE (a bad URI). */
 static int add_sink(struct wcs_engine *eng, const char *text, char *err, size_t errlen)
 {
     struct wcs_uri *uri = wcs_uri_parse(text, err, errlen);
     if (!uri)
-        return -1;
+        return WCS_EUSAGE;
     struct wcs_sink *sk = &eng->sinks[eng->nsinks];
     const struct wcs_sink_plugin *pl = wcs_registry_sink(uri->scheme);
     const struct wcs_sink_env env = {.mode = eng->cf->mode};
     int r = -1;
     if (!pl) {
         fail(err, errlen, "unknown sink '%s'; see --help for the sinks", text);
+        r = WCS_EUSAGE;
     } else if ((sk->desc = strdup(text)) == NULL) {
         fail(err, errlen, "out of memory");
     } else {
@@ -156,8 +160,11 @@ static int add_sink(struct wcs_engine *eng, const char *text, char *err, size_t 
     return r;
 }
 
-struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, char *err, size_t errlen)
+struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char *err,
+                                  size_t errlen)
 {
+    int r = -1;
+    *usage = false;
     struct wcs_engine *eng = calloc(1, sizeof(*eng));
     if (!eng) {
         fail(err, errlen, "out of memory");
@@ -177,9 +184,12 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, char *err, size_t
     eng->srcs = calloc(cf->sources.n, sizeof(*eng->srcs));
     eng->psrc = calloc(cf->sources.n, sizeof(*eng->psrc));
     eng->sinks = calloc(cf->sinks.n, sizeof(*eng->sinks));
-    if (!eng->tk || !eng->gb || !eng->srcs || !eng->psrc || !eng->sinks) {
-        if (eng->tk)
-            fail(err, errlen, "out of memory");
+    if (!eng->tk) {
+        r = WCS_EUSAGE; /* the pattern does not compile */
+        goto fail;
+    }
+    if (!eng->gb || !eng->srcs || !eng->psrc || !eng->sinks) {
+        fail(err, errlen, "out of memory");
         goto fail;
     }
     const struct wcs_source_env env = {
@@ -189,11 +199,11 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, char *err, size_t
         .max_line = cf->max_line,
     };
     for (size_t i = 0; i < cf->sources.n; i++)
-        if (add_source(eng, cf->sources.v[i], &env, err, errlen) < 0)
+        if ((r = add_source(eng, cf->sources.v[i], &env, err, errlen)) < 0)
             goto fail;
     size_t desc_len = 1;
     for (size_t i = 0; i < cf->sinks.n; i++) {
-        if (add_sink(eng, cf->sinks.v[i], err, errlen) < 0)
+        if ((r = add_sink(eng, cf->sinks.v[i], err, errlen)) < 0)
             goto fail;
         desc_len += strlen(cf->sinks.v[i]) + 2;
     }
@@ -213,6 +223,7 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, char *err, size_t
     wcs_uuid(eng->run_id);
     return eng;
 fail:
+    *usage = r == WCS_EUSAGE;
     wcs_engine_free(eng);
     return NULL;
 }
@@ -395,13 +406,13 @@ static int run_batch(struct wcs_engine *eng, int64_t t_start, struct timespec wa
     /* The result the sinks see. */
     t = wcs_now_ns();
     qsort(eng->updated, ngroups, sizeof(*eng->updated), wcs_row_cmp);
-    size_t ntop = 0;
-    struct wcs_row *top = eng->top_n ? wcs_arena_alloc(&eng->arena, eng->top_n * sizeof(*top))
-                                     : NULL;
-    if (eng->top_n && (!top || wcs_state_top(eng->st, eng->top_n, top, &ntop, &eng->arena, err,
-                                             errlen) < 0)) {
+    size_t ntop = 0, want = eng->top_n;
+    if (want > (size_t)pr.rows_total)
+        want = (size_t)pr.rows_total;
+    struct wcs_row *top = want ? wcs_arena_alloc(&eng->arena, want * sizeof(*top)) : NULL;
+    if (want && (!top || wcs_state_top(eng->st, want, top, &ntop, &eng->arena, err, errlen) < 0)) {
         wcs_error("batch %" PRId64 " is committed but its top-%zu could not be read: %s",
-                  pr.batch_id, eng->top_n, top ? err : "out of memory");
+                  pr.batch_id, want, top ? err : "out of memory");
         ntop = 0;
     }
     phase(&pr, WCS_PHASE_TOP_N, wcs_now_ns() - t);

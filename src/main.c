@@ -5,9 +5,11 @@
  * graceful stop (the batch in hand is committed first) and maps the outcome
  * to the exit status: 0 normal end or stop, 1 runtime failure, 2 bad usage.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "wcstream/config.h"
 #include "wcstream/engine.h"
@@ -22,8 +24,18 @@ static void on_signal(int sig)
         wcs_engine_stop(running);
 }
 
+/* With fd 0, 1 or 2 closed, the next open() would take its number and the
+ * console sink or the log would write into the state database. */
+static void guard_std_fds(void)
+{
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd ? O_WRONLY : O_RDONLY) < 0)
+            _exit(1);
+}
+
 int main(int argc, char **argv)
 {
+    guard_std_fds();
     struct wcs_config cf;
     char err[1024] = "";
     enum wcs_config_status cs = wcs_config_from_args(&cf, argc, argv, err, sizeof(err));
@@ -40,11 +52,13 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN);
 
-    struct wcs_engine *eng = wcs_engine_new(&cf, err, sizeof(err));
+    bool usage;
+    struct wcs_engine *eng = wcs_engine_new(&cf, &usage, err, sizeof(err));
     if (!eng) {
-        fprintf(stderr, "wcstream: %s\n", err);
+        fprintf(stderr, "wcstream: %s\n%s", err,
+                usage ? "Try 'wcstream --help' for more information.\n" : "");
         wcs_config_free(&cf);
-        return 1;
+        return usage ? 2 : 1;
     }
     running = eng;
     struct sigaction sa = {.sa_handler = on_signal};

@@ -185,7 +185,7 @@ int wcs_uri_get_bool(struct wcs_uri *uri, const char *key, bool *out, char *err,
         *out = false;
     } else {
         fail(err, errlen, "%s: option %s must be true or false, not '%s'", uri->text, key, v);
-        return -1;
+        return WCS_EUSAGE;
     }
     return 0;
 }
@@ -200,7 +200,7 @@ int wcs_uri_get_size(struct wcs_uri *uri, const char *key, size_t min, size_t ma
     if (wcs_parse_size(v, &n) < 0 || n < min || n > max) {
         fail(err, errlen, "%s: option %s must be a number from %zu to %zu, not '%s'", uri->text,
              key, min, max, v);
-        return -1;
+        return WCS_EUSAGE;
     }
     *out = n;
     return 0;
@@ -211,7 +211,7 @@ int wcs_uri_check_unused(const struct wcs_uri *uri, char *err, size_t errlen)
     for (size_t i = 0; i < uri->nparams; i++) {
         if (!uri->params[i].used) {
             fail(err, errlen, "%s: unknown option '%s'", uri->text, uri->params[i].key);
-            return -1;
+            return WCS_EUSAGE;
         }
     }
     return 0;
@@ -248,7 +248,7 @@ int wcs_uri_host_port(const char *target, char *hostbuf, size_t hostlen, uint16_
     return 0;
 bad:
     fail(err, errlen, "'%s' is not HOST:PORT with a port from 1 to 65535", target);
-    return -1;
+    return WCS_EUSAGE;
 }
 
 int wcs_parse_size(const char *text, size_t *out)

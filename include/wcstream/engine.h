@@ -5,6 +5,7 @@
 #ifndef WCSTREAM_ENGINE_H
 #define WCSTREAM_ENGINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "wcstream/config.h"
@@ -13,8 +14,10 @@ struct wcs_engine;
 
 /* Build the query: open the state, create every source and sink, restore
  * replayable sources' offsets. Borrows cf for the engine's lifetime. NULL
- * with a sentence in err when anything fails (nothing is left running). */
-struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, char *err, size_t errlen);
+ * with a sentence in err when anything fails (nothing is left running);
+ * *usage then tells a bad URI or option (exit 2) from a runtime failure. */
+struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char *err,
+                                  size_t errlen);
 
 /* Run batches until the sources are finished (available-now, or every
  * source at its end) or wcs_engine_stop() is called; the batch in hand is

@@ -29,7 +29,8 @@ struct wcs_sink_plugin {
     const char *scheme;
     const char *usage; /* one line for --help, e.g. "console[?numRows=N&truncate=BOOL]" */
     /* Read options from uri (marking them used), set sk->ctx and
-     * sk->top_n. 0, or -1 with a sentence in err. */
+     * sk->top_n. 0, or with a sentence in err: WCS_EUSAGE for a bad
+     * option, -1 for a runtime failure. */
     int (*init)(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_sink_env *env,
                 char *err, size_t errlen);
     /* Deliver one batch. 0, or -1 with a sentence in err (the engine logs

@@ -74,7 +74,8 @@ struct wcs_source_plugin {
     bool replayable;   /* offsets in the state make restarts exact */
     /* Parse uri (marking options used), open what must exist now (a
      * listening port, a path), set src->ctx. Threads start here too.
-     * 0, or -1 with a sentence in err. */
+     * 0, or with a sentence in err: WCS_EUSAGE for a bad URI or option,
+     * -1 for a runtime failure (a port in use, a missing path). */
     int (*init)(struct wcs_source *src, struct wcs_uri *uri, const struct wcs_source_env *env,
                 char *err, size_t errlen);
     /* Called once per persisted partition before the first pull. 0 or -1

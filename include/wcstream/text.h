@@ -18,8 +18,9 @@ size_t wcs_utf8_chars(const char *s, size_t len);
 /* Byte length of the first `chars` characters of s (as counted above). */
 size_t wcs_utf8_prefix(const char *s, size_t len, size_t chars);
 
-/* Terminal display width: East Asian wide and fullwidth characters count 2,
- * combining marks 0, anything else (including undecodable bytes) 1. */
+/* Terminal display width, as utf8proc_charwidth() gives it: East Asian
+ * wide and fullwidth characters 2, combining marks and control characters
+ * 0, others 1; each undecodable byte 1. */
 size_t wcs_utf8_width(const char *s, size_t len);
 
 /* Append s as a JSON string literal (with the quotes) to out. Valid UTF-8

@@ -16,6 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What a plugin's init() returns for a bad URI or option value: the
+ * command exits 2 (bad usage) rather than 1 (runtime failure). */
+#define WCS_EUSAGE (-2)
+
 struct wcs_uri_param {
     char *key;
     char *value;
@@ -39,18 +43,19 @@ void wcs_uri_free(struct wcs_uri *uri);
 /* Value of parameter `key` (borrowed), or NULL when absent. */
 const char *wcs_uri_get(struct wcs_uri *uri, const char *key);
 
-/* Typed lookups: 0 when absent (*out keeps its default) or valid, -1 with
- * a sentence in err when present but not of the type or range. */
+/* Typed lookups: 0 when absent (*out keeps its default) or valid,
+ * WCS_EUSAGE with a sentence in err when present but not of the type or
+ * range. */
 int wcs_uri_get_bool(struct wcs_uri *uri, const char *key, bool *out, char *err, size_t errlen);
 int wcs_uri_get_size(struct wcs_uri *uri, const char *key, size_t min, size_t max, size_t *out,
                      char *err, size_t errlen);
 
-/* After a plugin looked up what it knows: -1 with a sentence naming the
- * first parameter nobody asked for, 0 when all were used. */
+/* After a plugin looked up what it knows: WCS_EUSAGE with a sentence
+ * naming the first parameter nobody asked for, 0 when all were used. */
 int wcs_uri_check_unused(const struct wcs_uri *uri, char *err, size_t errlen);
 
 /* Split "HOST:PORT" (or "[v6]:PORT") into host and port. host is written
- * to hostbuf. 0, or -1 with a sentence in err. */
+ * to hostbuf. 0, or WCS_EUSAGE with a sentence in err. */
 int wcs_uri_host_port(const char *target, char *hostbuf, size_t hostlen, uint16_t *port,
                       char *err, size_t errlen);
 
