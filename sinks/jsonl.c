@@ -1,0 +1,176 @@
+/*
+ * jsonl.c - the jsonl:// sink: one JSON object per batch, one line each.
+ *
+ * The end of the data path for machines: after every committed batch it
+ * appends to a file a line holding the batch id, the output mode, the
+ * words the batch updated, the top N of the state, the totals and the
+ * progress record. Words are arbitrary bytes, so they are encoded with
+ * wcs_json_string (never NUL-terminated C strings); the line is built in a
+ * buffer owned by the sink and written with one write(2) to a file opened
+ * with O_APPEND, so readers never see half a line from a healthy write.
+ */
+#include "wcstream/sink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wcstream/buf.h"
+#include "wcstream/text.h"
+
+struct jsonl {
+    int fd;
+    char *path;
+    size_t top_n;
+    struct wcs_buf line; /* reused from batch to batch */
+};
+
+static int put(struct wcs_buf *b, const char *s)
+{
+    return wcs_buf_append(b, s, strlen(s));
+}
+
+static int put_i64(struct wcs_buf *b, int64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%" PRId64, v);
+
+    return wcs_buf_append(b, num, (size_t)n);
+}
+
+/* Append rows as [{"word":"w","count":N},...]. 0 or -ENOMEM. */
+static int put_rows(struct wcs_buf *b, const struct wcs_row *rows, size_t n)
+{
+    if (put(b, "[") < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (put(b, i ? ",{\"word\":" : "{\"word\":") < 0 ||
+            wcs_json_string(b, rows[i].word, rows[i].len) < 0 || put(b, ",\"count\":") < 0 ||
+            put_i64(b, rows[i].count) < 0 || put(b, "}") < 0)
+            return -ENOMEM;
+    }
+    return put(b, "]");
+}
+
+/* Build the whole line for res, ending in '\n', into b. 0 or -ENOMEM. */
+static int build_line(struct wcs_buf *b, const struct wcs_result *res, size_t top_n)
+{
+    size_t ntop = res->n_top < top_n ? res->n_top : top_n;
+    char *progress = NULL;
+    int rc = -ENOMEM;
+
+    if (res->progress) {
+        progress = cJSON_PrintUnformatted((cJSON *)res->progress);
+        if (!progress)
+            return -ENOMEM;
+    }
+    b->len = 0;
+    if (put(b, "{\"batchId\":") < 0 || put_i64(b, res->batch_id) < 0 ||
+        put(b, res->mode == WCS_MODE_UPDATE ? ",\"outputMode\":\"update\""
+                                            : ",\"outputMode\":\"complete\"") < 0 ||
+        put(b, ",\"updated\":") < 0 || put_rows(b, res->updated, res->n_updated) < 0 ||
+        put(b, ",\"top\":") < 0 || put_rows(b, res->top, ntop) < 0 ||
+        put(b, ",\"distinctWords\":") < 0 || put_i64(b, res->distinct_words) < 0 ||
+        put(b, ",\"totalWords\":") < 0 || put_i64(b, res->total_words) < 0 ||
+        put(b, ",\"progress\":") < 0 || put(b, progress ? progress : "null") < 0 ||
+        put(b, "}\n") < 0)
+        goto done;
+    rc = 0;
+done:
+    cJSON_free(progress);
+    return rc;
+}
+
+/* write(2) all of p, retrying on EINTR and short writes. 0 or -errno. */
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int jsonl_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_sink_env *env,
+                      char *err, size_t errlen)
+{
+    struct jsonl *jl;
+    size_t top_n = 20;
+
+    (void)env;
+    if (!uri->target || !uri->target[0]) {
+        snprintf(err, errlen, "%s: the jsonl sink needs a file path, e.g. jsonl:///tmp/wc.jsonl",
+                 uri->text);
+        return WCS_EUSAGE;
+    }
+    if (wcs_uri_get_size(uri, "topN", 0, INT_MAX, &top_n, err, errlen) < 0)
+        return WCS_EUSAGE;
+    jl = calloc(1, sizeof(*jl));
+    if (!jl || !(jl->path = strdup(uri->target))) {
+        free(jl);
+        snprintf(err, errlen, "%s: out of memory", uri->text);
+        return -1;
+    }
+    jl->top_n = top_n;
+    jl->fd = open(jl->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (jl->fd < 0) {
+        snprintf(err, errlen, "jsonl sink: cannot open %s: %s", jl->path, strerror(errno));
+        free(jl->path);
+        free(jl);
+        return -1;
+    }
+    sk->ctx = jl;
+    sk->top_n = top_n;
+    return 0;
+}
+
+static int jsonl_emit(struct wcs_sink *sk, const struct wcs_result *res, char *err, size_t errlen)
+{
+    struct jsonl *jl = sk->ctx;
+    int rc;
+
+    if (build_line(&jl->line, res, jl->top_n) < 0) {
+        snprintf(err, errlen, "jsonl sink: out of memory building batch %" PRId64, res->batch_id);
+        return -1;
+    }
+    rc = write_all(jl->fd, jl->line.data, jl->line.len);
+    if (rc < 0) {
+        snprintf(err, errlen, "jsonl sink: cannot write batch %" PRId64 " to %s: %s", res->batch_id,
+                 jl->path, strerror(-rc));
+        return -1;
+    }
+    return 0;
+}
+
+static void jsonl_destroy(struct wcs_sink *sk)
+{
+    struct jsonl *jl = sk->ctx;
+
+    if (!jl)
+        return;
+    close(jl->fd);
+    free(jl->path);
+    wcs_buf_free(&jl->line);
+    free(jl);
+    sk->ctx = NULL;
+}
+
+const struct wcs_sink_plugin wcs_sink_jsonl = {
+    .scheme = "jsonl",
+    .usage = "jsonl://PATH[?topN=N]",
+    .init = jsonl_init,
+    .emit = jsonl_emit,
+    .destroy = jsonl_destroy,
+};

@@ -1,0 +1,198 @@
+/*
+ * text.c - measure words for display and encode them as JSON strings.
+ *
+ * Sits at the very end of the data path: the sinks call these on the words
+ * of a committed batch. Words are arbitrary bytes, so decoding is strict
+ * UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF) and a
+ * byte that does not start a valid sequence is one undecodable character
+ * of its own; nothing here ever fails on bad input. Display widths come
+ * from utf8proc's East Asian width tables.
+ */
+#include "wcstream/text.h"
+
+#include <errno.h>
+#include <stdint.h>
+
+#include <utf8proc.h>
+
+/* Decode the character at s (len >= 1). Returns its byte length and sets
+ * *cp to the code point, or to -1 for an undecodable byte (length 1). */
+static size_t decode(const unsigned char *s, size_t len, int32_t *cp)
+{
+    unsigned char c = s[0];
+    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+    size_t n;
+    int32_t v;
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        v = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        v = c & 0x0F;
+        if (c == 0xE0)
+            lo = 0xA0; /* overlong below U+0800 */
+        else if (c == 0xED)
+            hi = 0x9F; /* surrogates U+D800..U+DFFF */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        v = c & 0x07;
+        if (c == 0xF0)
+            lo = 0x90; /* overlong below U+10000 */
+        else if (c == 0xF4)
+            hi = 0x8F; /* above U+10FFFF */
+    } else {
+        *cp = -1; /* continuation byte, C0, C1 or F5..FF */
+        return 1;
+    }
+    if (len < n || s[1] < lo || s[1] > hi) {
+        *cp = -1;
+        return 1;
+    }
+    v = (v << 6) | (s[1] & 0x3F);
+    for (size_t i = 2; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            *cp = -1;
+            return 1;
+        }
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    *cp = v;
+    return n;
+}
+
+size_t wcs_utf8_chars(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, chars = 0;
+    int32_t cp;
+
+    while (i < len) {
+        if (p[i] < 0x80)
+            i++;
+        else
+            i += decode(p + i, len - i, &cp);
+        chars++;
+    }
+    return chars;
+}
+
+size_t wcs_utf8_prefix(const char *s, size_t len, size_t chars)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    int32_t cp;
+
+    while (i < len && chars > 0) {
+        i += decode(p + i, len - i, &cp);
+        chars--;
+    }
+    return i;
+}
+
+size_t wcs_utf8_width(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, width = 0;
+    int32_t cp;
+
+    while (i < len) {
+        i += decode(p + i, len - i, &cp);
+        width += cp < 0 ? 1 : (size_t)utf8proc_charwidth(cp);
+    }
+    return width;
+}
+
+/* The escape for a character below 0x20 or '"' or '\\' in JSON. Writes it
+ * to esc and returns its length. */
+static size_t json_escape(unsigned char c, char esc[7])
+{
+    static const char hex[] = "0123456789abcdef";
+    char short_form = 0;
+
+    switch (c) {
+    case '"':
+        short_form = '"';
+        break;
+    case '\\':
+        short_form = '\\';
+        break;
+    case '\b':
+        short_form = 'b';
+        break;
+    case '\f':
+        short_form = 'f';
+        break;
+    case '\n':
+        short_form = 'n';
+        break;
+    case '\r':
+        short_form = 'r';
+        break;
+    case '\t':
+        short_form = 't';
+        break;
+    }
+    esc[0] = '\\';
+    if (short_form) {
+        esc[1] = short_form;
+        return 2;
+    }
+    esc[1] = 'u';
+    esc[2] = '0';
+    esc[3] = '0';
+    esc[4] = hex[c >> 4];
+    esc[5] = hex[c & 0xF];
+    return 6;
+}
+
+/* Append s[from..to) unless it is empty (s may be NULL then). */
+static int append_run(struct wcs_buf *out, const char *s, size_t from, size_t to)
+{
+    return to > from ? wcs_buf_append(out, s + from, to - from) : 0;
+}
+
+int wcs_json_string(struct wcs_buf *out, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, run = 0; /* run: start of the bytes copied as they are */
+    size_t undo = out->len;
+    int32_t cp;
+    char esc[7];
+
+    if (wcs_buf_reserve(out, len + 2) < 0)
+        return -ENOMEM;
+    out->data[out->len++] = '"';
+    while (i < len) {
+        const char *rep = NULL;
+        size_t n = 1, rlen = 0;
+
+        if (p[i] >= 0x80) {
+            n = decode(p + i, len - i, &cp);
+            if (cp < 0) {
+                rep = "\\ufffd";
+                rlen = 6;
+            }
+        } else if (p[i] < 0x20 || p[i] == '"' || p[i] == '\\') {
+            rlen = json_escape(p[i], esc);
+            rep = esc;
+        }
+        if (rep) {
+            if (append_run(out, s, run, i) < 0 || wcs_buf_append(out, rep, rlen) < 0)
+                goto fail;
+            run = i + n;
+        }
+        i += n;
+    }
+    if (append_run(out, s, run, len) < 0 || wcs_buf_append(out, "\"", 1) < 0)
+        goto fail;
+    return 0;
+
+fail:
+    out->len = undo;
+    return -ENOMEM;
+}
