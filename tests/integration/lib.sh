@@ -1,0 +1,108 @@
+# tests/integration/lib.sh - shared helpers for the integration scripts.
+#
+# Each script sources this, drives the built binary ($WCSTREAM) the way a
+# user would (nc, files, signals) and asserts on what it sees: console
+# output, the SQLite state, exit codes, logs. Work files go to $TEST_OUT.
+# Everything started here is killed when the script exits.
+set -euo pipefail
+
+WCSTREAM=${WCSTREAM:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/wcstream}
+TEST_OUT=${TEST_OUT:-$(mktemp -d)}
+PY=/usr/bin/python3
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+mkdir -p "$TEST_OUT"
+cd "$TEST_OUT"
+
+WCS_PID=
+_bg_pids=()
+
+cleanup() {
+    local p
+    for p in ${WCS_PID:-} "${_bg_pids[@]}"; do
+        kill -9 "$p" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    [ -f "$TEST_OUT/err.txt" ] && { echo "--- wcstream stderr (tail):"; tail -n 20 "$TEST_OUT/err.txt"; } >&2
+    exit 1
+}
+
+skip() {
+    echo "skipped: $*"
+    exit 77
+}
+
+log() { echo "# $*"; }
+
+# A TCP port nobody listens on now.
+free_port() {
+    $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Start wcstream in the background: stdout -> out.txt, stderr -> err.txt.
+start_wcs() {
+    "$WCSTREAM" "$@" >"$TEST_OUT/out.txt" 2>"$TEST_OUT/err.txt" &
+    WCS_PID=$!
+}
+
+# Run background helpers that cleanup() must kill.
+bg() {
+    "$@" <&0 &  # explicit: a background job would otherwise read /dev/null
+    _bg_pids+=($!)
+}
+
+# Wait until PATTERN (grep -E) appears in FILE; fail after SECS (default 20).
+wait_for() {
+    local file=$1 pattern=$2 secs=${3:-20} i
+    for ((i = 0; i < secs * 20; i++)); do
+        grep -qaE -- "$pattern" "$file" 2>/dev/null && return 0
+        if [ -n "$WCS_PID" ] && ! kill -0 "$WCS_PID" 2>/dev/null; then
+            fail "wcstream exited while waiting for '$pattern' in $file"
+        fi
+        sleep 0.05
+    done
+    fail "timed out waiting for '$pattern' in $file"
+}
+
+# Run SQL against a state file (read-only, while the service may run).
+sql() {
+    sqlite3 -readonly "$1" "$2"
+}
+
+# Wait until the state at $1 has committed at least $2 words in total.
+wait_total() {
+    local state=$1 want=$2 secs=${3:-30} got i
+    for ((i = 0; i < secs * 10; i++)); do
+        got=$(sql "$state" "select coalesce(max(total_words), 0) from batches" 2>/dev/null || echo 0)
+        [ "${got:-0}" -ge "$want" ] && return 0
+        sleep 0.1
+    done
+    fail "state $state reached $got words, not $want, in ${secs}s"
+}
+
+# SIGTERM wcstream and wait; the exit status is left in WCS_RC.
+stop_wcs() {
+    kill -TERM "$WCS_PID" 2>/dev/null || true
+    WCS_RC=0
+    wait "$WCS_PID" || WCS_RC=$?
+    WCS_PID=
+}
+
+# Assert that the state's word_counts equal the ground truth of the files.
+#   check_counts STATE [--split MODE] [--lowercase] FILE...
+check_counts() {
+    $PY "$HERE/counts.py" check "$@" || fail "word_counts differ from the ground truth"
+}
+
+# Total words of files by the ground truth (whitespace split).
+count_words() {
+    $PY "$HERE/counts.py" total "$@"
+}
+
+# Write N bytes of deterministic text made of a small vocabulary.
+make_text() {
+    $PY "$HERE/counts.py" text "$@"
+}

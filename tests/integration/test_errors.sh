@@ -1,0 +1,89 @@
+# Bad usage and hostile surroundings: bad flags (exit 2, one clear line and
+# a usage hint), a port in use and a missing path (exit 1), state files
+# that are not ours (refused and left byte-for-byte untouched), a state
+# nobody may write, and a socket server that is not there.
+. "$(dirname "$0")/lib.sh"
+
+# usage_error WANT_PATTERN ARGS...: exit 2, the pattern, the hint.
+usage_error() {
+    local want=$1 rc=0
+    shift
+    "$WCSTREAM" "$@" >out.txt 2>err.txt </dev/null || rc=$?
+    [ "$rc" = 2 ] || fail "'$*' exited $rc, not 2"
+    grep -q -- "$want" err.txt || fail "'$*' said: $(cat err.txt)"
+    grep -q "Try 'wcstream --help'" err.txt || fail "'$*' gave no usage hint"
+    [ "$(wc -l <err.txt)" = 2 ] || fail "'$*' printed more than one line: $(cat err.txt)"
+}
+usage_error "unknown option '--bogus'" --bogus
+usage_error "no --source given" --sink console
+usage_error "option '--trigger' needs a value" --source stdin --trigger
+usage_error "needs a windowed aggregation" --source stdin --output-mode append
+usage_error "trigger must be a duration" --source stdin --trigger soon
+usage_error "unknown --split value .nonsense." --source stdin --split nonsense
+usage_error "regex" --source stdin --split 'regex:('
+usage_error "unknown source 'gopher://x'" --source gopher://x
+usage_error "unknown option 'colour'" --source stdin --sink 'console?colour=red'
+usage_error "numRows must be a number" --source stdin --sink 'console?numRows=0'
+usage_error "not HOST:PORT" --source socket://localhost
+usage_error "config nope.json" --source stdin --config nope.json
+usage_error "unexpected argument 'extra'" --source stdin extra
+"$WCSTREAM" --help | grep -q "listen://HOST:PORT" || fail "--help lists no sources"
+"$WCSTREAM" --version | grep -q "^wcstream " || fail "--version"
+
+# A port in use: exit 1, one clear sentence.
+port=$(free_port)
+bg $PY -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',$port)); s.listen(); time.sleep(30)"
+sleep 0.5
+rc=0
+"$WCSTREAM" --source "listen://127.0.0.1:$port" --state p.db >out.txt 2>err.txt || rc=$?
+[ "$rc" = 1 ] || fail "port in use: exit $rc"
+grep -q "cannot listen on 127.0.0.1:$port: Address already in use" err.txt || fail "port in use: $(cat err.txt)"
+
+# State files that are not ours are refused and not touched.
+refused() { # FILE PATTERN
+    local before after rc=0
+    before=$(sha256sum "$1")
+    "$WCSTREAM" --source stdin --trigger available-now --state "$1" <<<"a b" >out.txt 2>err.txt || rc=$?
+    [ "$rc" = 1 ] || fail "state $1: exit $rc"
+    grep -q -- "$2" err.txt || fail "state $1: $(cat err.txt)"
+    after=$(sha256sum "$1")
+    [ "$before" = "$after" ] || fail "state $1 was modified"
+    [ ! -e "$1-wal" ] || fail "state $1 got a WAL file"
+}
+echo "just some text" >text.db
+refused text.db "not a wcstream state database (not an SQLite file)"
+head -c 4096 /dev/urandom >random.db
+refused random.db "not a wcstream state database"
+sqlite3 other.db "create table t(x); insert into t values (1)"
+refused other.db "another application"
+"$WCSTREAM" --source stdin --trigger available-now --state newer.db <<<"a" >/dev/null 2>&1
+sqlite3 newer.db "pragma user_version = 99"
+refused newer.db "schema version 99, newer than this wcstream"
+mkdir -p dir.db
+rc=0
+"$WCSTREAM" --source stdin --state dir.db </dev/null >/dev/null 2>err.txt || rc=$?
+[ "$rc" = 1 ] && grep -q "not a regular file" err.txt || fail "directory as state: $rc $(cat err.txt)"
+
+# A state nobody may write: as an unprivileged user, a read-only file.
+if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
+    "$WCSTREAM" --source stdin --trigger available-now --state ro.db <<<"a" >/dev/null 2>&1
+    chmod 444 ro.db && chmod 777 "$TEST_OUT"
+    rc=0
+    setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        "$WCSTREAM" --source stdin --trigger available-now --state "$TEST_OUT/ro.db" <<<"b" \
+        >out.txt 2>err.txt || rc=$?
+    [ "$rc" = 1 ] && grep -q "cannot write state" err.txt || fail "read-only state: $rc $(cat err.txt)"
+    [ "$(sql ro.db 'select count(*) from word_counts')" = 1 ] || fail "read-only state changed"
+fi
+rc=0
+"$WCSTREAM" --source stdin --state /proc/wcstream-test.db </dev/null >/dev/null 2>err.txt || rc=$?
+[ "$rc" = 1 ] && grep -q "state" err.txt || fail "unwritable directory: $rc $(cat err.txt)"
+
+# An unreachable socket server: the service keeps trying and says so once.
+start_wcs --source "socket://127.0.0.1:$(free_port)" --state un.db --trigger 100ms
+wait_for err.txt "cannot connect: Connection refused; retrying with backoff" 10
+sleep 1
+kill -0 "$WCS_PID" || fail "died without a server"
+stop_wcs
+[ "$WCS_RC" = 0 ] || fail "stop while retrying: exit $WCS_RC"
+echo ok

@@ -1,0 +1,33 @@
+# listen:// with several concurrent nc clients: every line of every client
+# counted exactly once, a client's half line at disconnect included, and
+# counts that keep growing across batches; SIGTERM ends it with exit 0.
+. "$(dirname "$0")/lib.sh"
+
+port=$(free_port)
+for i in 1 2 3 4; do make_text 300000 "$i" >c$i.txt; done
+printf 'tail half line without newline' >half.txt
+
+start_wcs --source "listen://127.0.0.1:$port" --trigger 200ms --state s.db \
+    --sink 'console?numRows=3'
+wait_for err.txt "listening" 10
+
+for i in 1 2 3 4; do bg nc -N 127.0.0.1 "$port" <c$i.txt; done
+nc -N 127.0.0.1 "$port" <half.txt
+want=$(count_words c1.txt c2.txt c3.txt c4.txt half.txt)
+wait_total s.db "$want" 30
+check_counts s.db c1.txt c2.txt c3.txt c4.txt half.txt
+
+# A second round: counts continue, batch ids keep rising.
+before=$(sql s.db "select max(batch_id) from batches")
+nc -N 127.0.0.1 "$port" <c1.txt
+wait_total s.db $((want + $(count_words c1.txt))) 30
+check_counts s.db c1.txt c1.txt c2.txt c3.txt c4.txt half.txt
+after=$(sql s.db "select max(batch_id) from batches")
+[ "$after" -gt "$before" ] || fail "batch id did not advance"
+
+grep -q '^Batch: 0$' out.txt || fail "no console batch"
+grep -q 'only showing top 3 rows' out.txt || fail "numRows not applied"
+stop_wcs
+[ "$WCS_RC" = 0 ] || fail "SIGTERM exit status $WCS_RC"
+grep -q "stopped at batch" err.txt || fail "no clean stop in the log"
+echo ok

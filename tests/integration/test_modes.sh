@@ -1,0 +1,77 @@
+# Query options end to end: spark split (empty words as empty cells),
+# --lowercase, update vs complete output, the jsonl sink, a JSON config file
+# that flags override, restarts that continue counts and batch ids, and
+# SIGTERM in the middle of a large batch (finished and committed first).
+. "$(dirname "$0")/lib.sh"
+
+# Spark's explode(split(value, ' ')): "a  b" -> a, "", b.
+printf 'a  b\nb \n\n' >sp.txt
+"$WCSTREAM" --source stdin --trigger available-now --state sp.db --split spark <sp.txt \
+    >out.txt 2>err.txt || fail "spark split: exit $?"
+check_counts sp.db --split spark sp.txt
+[ "$(sql sp.db "select count from word_counts where word = ''")" = 3 ] || fail "empty words"
+grep -qx '|    |    3|' out.txt || fail "empty word cell: $(cat out.txt)"
+
+# --lowercase with Unicode case folding.
+printf 'The THE the \xc3\x89COLE \xc3\xa9cole Stra\xc3\x9fe\n' |
+    "$WCSTREAM" --source stdin --trigger available-now --state lc.db --lowercase >/dev/null 2>&1 ||
+    fail "lowercase: exit $?"
+[ "$(sql lc.db "select count from word_counts where word = 'the'")" = 3 ] || fail "ascii folding"
+[ "$(sql lc.db "select count from word_counts where word = 'école'")" = 2 ] || fail "unicode folding"
+[ "$(sql lc.db "select count from word_counts where word = 'strasse'")" = 1 ] || fail "full folding"
+
+# update mode prints only the rows changed by the batch, complete all.
+port=$(free_port)
+start_wcs --source "listen://127.0.0.1:$port" --trigger 100ms --state up.db --output-mode update \
+    --sink jsonl://up.jsonl --sink console
+wait_for err.txt listening
+echo "alpha beta beta" | nc -N 127.0.0.1 "$port"
+wait_total up.db 3
+echo "gamma beta" | nc -N 127.0.0.1 "$port"
+wait_total up.db 5
+stop_wcs
+awk '/^Batch: 1$/ {b = 1} b' out.txt >batch1.txt
+grep -qx '| beta|    3|' batch1.txt || fail "update row: $(cat batch1.txt)"
+grep -q 'alpha' batch1.txt && fail "update mode printed an unchanged row"
+$PY - <<'PY' || fail "jsonl content"
+import json
+lines = [json.loads(l) for l in open("up.jsonl")]
+assert [l["batchId"] for l in lines] == [0, 1], lines
+assert lines[1]["outputMode"] == "update"
+assert sorted((r["word"], r["count"]) for r in lines[1]["updated"]) == [("beta", 3), ("gamma", 1)]
+assert lines[1]["top"][0] == {"word": "beta", "count": 3}
+assert lines[1]["distinctWords"] == 3 and lines[1]["totalWords"] == 5
+assert lines[1]["progress"]["batchId"] == 1
+PY
+
+# A config file; flags override it.
+cat >conf.json <<JSON
+{"source": ["stdin"], "sink": "console?numRows=1", "trigger": "available-now",
+ "state": "conf.db", "lowercase": true, "max-bytes-per-trigger": "1MiB", "split": "whitespace"}
+JSON
+echo "Xx xx yy" | "$WCSTREAM" --config conf.json >out.txt 2>err.txt || fail "config: exit $?"
+[ "$(sql conf.db "select count from word_counts where word = 'xx'")" = 2 ] || fail "config lowercase"
+grep -q 'only showing top 1 row' out.txt || fail "config sink"
+echo "Zz" | "$WCSTREAM" --config conf.json --state flag.db --sink console >out.txt 2>err.txt ||
+    fail "config + flags: exit $?"
+[ "$(sql flag.db "select word from word_counts")" = zz ] || fail "--state did not override"
+grep -q 'only showing' out.txt && fail "--sink did not replace the config's sink"
+
+# A restart continues the counts and the batch numbering.
+echo "Xx" | "$WCSTREAM" --config conf.json >out.txt 2>err.txt || fail "restart: exit $?"
+[ "$(sql conf.db "select count from word_counts where word = 'xx'")" = 3 ] || fail "restart counts"
+grep -q '^Batch: 1$' out.txt || fail "restart batch id: $(head -3 out.txt)"
+
+# SIGTERM in the middle of a large batch: committed first, exit 0, and a
+# restart finishes the file exactly.
+make_text 30000000 7 >big.txt
+start_wcs --source "file://$TEST_OUT/big.txt" --state term.db --max-bytes-per-trigger 64MiB
+wait_for err.txt "started" 10
+sleep 0.1
+stop_wcs
+[ "$WCS_RC" = 0 ] || fail "SIGTERM mid-batch: exit $WCS_RC"
+log "$(grep -c 'INFO  batch' err.txt) batch(es) committed before the stop"
+"$WCSTREAM" --source "file://$TEST_OUT/big.txt" --state term.db --trigger available-now \
+    >/dev/null 2>err.txt || fail "resume: exit $?"
+check_counts term.db big.txt
+echo ok
