@@ -213,13 +213,16 @@ int wcs_config_load_file(struct wcs_config *cf, const char *path, char *err, siz
         fail(err, errlen, "cannot read config %s", path);
         return -1;
     }
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    while (root && end < text + len && strchr(" \t\r\n", *end))
+        end++;
     int r = 0;
-    if (!cJSON_IsObject(root)) {
-        fail(err, errlen, "config %s is not a JSON object", path);
+    if (!cJSON_IsObject(root) || end != text + len) {
+        fail(err, errlen, "config %s is not one JSON object", path);
         r = -1;
     }
+    free(text);
     const cJSON *item;
     const cJSON *object = r == 0 ? root : NULL;
     char value[4096], sub[1024];
@@ -231,7 +234,7 @@ int wcs_config_load_file(struct wcs_config *cf, const char *path, char *err, siz
             const cJSON *el;
             cJSON_ArrayForEach(el, item)
             {
-                if (json_value(el, value, sizeof(value)) < 0) {
+                if (!cJSON_IsString(el) || json_value(el, value, sizeof(value)) < 0) {
                     fail(err, errlen, "config %s: %s entries must be strings", path, key);
                     r = -1;
                     break;
@@ -316,7 +319,7 @@ enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, cha
     }
     bool flag_sources = false, flag_sinks = false;
     opterr = 0;
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc then also forgets a half-read "-xy" */
     int c, idx;
     while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
         switch (c) {
@@ -328,12 +331,18 @@ enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, cha
             return WCS_CONFIG_EXIT;
         case 'c':
             break;
-        case '?':
-            if (optopt)
-                fail(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+        case '?': {
+            const char *arg = argv[optind - 1];
+            if (strncmp(arg, "--", 2) != 0) /* every short option is unknown */
+                fail(err, errlen, "unknown option '-%c'", optopt);
+            else if (optopt && strchr(arg, '='))
+                fail(err, errlen, "option '%.*s' takes no value", (int)strcspn(arg, "="), arg);
+            else if (optopt)
+                fail(err, errlen, "option '%s' needs a value", arg);
             else
-                fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
+                fail(err, errlen, "unknown option '%s'", arg);
             return WCS_CONFIG_USAGE;
+        }
         default:
             if (c == 's' && !flag_sources) {
                 strv_clear(&cf->sources); /* flags replace the file's list */

@@ -91,6 +91,8 @@ static int emit_lines(struct wcs_framer *fr, const char *s, size_t n, struct wcs
 int wcs_framer_feed(struct wcs_framer *fr, const char *data, size_t n, struct wcs_buf *out,
                     uint64_t *rows)
 {
+    if (n == 0)
+        return 0;
     size_t out_len = out->len;
     uint64_t rows0 = *rows, cuts0 = fr->cuts;
     const char *nl = memchr(data, '\n', n);

@@ -50,6 +50,10 @@ static char *decode(const char *s, size_t n)
                 free(out);
                 return NULL;
             }
+            if ((hi | lo) == 0) { /* %00 would cut the string short */
+                free(out);
+                return NULL;
+            }
             *o++ = (char)(hi << 4 | lo);
             i += 2;
         } else {
@@ -240,7 +244,7 @@ int wcs_uri_host_port(const char *target, char *hostbuf, size_t hostlen, uint16_
     char *end;
     errno = 0;
     unsigned long p = strtoul(colon + 1, &end, 10);
-    if (errno || end == colon + 1 || *end || p == 0 || p > 65535)
+    if (!isdigit((unsigned char)colon[1]) || errno || *end || p == 0 || p > 65535)
         goto bad;
     memcpy(hostbuf, host, hlen);
     hostbuf[hlen] = '\0';

@@ -1,0 +1,839 @@
+/*
+ * test_state.c - unit tests for the durable running counts (src/state.c),
+ * the SQLite checkpoint every micro-batch commits to.
+ *
+ * Covers: a new state (ids, schema version, WAL), commits built by hand
+ * (updated totals, distinct/total, last batch), top-N order and that it
+ * reads the index, point counts, offsets and the query id across a
+ * reopen, the batch-id sequence, the word_counts view and batches table
+ * seen from a second connection, words with odd bytes, refusal of files
+ * that are not ours (left byte-for-byte untouched), ":memory:", and a
+ * failed commit that rolls back completely and can be retried.
+ */
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <sqlite3.h>
+
+#include "wcstream/buf.h"
+#include "wcstream/groupby.h"
+#include "wcstream/result.h"
+#include "wcstream/source.h"
+#include "wcstream/state.h"
+
+/* ---- fixture: one temp dir per test ------------------------------------ */
+
+static char st_dir[64];
+
+static void st_setup(void)
+{
+    strcpy(st_dir, "/tmp/wcs-test-state-XXXXXX");
+    cr_assert_not_null(mkdtemp(st_dir));
+}
+
+static void st_cleanup(void)
+{
+    DIR *d = opendir(st_dir);
+    if (d) {
+        struct dirent *e;
+        char p[512];
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            snprintf(p, sizeof(p), "%s/%s", st_dir, e->d_name);
+            if (unlink(p) < 0)
+                rmdir(p);
+        }
+        closedir(d);
+    }
+    rmdir(st_dir);
+}
+
+/* path = st_dir/name, in a static buffer per slot. */
+static const char *st_path(const char *name)
+{
+    static char buf[4][256];
+    static int slot;
+    char *p = buf[slot++ % 4];
+    snprintf(p, sizeof(buf[0]), "%s/%s", st_dir, name);
+    return p;
+}
+
+static struct wcs_state *st_open(const char *path)
+{
+    char err[512] = "";
+    struct wcs_state *st = wcs_state_open(path, "normal", err, sizeof(err));
+    cr_assert_not_null(st, "open %s: %s", path, err);
+    return st;
+}
+
+/* ---- batches built by hand --------------------------------------------- */
+
+struct st_batch {
+    struct wcs_group g[16];
+    struct wcs_row updated[16];
+    size_t n;
+};
+
+static void st_add(struct st_batch *b, const char *word, size_t len, int64_t delta)
+{
+    cr_assert_lt(b->n, 16);
+    b->g[b->n++] = (struct wcs_group){.word = word, .len = len, .hash = 0, .delta = delta};
+}
+
+static void st_addz(struct st_batch *b, const char *word, int64_t delta)
+{
+    st_add(b, word, strlen(word), delta);
+}
+
+/* Commit b as batch id with offs; returns the result, err in errbuf. */
+static int st_commit_err(struct wcs_state *st, int64_t id, struct st_batch *b,
+                         const struct wcs_offsets *offs, char *errbuf, size_t errlen)
+{
+    char progress[64];
+    snprintf(progress, sizeof(progress), "{\"batchId\":%" PRId64 "}", id);
+    errbuf[0] = '\0';
+    return wcs_state_commit(st, id, b->g, b->n, offs, 10 + (uint64_t)id, progress, b->updated,
+                            errbuf, errlen);
+}
+
+static void st_commit(struct wcs_state *st, int64_t id, struct st_batch *b,
+                      const struct wcs_offsets *offs)
+{
+    char err[512];
+    cr_assert_eq(st_commit_err(st, id, b, offs, err, sizeof(err)), 0, "batch %" PRId64 ": %s", id,
+                 err);
+}
+
+static int64_t st_countz(struct wcs_state *st, const char *word)
+{
+    return wcs_state_count(st, word, strlen(word));
+}
+
+/* ---- a second connection ----------------------------------------------- */
+
+static sqlite3 *st_sql_open(const char *path)
+{
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                 SQLITE_OK);
+    sqlite3_busy_timeout(db, 2000);
+    return db;
+}
+
+static void st_sql_exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    cr_assert_eq(rc, SQLITE_OK, "%s: %s", sql, msg ? msg : "");
+    sqlite3_free(msg);
+}
+
+/* First column of the first row as an integer. */
+static int64_t st_sql_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "%s: %s", sql,
+                 sqlite3_errmsg(db));
+    cr_assert_eq(sqlite3_step(s), SQLITE_ROW, "%s", sql);
+    int64_t v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+/* First column of the first row as text, into buf. */
+static const char *st_sql_text(sqlite3 *db, const char *sql, char *buf, size_t len)
+{
+    sqlite3_stmt *s;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "%s: %s", sql,
+                 sqlite3_errmsg(db));
+    cr_assert_eq(sqlite3_step(s), SQLITE_ROW, "%s", sql);
+    const unsigned char *t = sqlite3_column_text(s, 0);
+    snprintf(buf, len, "%s", t ? (const char *)t : "(null)");
+    sqlite3_finalize(s);
+    return buf;
+}
+
+/* ---- new state --------------------------------------------------------- */
+
+Test(state, new_file, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("new.db");
+    struct wcs_state *st = st_open(path);
+    cr_expect_eq(wcs_state_last_batch(st), -1);
+    cr_expect_eq(wcs_state_distinct(st), 0);
+    cr_expect_eq(wcs_state_total(st), 0);
+    const char *id = wcs_state_query_id(st);
+    cr_assert_eq(strlen(id), 36, "'%s'", id);
+    cr_expect_eq(id[14], '4');
+    cr_expect_eq(st_countz(st, "anything"), 0);
+
+    struct stat sb;
+    cr_expect_eq(stat(path, &sb), 0, "the file exists");
+    sqlite3 *db = st_sql_open(path);
+    cr_expect_eq(st_sql_int(db, "PRAGMA application_id"), 0x57435354);
+    cr_expect_eq(st_sql_int(db, "PRAGMA user_version"), WCS_STATE_SCHEMA_VERSION);
+    char buf[64];
+    cr_expect_str_eq(st_sql_text(db, "PRAGMA journal_mode", buf, sizeof(buf)), "wal");
+    cr_expect_str_eq(
+        st_sql_text(db, "SELECT value FROM meta WHERE key = 'query_id'", buf, sizeof(buf)), id);
+    cr_expect_eq(st_sql_int(db, "SELECT count(*) FROM word_counts"), 0);
+    cr_expect_eq(st_sql_int(db, "SELECT count(*) FROM batches"), 0);
+    sqlite3_close(db);
+    wcs_state_close(st);
+    wcs_state_close(NULL);
+}
+
+Test(state, empty_file_becomes_a_state, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("empty.db");
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    struct wcs_state *st = st_open(path);
+    cr_expect_eq(wcs_state_last_batch(st), -1);
+    wcs_state_close(st);
+}
+
+/* ---- commits ----------------------------------------------------------- */
+
+Test(state, commit_updates_totals, .init = st_setup, .fini = st_cleanup)
+{
+    struct wcs_state *st = st_open(st_path("s.db"));
+    struct st_batch b = {0};
+    st_addz(&b, "the", 3);
+    st_addz(&b, "fox", 1);
+    st_addz(&b, "a", 2);
+    st_commit(st, 0, &b, NULL);
+    cr_expect_eq(wcs_state_last_batch(st), 0);
+    cr_expect_eq(wcs_state_distinct(st), 3);
+    cr_expect_eq(wcs_state_total(st), 6);
+    for (size_t i = 0; i < 3; i++) {
+        cr_expect_eq(b.updated[i].count, b.g[i].delta, "a new word's total is its delta");
+        cr_expect_eq(b.updated[i].word, b.g[i].word, "words are borrowed from the groups");
+        cr_expect_eq(b.updated[i].len, b.g[i].len);
+    }
+
+    struct st_batch b2 = {0};
+    st_addz(&b2, "new", 5);
+    st_addz(&b2, "the", 2);
+    st_commit(st, 1, &b2, NULL);
+    cr_expect_eq(b2.updated[0].count, 5);
+    cr_expect_eq(b2.updated[1].count, 5, "the: 3 + 2");
+    cr_expect_eq(wcs_state_last_batch(st), 1);
+    cr_expect_eq(wcs_state_distinct(st), 4);
+    cr_expect_eq(wcs_state_total(st), 13);
+    cr_expect_eq(st_countz(st, "the"), 5);
+    cr_expect_eq(st_countz(st, "fox"), 1);
+    cr_expect_eq(st_countz(st, "The"), 0, "bytes, not case-folded");
+    cr_expect_eq(wcs_state_count(st, "thex", 3), 5, "the length bounds the word");
+
+    /* An empty batch still moves the batch id. */
+    struct st_batch none = {0};
+    st_commit(st, 2, &none, NULL);
+    cr_expect_eq(wcs_state_last_batch(st), 2);
+    cr_expect_eq(wcs_state_distinct(st), 4);
+    cr_expect_eq(wcs_state_total(st), 13);
+    wcs_state_close(st);
+}
+
+Test(state, same_word_twice_in_a_batch, .init = st_setup, .fini = st_cleanup)
+{
+    struct wcs_state *st = st_open(st_path("s.db"));
+    struct st_batch b = {0};
+    st_addz(&b, "dup", 2);
+    st_addz(&b, "dup", 3);
+    st_commit(st, 0, &b, NULL);
+    cr_expect_eq(b.updated[0].count, 2);
+    cr_expect_eq(b.updated[1].count, 5);
+    cr_expect_eq(wcs_state_distinct(st), 1);
+    cr_expect_eq(wcs_state_total(st), 5);
+    wcs_state_close(st);
+}
+
+Test(state, batch_id_must_follow, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("s.db");
+    struct wcs_state *st = st_open(path);
+    struct st_batch b = {0};
+    char err[512];
+    st_addz(&b, "w", 1);
+
+    cr_expect_eq(st_commit_err(st, 1, &b, NULL, err, sizeof(err)), -1, "first batch is 0");
+    cr_expect_not_null(strstr(err, "1"), "got: %s", err);
+    cr_expect_eq(st_commit_err(st, -1, &b, NULL, err, sizeof(err)), -1);
+    cr_expect_eq(wcs_state_last_batch(st), -1);
+    cr_expect_eq(st_countz(st, "w"), 0, "a refused commit changes nothing");
+
+    st_commit(st, 0, &b, NULL);
+    cr_expect_eq(st_commit_err(st, 0, &b, NULL, err, sizeof(err)), -1, "no batch twice");
+    cr_expect_neq(err[0], '\0');
+    cr_expect_eq(st_commit_err(st, 2, &b, NULL, err, sizeof(err)), -1, "no gaps");
+    cr_expect_eq(st_commit_err(st, INT64_MAX, &b, NULL, err, sizeof(err)), -1);
+    cr_expect_eq(wcs_state_last_batch(st), 0);
+    cr_expect_eq(wcs_state_total(st), 1);
+    cr_expect_eq(st_countz(st, "w"), 1);
+
+    sqlite3 *db = st_sql_open(path);
+    cr_expect_eq(st_sql_int(db, "SELECT count(*) FROM batches"), 1);
+    sqlite3_close(db);
+    st_commit(st, 1, &b, NULL);
+    cr_expect_eq(st_countz(st, "w"), 2);
+    wcs_state_close(st);
+}
+
+/* ---- top-N ------------------------------------------------------------- */
+
+Test(state, top_order, .init = st_setup, .fini = st_cleanup)
+{
+    struct wcs_state *st = st_open(st_path("s.db"));
+    struct st_batch b = {0};
+    st_addz(&b, "b", 5);
+    st_addz(&b, "z", 3);
+    st_addz(&b, "a", 5);
+    st_addz(&b, "m", 7);
+    st_addz(&b, "c", 5);
+    st_addz(&b, "B", 5); /* 'B' < 'a' bytewise */
+    st_commit(st, 0, &b, NULL);
+
+    struct wcs_row rows[10];
+    struct wcs_arena arena = {0};
+    size_t n = 99;
+    char err[256] = "";
+    cr_assert_eq(wcs_state_top(st, 10, rows, &n, &arena, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(n, 6, "fewer rows than asked for");
+    static const char *const want[] = {"m", "B", "a", "b", "c", "z"};
+    static const int64_t wantc[] = {7, 5, 5, 5, 5, 3};
+    for (size_t i = 0; i < 6; i++) {
+        cr_expect_eq(rows[i].len, 1);
+        cr_expect_eq(rows[i].word[0], want[i][0], "row %zu: %.*s", i, (int)rows[i].len,
+                     rows[i].word);
+        cr_expect_eq(rows[i].count, wantc[i], "row %zu", i);
+    }
+
+    cr_assert_eq(wcs_state_top(st, 2, rows, &n, &arena, err, sizeof(err)), 0);
+    cr_assert_eq(n, 2);
+    cr_expect_eq(rows[0].word[0], 'm');
+    cr_expect_eq(rows[1].word[0], 'B');
+
+    n = 99;
+    cr_assert_eq(wcs_state_top(st, 0, rows, &n, &arena, err, sizeof(err)), 0);
+    cr_expect_eq(n, 0);
+
+    /* The same statement again gives the same answer (it was reset). */
+    cr_assert_eq(wcs_state_top(st, 3, rows, &n, &arena, err, sizeof(err)), 0);
+    cr_assert_eq(n, 3);
+    cr_expect_eq(rows[2].word[0], 'a');
+
+    /* Words live in the arena, not in SQLite's buffers. */
+    struct st_batch b2 = {0};
+    st_addz(&b2, "q", 100);
+    st_commit(st, 1, &b2, NULL);
+    cr_expect_eq(rows[0].word[0], 'm');
+    wcs_arena_free(&arena);
+    wcs_state_close(st);
+}
+
+Test(state, top_reads_the_index, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("s.db");
+    struct wcs_state *st = st_open(path);
+    struct st_batch b = {0};
+    st_addz(&b, "x", 1);
+    st_addz(&b, "y", 2);
+    st_commit(st, 0, &b, NULL);
+
+    sqlite3 *db = st_sql_open(path);
+    sqlite3_stmt *s;
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "EXPLAIN QUERY PLAN SELECT word, count FROM counts "
+                                    "ORDER BY count DESC, word LIMIT 5",
+                                    -1, &s, NULL),
+                 SQLITE_OK);
+    char plan[1024] = "";
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *detail = (const char *)sqlite3_column_text(s, 3);
+        strncat(plan, detail ? detail : "", sizeof(plan) - strlen(plan) - 2);
+        strcat(plan, ";");
+    }
+    sqlite3_finalize(s);
+    cr_expect_null(strstr(plan, "TEMP B-TREE"), "top-N sorts instead of reading the index: %s",
+                   plan);
+    cr_expect_not_null(strstr(plan, "counts_by_count"), "plan: %s", plan);
+
+    /* And the point lookup reads the primary key. */
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "EXPLAIN QUERY PLAN SELECT count FROM counts WHERE word = ?",
+                                    -1, &s, NULL),
+                 SQLITE_OK);
+    plan[0] = '\0';
+    while (sqlite3_step(s) == SQLITE_ROW)
+        strncat(plan, (const char *)sqlite3_column_text(s, 3), sizeof(plan) - strlen(plan) - 1);
+    sqlite3_finalize(s);
+    cr_expect_not_null(strstr(plan, "SEARCH"), "plan: %s", plan);
+    sqlite3_close(db);
+    wcs_state_close(st);
+}
+
+/* ---- odd words --------------------------------------------------------- */
+
+Test(state, odd_bytes_round_trip, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("s.db");
+    struct wcs_state *st = st_open(path);
+    static const char nul[] = {'a', '\0', 'b'};
+    static const char bad[] = {'\xff', '\xfe', '\xc3'};
+    struct st_batch b = {0};
+    st_add(&b, "", 0, 4);
+    st_add(&b, nul, 3, 3);
+    st_add(&b, "a", 1, 2);
+    st_add(&b, bad, 3, 1);
+    st_add(&b, "\xc3\xa9t\xc3\xa9", 6, 5);
+    st_commit(st, 0, &b, NULL);
+    cr_expect_eq(wcs_state_distinct(st), 5, "'a', 'a\\0b' and '' are three words");
+    cr_expect_eq(wcs_state_total(st), 15);
+    cr_expect_eq(wcs_state_count(st, "", 0), 4);
+    cr_expect_eq(wcs_state_count(st, "zzz", 0), 4, "length 0 is the empty word");
+    cr_expect_eq(wcs_state_count(st, nul, 3), 3);
+    cr_expect_eq(wcs_state_count(st, "a", 1), 2);
+    cr_expect_eq(wcs_state_count(st, nul, 2), 0, "'a\\0' is not 'a'");
+    cr_expect_eq(wcs_state_count(st, bad, 3), 1);
+    cr_expect_eq(wcs_state_count(st, bad, 2), 0);
+
+    struct wcs_row rows[8];
+    struct wcs_arena arena = {0};
+    size_t n = 0;
+    char err[256];
+    cr_assert_eq(wcs_state_top(st, 8, rows, &n, &arena, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(n, 5);
+    cr_expect_eq(rows[0].count, 5);
+    cr_expect_eq(rows[0].len, 6);
+    cr_expect(memcmp(rows[0].word, "\xc3\xa9t\xc3\xa9", 6) == 0);
+    cr_expect_eq(rows[1].count, 4);
+    cr_expect_eq(rows[1].len, 0, "the empty word comes back empty");
+    cr_expect_not_null(rows[1].word);
+    cr_expect_eq(rows[2].count, 3);
+    cr_assert_eq(rows[2].len, 3);
+    cr_expect(memcmp(rows[2].word, nul, 3) == 0, "the NUL byte survives");
+    cr_expect_eq(rows[3].len, 1);
+    cr_assert_eq(rows[4].len, 3);
+    cr_expect(memcmp(rows[4].word, bad, 3) == 0, "invalid UTF-8 survives");
+    wcs_arena_free(&arena);
+
+    /* Reopened, the same bytes add up. */
+    wcs_state_close(st);
+    st = st_open(path);
+    struct st_batch b2 = {0};
+    st_add(&b2, nul, 3, 1);
+    st_add(&b2, "", 0, 1);
+    st_commit(st, 1, &b2, NULL);
+    cr_expect_eq(b2.updated[0].count, 4);
+    cr_expect_eq(b2.updated[1].count, 5);
+    cr_expect_eq(wcs_state_distinct(st), 5);
+    wcs_state_close(st);
+}
+
+/* ---- offsets and reopen ------------------------------------------------ */
+
+struct st_seen {
+    char part[8][32];
+    int64_t off[8];
+    int n;
+    int stop_after; /* return -1 after this many calls; 0: never */
+};
+
+static int st_offset_cb(void *arg, const char *partition, int64_t offset)
+{
+    struct st_seen *s = arg;
+    cr_assert_lt(s->n, 8);
+    snprintf(s->part[s->n], sizeof(s->part[0]), "%s", partition);
+    s->off[s->n++] = offset;
+    return s->stop_after && s->n >= s->stop_after ? -1 : 0;
+}
+
+/* The offset seen for partition, or -1. */
+static int64_t st_seen_off(const struct st_seen *s, const char *partition)
+{
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->part[i], partition) == 0)
+            return s->off[i];
+    return -1;
+}
+
+static struct st_seen st_offsets(struct wcs_state *st, const char *source)
+{
+    struct st_seen s = {0};
+    char err[256] = "";
+    cr_assert_eq(wcs_state_offsets(st, source, st_offset_cb, &s, err, sizeof(err)), 0, "%s", err);
+    return s;
+}
+
+Test(state, offsets_and_ids_survive_reopen, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("s.db");
+    struct wcs_state *st = st_open(path);
+    char qid[37];
+    snprintf(qid, sizeof(qid), "%s", wcs_state_query_id(st));
+
+    struct wcs_offset ov[] = {
+        {.source = "file:///a", .partition = "p0", .offset = 100},
+        {.source = "file:///a", .partition = "p1", .offset = 200},
+        {.source = "kafka://t", .partition = "0", .offset = 5},
+    };
+    struct wcs_offsets offs = {.v = ov, .n = 3, .cap = 3};
+    struct st_batch b = {0};
+    st_addz(&b, "w", 2);
+    st_addz(&b, "v", 1);
+    st_commit(st, 0, &b, &offs);
+    wcs_state_close(st);
+
+    st = st_open(path);
+    cr_expect_str_eq(wcs_state_query_id(st), qid, "the query id is stable across restarts");
+    cr_expect_eq(wcs_state_last_batch(st), 0);
+    cr_expect_eq(wcs_state_distinct(st), 2);
+    cr_expect_eq(wcs_state_total(st), 3);
+    cr_expect_eq(st_countz(st, "w"), 2);
+
+    struct st_seen s = st_offsets(st, "file:///a");
+    cr_expect_eq(s.n, 2);
+    cr_expect_eq(st_seen_off(&s, "p0"), 100);
+    cr_expect_eq(st_seen_off(&s, "p1"), 200);
+    s = st_offsets(st, "kafka://t");
+    cr_expect_eq(s.n, 1);
+    cr_expect_eq(st_seen_off(&s, "0"), 5);
+    s = st_offsets(st, "file:///other");
+    cr_expect_eq(s.n, 0);
+
+    /* A later batch moves one partition; the other keeps its offset. */
+    struct wcs_offset ov2[] = {{.source = "file:///a", .partition = "p0", .offset = 150}};
+    struct wcs_offsets offs2 = {.v = ov2, .n = 1, .cap = 1};
+    struct st_batch b2 = {0};
+    st_addz(&b2, "w", 1);
+    st_commit(st, 1, &b2, &offs2);
+    wcs_state_close(st);
+
+    st = st_open(path);
+    s = st_offsets(st, "file:///a");
+    cr_expect_eq(s.n, 2);
+    cr_expect_eq(st_seen_off(&s, "p0"), 150);
+    cr_expect_eq(st_seen_off(&s, "p1"), 200);
+    cr_expect_eq(wcs_state_last_batch(st), 1);
+    cr_expect_eq(wcs_state_total(st), 4);
+    cr_expect_str_eq(wcs_state_query_id(st), qid);
+
+    /* The callback can stop the walk; its result comes back. */
+    struct st_seen stop = {.stop_after = 1};
+    char err[256] = "";
+    cr_expect_eq(wcs_state_offsets(st, "file:///a", st_offset_cb, &stop, err, sizeof(err)), -1);
+    cr_expect_eq(stop.n, 1);
+    wcs_state_close(st);
+}
+
+Test(state, second_connection_reads_view_and_batches, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("s.db");
+    struct wcs_state *st = st_open(path);
+    struct st_batch b = {0};
+    st_addz(&b, "hello", 2);
+    st_addz(&b, "world", 1);
+    st_commit(st, 0, &b, NULL);
+    struct st_batch b2 = {0};
+    st_addz(&b2, "hello", 1);
+    st_commit(st, 1, &b2, NULL);
+
+    /* Read while the service still has the state open (WAL). */
+    sqlite3 *db = st_sql_open(path);
+    cr_expect_eq(st_sql_int(db, "SELECT count FROM word_counts WHERE word = 'hello'"), 3);
+    cr_expect_eq(st_sql_int(db, "SELECT count FROM word_counts WHERE word = 'world'"), 1);
+    cr_expect_eq(st_sql_int(db, "SELECT count(*) FROM word_counts"), 2);
+    cr_expect_eq(st_sql_int(db, "SELECT sum(count) FROM word_counts"), 4);
+    cr_expect_eq(st_sql_int(db, "SELECT count(*) FROM batches"), 2);
+    cr_expect_eq(st_sql_int(db, "SELECT max(batch_id) FROM batches"), 1);
+    cr_expect_eq(st_sql_int(db, "SELECT num_input_rows FROM batches WHERE batch_id = 1"), 11);
+    cr_expect_eq(st_sql_int(db, "SELECT num_rows_updated FROM batches WHERE batch_id = 0"), 2);
+    char buf[128];
+    cr_expect_str_eq(
+        st_sql_text(db, "SELECT progress FROM batches WHERE batch_id = 1", buf, sizeof(buf)),
+        "{\"batchId\":1}");
+    st_sql_text(db, "SELECT committed_at FROM batches WHERE batch_id = 0", buf, sizeof(buf));
+    cr_expect_eq(strlen(buf), 24, "ISO-8601 with ms: %s", buf);
+    cr_expect_eq(buf[23], 'Z', "%s", buf);
+    cr_expect_eq(st_sql_int(db, "SELECT typeof(word) = 'text' FROM word_counts LIMIT 1"), 1);
+    sqlite3_close(db);
+    wcs_state_close(st);
+}
+
+/* ---- :memory: ---------------------------------------------------------- */
+
+Test(state, memory_state)
+{
+    char err[256] = "";
+    struct wcs_state *st = wcs_state_open(":memory:", NULL, err, sizeof(err));
+    cr_assert_not_null(st, "%s", err);
+    struct wcs_state *st2 = wcs_state_open(":memory:", "off", err, sizeof(err));
+    cr_assert_not_null(st2, "%s", err);
+    cr_expect_eq(wcs_state_last_batch(st), -1);
+    cr_expect_eq(strlen(wcs_state_query_id(st)), 36);
+    cr_expect_str_neq((char *)wcs_state_query_id(st), (char *)wcs_state_query_id(st2));
+
+    struct st_batch b = {0};
+    st_addz(&b, "m", 3);
+    st_commit(st, 0, &b, NULL);
+    cr_expect_eq(st_countz(st, "m"), 3);
+    cr_expect_eq(st_countz(st2, "m"), 0, "two :memory: states are separate");
+    struct wcs_row rows[2];
+    struct wcs_arena arena = {0};
+    size_t n = 0;
+    cr_assert_eq(wcs_state_top(st, 2, rows, &n, &arena, err, sizeof(err)), 0);
+    cr_expect_eq(n, 1);
+    wcs_arena_free(&arena);
+    wcs_state_close(st);
+    wcs_state_close(st2);
+}
+
+/* ---- refusals leave the file untouched --------------------------------- */
+
+struct st_snap {
+    char *bytes;
+    size_t len;
+    struct timespec mtime;
+    char listing[512];
+};
+
+static struct st_snap st_snapshot(const char *path)
+{
+    struct st_snap s = {0};
+    struct stat sb;
+    cr_assert_eq(stat(path, &sb), 0);
+    s.mtime = sb.st_mtim;
+    if (S_ISREG(sb.st_mode)) {
+        FILE *f = fopen(path, "rb");
+        cr_assert_not_null(f);
+        s.bytes = malloc((size_t)sb.st_size + 1);
+        cr_assert_not_null(s.bytes);
+        s.len = fread(s.bytes, 1, (size_t)sb.st_size, f);
+        fclose(f);
+    }
+    DIR *d = opendir(st_dir);
+    struct dirent *e;
+    char *names[32];
+    int k = 0;
+    while ((e = readdir(d)) != NULL && k < 32)
+        names[k++] = strdup(e->d_name);
+    closedir(d);
+    for (int i = 1; i < k; i++) /* insertion sort: readdir order varies */
+        for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+            char *t = names[j];
+            names[j] = names[j - 1];
+            names[j - 1] = t;
+        }
+    for (int i = 0; i < k; i++) {
+        strncat(s.listing, names[i], sizeof(s.listing) - strlen(s.listing) - 2);
+        strcat(s.listing, " ");
+        free(names[i]);
+    }
+    return s;
+}
+
+/* Opening path must fail with a sentence naming it (and containing needle)
+ * and leave it, and the directory, exactly as they were. */
+static void st_refused(const char *path, const char *needle)
+{
+    struct st_snap before = st_snapshot(path);
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 20 * 1000000L}; /* past mtime granularity */
+    nanosleep(&pause, NULL);
+    char err[512] = "";
+    struct wcs_state *st = wcs_state_open(path, "normal", err, sizeof(err));
+    cr_expect_null(st, "%s should be refused", path);
+    wcs_state_close(st);
+    cr_expect_not_null(strstr(err, path), "error '%s' should name the path", err);
+    if (needle)
+        cr_expect_not_null(strstr(err, needle), "error '%s' should mention '%s'", err, needle);
+    struct st_snap after = st_snapshot(path);
+    cr_expect_eq(after.len, before.len, "%s: size changed", path);
+    cr_expect(before.len == after.len &&
+                  (before.len == 0 || memcmp(before.bytes, after.bytes, before.len) == 0),
+              "%s: content changed", path);
+    cr_expect(before.mtime.tv_sec == after.mtime.tv_sec &&
+                  before.mtime.tv_nsec == after.mtime.tv_nsec,
+              "%s: mtime changed", path);
+    cr_expect_str_eq(after.listing, before.listing, "files appeared or vanished next to %s", path);
+    free(before.bytes);
+    free(after.bytes);
+}
+
+static void st_write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(data, 1, n, f), n);
+    cr_assert_eq(fclose(f), 0);
+}
+
+Test(state, refuses_a_text_file, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("notes.txt");
+    static const char text[] = "These are my notes.\nDo not overwrite them.\n";
+    st_write_file(path, text, sizeof(text) - 1);
+    st_refused(path, "not a wcstream state");
+
+    const char *tiny = st_path("tiny");
+    st_write_file(tiny, "SQLite", 6);
+    st_refused(tiny, NULL);
+}
+
+Test(state, refuses_random_bytes, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("random.bin");
+    unsigned char bytes[8192];
+    uint64_t x = 0x243F6A8885A308D3ULL;
+    for (size_t i = 0; i < sizeof(bytes); i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        bytes[i] = (unsigned char)(x >> 56);
+    }
+    st_write_file(path, bytes, sizeof(bytes));
+    st_refused(path, NULL);
+
+    /* The SQLite magic followed by garbage. */
+    memcpy(bytes, "SQLite format 3", 16);
+    const char *fake = st_path("fake.db");
+    st_write_file(fake, bytes, sizeof(bytes));
+    st_refused(fake, NULL);
+}
+
+Test(state, refuses_another_apps_database, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("other.db");
+    sqlite3 *db = st_sql_open(path);
+    st_sql_exec(db, "CREATE TABLE contacts(name TEXT, phone TEXT);"
+                    "INSERT INTO contacts VALUES('ada', '123');");
+    sqlite3_close(db);
+    st_refused(path, "another application");
+
+    /* The same in WAL mode, with an application_id of its own. */
+    const char *wal = st_path("other-wal.db");
+    db = st_sql_open(wal);
+    st_sql_exec(db, "PRAGMA journal_mode = WAL; PRAGMA application_id = 1234;"
+                    "CREATE TABLE t(x); INSERT INTO t VALUES(1);");
+    sqlite3_close(db);
+    st_refused(wal, "1234");
+}
+
+Test(state, refuses_a_newer_schema, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("future.db");
+    struct wcs_state *st = st_open(path);
+    struct st_batch b = {0};
+    st_addz(&b, "w", 1);
+    st_commit(st, 0, &b, NULL);
+    wcs_state_close(st);
+    sqlite3 *db = st_sql_open(path);
+    st_sql_exec(db, "PRAGMA user_version = 99");
+    sqlite3_close(db);
+    st_refused(path, "99");
+}
+
+Test(state, refuses_a_directory, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("adir");
+    cr_assert_eq(mkdir(path, 0755), 0);
+    st_refused(path, NULL);
+
+    char err[256] = "";
+    cr_expect_null(wcs_state_open(st_path("no/such/dir/s.db"), "normal", err, sizeof(err)));
+    cr_expect_neq(err[0], '\0');
+}
+
+/* ---- a failed commit rolls back ---------------------------------------- */
+
+/* Make the commit fail at the counts upsert ("counts") or at the batch row
+ * ("batches") through a trigger added by a second connection. */
+static void st_poison(const char *path, const char *where, bool on)
+{
+    sqlite3 *db = st_sql_open(path);
+    if (!on)
+        st_sql_exec(db, "DROP TRIGGER poison");
+    else if (strcmp(where, "counts") == 0)
+        st_sql_exec(db, "CREATE TRIGGER poison BEFORE INSERT ON counts WHEN NEW.word = 'poison' "
+                        "BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
+    else
+        st_sql_exec(db, "CREATE TRIGGER poison BEFORE INSERT ON batches "
+                        "BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
+    sqlite3_close(db);
+}
+
+static void st_failed_commit_rolls_back(const char *where)
+{
+    const char *path = st_path("s.db");
+    struct wcs_state *st = st_open(path);
+    struct wcs_offset ov0[] = {{.source = "file:///a", .partition = "p", .offset = 10}};
+    struct wcs_offsets offs0 = {.v = ov0, .n = 1, .cap = 1};
+    struct st_batch b0 = {0};
+    st_addz(&b0, "keep", 4);
+    st_commit(st, 0, &b0, &offs0);
+
+    st_poison(path, where, true);
+    struct wcs_offset ov1[] = {{.source = "file:///a", .partition = "p", .offset = 20},
+                               {.source = "file:///a", .partition = "q", .offset = 1}};
+    struct wcs_offsets offs1 = {.v = ov1, .n = 2, .cap = 2};
+    struct st_batch b1 = {0};
+    st_addz(&b1, "keep", 1);
+    st_addz(&b1, "new", 2);
+    st_addz(&b1, "poison", 1);
+    char err[512];
+    cr_expect_eq(st_commit_err(st, 1, &b1, &offs1, err, sizeof(err)), -1, "%s: should fail", where);
+    cr_expect_not_null(strstr(err, "not committed"), "got: %s", err);
+
+    /* Nothing of batch 1 is visible, in memory or on disk. */
+    cr_expect_eq(wcs_state_last_batch(st), 0);
+    cr_expect_eq(wcs_state_distinct(st), 1);
+    cr_expect_eq(wcs_state_total(st), 4);
+    cr_expect_eq(st_countz(st, "keep"), 4);
+    cr_expect_eq(st_countz(st, "new"), 0);
+    struct st_seen s = st_offsets(st, "file:///a");
+    cr_expect_eq(s.n, 1);
+    cr_expect_eq(st_seen_off(&s, "p"), 10);
+    sqlite3 *db = st_sql_open(path);
+    cr_expect_eq(st_sql_int(db, "SELECT count(*) FROM batches"), 1);
+    cr_expect_eq(st_sql_int(db, "SELECT sum(count) FROM word_counts"), 4);
+    sqlite3_close(db);
+
+    /* The same batch again, once the cause is gone. */
+    st_poison(path, where, false);
+    st_commit(st, 1, &b1, &offs1);
+    cr_expect_eq(b1.updated[0].count, 5);
+    cr_expect_eq(b1.updated[1].count, 2);
+    cr_expect_eq(b1.updated[2].count, 1);
+    cr_expect_eq(wcs_state_last_batch(st), 1);
+    cr_expect_eq(wcs_state_distinct(st), 3);
+    cr_expect_eq(wcs_state_total(st), 8);
+    s = st_offsets(st, "file:///a");
+    cr_expect_eq(s.n, 2);
+    cr_expect_eq(st_seen_off(&s, "p"), 20);
+    wcs_state_close(st);
+
+    /* And it is what a restart sees. */
+    st = st_open(path);
+    cr_expect_eq(wcs_state_last_batch(st), 1);
+    cr_expect_eq(wcs_state_total(st), 8);
+    cr_expect_eq(st_countz(st, "keep"), 5);
+    wcs_state_close(st);
+}
+
+Test(state, failed_upsert_rolls_back, .init = st_setup, .fini = st_cleanup)
+{
+    st_failed_commit_rolls_back("counts");
+}
+
+Test(state, failed_batch_row_rolls_back, .init = st_setup, .fini = st_cleanup)
+{
+    st_failed_commit_rolls_back("batches");
+}
