@@ -41,8 +41,8 @@ struct file_src {
     char *path;
     bool is_dir;
     bool available_now;
-    bool scanned;  /* available-now: the file list is taken once */
-    bool drained;  /* the last pull found nothing left to read */
+    bool scanned; /* available-now: the file list is taken once */
+    bool drained; /* the last pull found nothing left to read */
     struct file_entry *files;
     size_t nfiles, cap;
     struct wcs_framer fr;
@@ -94,8 +94,7 @@ static int scan(struct file_src *f, const char *desc, char *err, size_t errlen)
         return add(f, f->path, 0) ? 0 : (snprintf(err, errlen, "out of memory"), -1);
     DIR *d = opendir(f->path);
     if (!d) {
-        snprintf(err, errlen, "%s: cannot read directory %s: %s", desc, f->path,
-                 strerror(errno));
+        snprintf(err, errlen, "%s: cannot read directory %s: %s", desc, f->path, strerror(errno));
         return -1;
     }
     struct dirent *de;
@@ -115,8 +114,8 @@ static int scan(struct file_src *f, const char *desc, char *err, size_t errlen)
     return r;
 }
 
-static int file_init(struct wcs_source *src, struct wcs_uri *uri,
-                     const struct wcs_source_env *env, char *err, size_t errlen)
+static int file_init(struct wcs_source *src, struct wcs_uri *uri, const struct wcs_source_env *env,
+                     char *err, size_t errlen)
 {
     struct file_src *f = calloc(1, sizeof(*f));
     if (!f || !(f->chunk = malloc(READ_CHUNK)) || !(f->path = strdup(uri->target))) {
@@ -309,8 +308,8 @@ static void *stdin_thread(void *arg)
     return NULL;
 }
 
-static int stdin_init(struct wcs_source *src, struct wcs_uri *uri,
-                      const struct wcs_source_env *env, char *err, size_t errlen)
+static int stdin_init(struct wcs_source *src, struct wcs_uri *uri, const struct wcs_source_env *env,
+                      char *err, size_t errlen)
 {
     if (*uri->target) {
         snprintf(err, errlen, "%s: stdin takes no path; use file://PATH for files", src->desc);

@@ -47,8 +47,8 @@ int wcs_inbox_feed(struct wcs_inbox *ib, struct wcs_framer *fr, const char *data
 {
     pthread_mutex_lock(&ib->mu);
     uint64_t rows = 0, cuts = fr->cuts;
-    int r = n ? wcs_framer_feed(fr, data, n, &ib->buf, &rows)
-              : wcs_framer_flush(fr, &ib->buf, &rows);
+    int r =
+        n ? wcs_framer_feed(fr, data, n, &ib->buf, &rows) : wcs_framer_flush(fr, &ib->buf, &rows);
     ib->rows_in += rows;
     ib->cuts += fr->cuts - cuts;
     pthread_mutex_unlock(&ib->mu);

@@ -24,7 +24,7 @@
 #include "wcstream/log.h"
 #include "wcstream/source.h"
 
-#define READ_CHUNK (64 * 1024)
+#define READ_CHUNK     (64 * 1024)
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
@@ -142,8 +142,8 @@ static void *client_thread(void *arg)
         int fd = dial(s, why, sizeof(why));
         if (fd < 0) {
             if (!warned)
-                wcs_warn("%s: cannot connect: %s; retrying with backoff up to %d ms", s->desc,
-                         why, BACKOFF_MAX_MS);
+                wcs_warn("%s: cannot connect: %s; retrying with backoff up to %d ms", s->desc, why,
+                         BACKOFF_MAX_MS);
             else
                 wcs_debug("%s: cannot connect: %s; retrying in %lld ms", s->desc, why,
                           (long long)backoff);
@@ -156,7 +156,8 @@ static void *client_thread(void *arg)
         wcs_info("%s: connected", s->desc);
         warned = false;
         backoff = BACKOFF_MIN_MS;
-        struct pollfd pf[2] = {{.fd = fd, .events = POLLIN}, {.fd = s->ib.wake.fd, .events = POLLIN}};
+        struct pollfd pf[2] = {{.fd = fd, .events = POLLIN},
+                               {.fd = s->ib.wake.fd, .events = POLLIN}};
         bool open = true, stop = false;
         while (open && !stop) {
             if (!wcs_inbox_wait_space(&s->ib)) {
@@ -305,8 +306,8 @@ static int listen_init(struct wcs_source *src, struct wcs_uri *uri,
         snprintf(err, errlen, "%s: cannot resolve %s: %s", src->desc, s->host, gai_strerror(rc));
         return -1;
     }
-    int fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                    res->ai_protocol);
+    int fd =
+        socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, res->ai_protocol);
     int one = 1;
     if (fd >= 0)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));

@@ -11,6 +11,7 @@
  * interleaves with log lines, and a closed stdout is an error, not a crash.
  */
 #include "wcstream/sink.h"
+#include "wcstream/topk.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -165,14 +166,19 @@ static size_t max_size(size_t a, size_t b)
 void wcs_console_render(FILE *out, const struct wcs_result *res, size_t num_rows, int truncate)
 {
     const struct wcs_row *rows;
+    struct wcs_row *best = NULL;
     size_t n, wcol, ccol;
     bool more, trunc = truncate != 0;
     char num[24];
 
     if (res->mode == WCS_MODE_UPDATE) {
-        rows = res->updated;
-        n = res->n_updated;
-        more = n > num_rows;
+        /* The largest of the updated rows, in the table's order. */
+        n = res->n_updated < num_rows ? res->n_updated : num_rows;
+        best = malloc((n ? n : 1) * sizeof(*best));
+        rows = best ? best : res->updated; /* out of memory: unsorted */
+        if (best)
+            wcs_rows_best(res->updated, res->n_updated, n, best);
+        more = res->n_updated > num_rows;
     } else {
         rows = res->top;
         n = res->n_top;
@@ -201,6 +207,7 @@ void wcs_console_render(FILE *out, const struct wcs_result *res, size_t num_rows
     if (more)
         fprintf(out, "only showing top %zu %s\n", num_rows, num_rows == 1 ? "row" : "rows");
     fputc('\n', out);
+    free(best);
 }
 
 static int console_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_sink_env *env,

@@ -30,9 +30,11 @@
 #include "wcstream/state.h"
 #include "wcstream/tokenize.h"
 
-#define IDLE_POLL_MS 100        /* wake-up for sources that cannot signal */
-#define RETRY_MIN_MS 100        /* first wait after a failed commit */
-#define RETRY_MAX_MS 10000      /* longest wait between commit attempts */
+#define IDLE_POLL_MS     100               /* wake-up for sources that cannot signal */
+#define RETRY_MIN_MS     100               /* first wait after a failed commit */
+#define RETRY_MAX_MS     10000             /* longest wait between commit attempts */
+#define CHUNK_BYTES      ((size_t)4 << 20) /* input read and tokenized at a time */
+#define BATCH_MAX_GROUPS (1u << 20)        /* distinct words that end a batch early */
 
 struct wcs_engine {
     const struct wcs_config *cf;
@@ -50,8 +52,9 @@ struct wcs_engine {
     char run_id[37];
 
     /* The batch in hand. */
-    struct wcs_buf text;
-    struct wcs_arena arena;
+    struct wcs_buf text;    /* the chunk being tokenized */
+    struct wcs_arena words; /* its folded words, reset per chunk */
+    struct wcs_arena arena; /* the batch's: offset names */
     struct wcs_offsets offs;
     struct wcs_progress_source *psrc;
     struct wcs_row *updated;
@@ -59,6 +62,14 @@ struct wcs_engine {
     int64_t agg_ns;
     int agg_err;
     int64_t prev_trigger_ns;
+};
+
+/* What gathering a batch measured, for its progress record. */
+struct wcs_batch_stats {
+    int64_t start_ns; /* monotonic, at the trigger */
+    struct timespec wall;
+    size_t bytes;
+    int64_t get_ns, tokenize_ns, aggregate_ns;
 };
 
 static void fail(char *err, size_t errlen, const char *fmt, ...)
@@ -176,9 +187,6 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
         fail(err, errlen, "cannot create an eventfd: %s", strerror(errno));
         goto fail;
     }
-    eng->st = wcs_state_open(cf->state_path, cf->synchronous, err, errlen);
-    if (!eng->st)
-        goto fail;
     eng->tk = wcs_tokenizer_new(cf->split, cf->split_pattern, cf->lowercase, err, errlen);
     eng->gb = wcs_groupby_new();
     eng->srcs = calloc(cf->sources.n, sizeof(*eng->srcs));
@@ -192,21 +200,27 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
         fail(err, errlen, "out of memory");
         goto fail;
     }
-    const struct wcs_source_env env = {
-        .notify = &eng->notify,
-        .available_now = cf->available_now,
-        .max_bytes = cf->max_bytes,
-        .max_line = cf->max_line,
-    };
-    for (size_t i = 0; i < cf->sources.n; i++)
-        if ((r = add_source(eng, cf->sources.v[i], &env, err, errlen)) < 0)
-            goto fail;
+    /* Sinks first: they say how much of the top they need, and a bad sink
+     * option should not leave a new state file behind. */
     size_t desc_len = 1;
     for (size_t i = 0; i < cf->sinks.n; i++) {
         if ((r = add_sink(eng, cf->sinks.v[i], err, errlen)) < 0)
             goto fail;
         desc_len += strlen(cf->sinks.v[i]) + 2;
     }
+    r = -1;
+    eng->st = wcs_state_open(cf->state_path, cf->synchronous, eng->top_n, err, errlen);
+    if (!eng->st)
+        goto fail;
+    const struct wcs_source_env env = {
+        .notify = &eng->notify,
+        .available_now = cf->available_now,
+        .max_bytes = cf->max_bytes < 2 * CHUNK_BYTES ? cf->max_bytes : 2 * CHUNK_BYTES,
+        .max_line = cf->max_line,
+    };
+    for (size_t i = 0; i < cf->sources.n; i++)
+        if ((r = add_source(eng, cf->sources.v[i], &env, err, errlen)) < 0)
+            goto fail;
     if (!(eng->sink_desc = calloc(1, desc_len))) {
         fail(err, errlen, "out of memory");
         goto fail;
@@ -252,6 +266,7 @@ void wcs_engine_free(struct wcs_engine *eng)
     free(eng->updated);
     free(eng->offs.v);
     wcs_buf_free(&eng->text);
+    wcs_arena_free(&eng->words);
     wcs_arena_free(&eng->arena);
     wcs_groupby_free(eng->gb);
     wcs_tokenizer_free(eng->tk);
@@ -268,10 +283,40 @@ void wcs_engine_stop(struct wcs_engine *eng)
     wcs_notify_signal(&eng->notify);
 }
 
-/* Step 1: pull from every source within the byte budget, starting with a
- * different source each time so that none starves. */
-static int pull(struct wcs_engine *eng, char *err, size_t errlen)
+/* Fold a chunk's offsets into the batch's: the start keeps what it saw
+ * first, the end what it saw last (per key when they are objects, as a
+ * file source's {"path": offset} are). Takes ownership of next. */
+static void merge_offset(cJSON **acc, cJSON *next, bool keep_first)
 {
+    if (!*acc || !next || !cJSON_IsObject(*acc) || !cJSON_IsObject(next)) {
+        if (!*acc || (next && !keep_first)) {
+            cJSON_Delete(*acc);
+            *acc = next;
+        } else {
+            cJSON_Delete(next);
+        }
+        return;
+    }
+    cJSON *item;
+    while ((item = next->child) != NULL) {
+        cJSON_DetachItemViaPointer(next, item);
+        cJSON *have = cJSON_GetObjectItemCaseSensitive(*acc, item->string);
+        if (!have) {
+            cJSON_AddItemToArray(*acc, item); /* keeps item's own key */
+        } else if (!keep_first) {
+            cJSON_ReplaceItemViaPointer(*acc, have, item);
+        } else {
+            cJSON_Delete(item);
+        }
+    }
+    cJSON_Delete(next);
+}
+
+/* Step 1, one chunk: pull from every source into eng->text within budget
+ * bytes, starting with a different source each time so none starves. */
+static int pull(struct wcs_engine *eng, size_t budget, char *err, size_t errlen)
+{
+    eng->text.len = 0;
     for (size_t k = 0; k < eng->nsrcs; k++) {
         size_t i = (eng->next_src + k) % eng->nsrcs;
         struct wcs_source *src = &eng->srcs[i];
@@ -279,22 +324,20 @@ static int pull(struct wcs_engine *eng, char *err, size_t errlen)
         size_t used = eng->text.len;
         struct wcs_pull p = {
             .text = &eng->text,
-            .budget = used < eng->cf->max_bytes ? eng->cf->max_bytes - used : 0,
+            .budget = used < budget ? budget - used : 0,
             .arena = &eng->arena,
             .offs = &eng->offs,
             .source = src->desc,
         };
-        if (src->plugin->pull(src, &p, err, errlen) < 0) {
-            cJSON_Delete(p.start);
-            cJSON_Delete(p.end);
+        int r = src->plugin->pull(src, &p, err, errlen);
+        merge_offset(&ps->start, p.start, true);
+        merge_offset(&ps->end, p.end, false);
+        if (r < 0)
             return -1;
-        }
         ps->description = src->desc;
-        cJSON_Delete(ps->start);
-        cJSON_Delete(ps->end);
-        *ps = (struct wcs_progress_source){.description = src->desc, .start = p.start,
-                                           .end = p.end, .rows = p.rows, .bytes = p.bytes,
-                                           .lines_cut = p.lines_cut};
+        ps->rows += p.rows;
+        ps->bytes += p.bytes;
+        ps->lines_cut = p.lines_cut;
     }
     eng->next_src = (eng->next_src + 1) % eng->nsrcs;
     return 0;
@@ -334,8 +377,8 @@ static int commit(struct wcs_engine *eng, struct wcs_progress *pr, const struct 
     cJSON_Delete(json);
     int64_t wait_ms = RETRY_MIN_MS;
     int r;
-    while ((r = wcs_state_commit(eng->st, pr->batch_id, groups, ngroups, &eng->offs,
-                                 pr->input_rows, text, eng->updated, err, errlen)) < 0) {
+    while ((r = wcs_state_commit(eng->st, pr->batch_id, groups, ngroups, &eng->offs, pr->input_rows,
+                                 text, eng->updated, err, errlen)) < 0) {
         if (eng->stopping) {
             wcs_error("%s", err);
             break;
@@ -350,14 +393,14 @@ static int commit(struct wcs_engine *eng, struct wcs_progress *pr, const struct 
 }
 
 /* Steps 2 to 5 for the text in hand. */
-static int run_batch(struct wcs_engine *eng, int64_t t_start, struct timespec wall,
-                     int64_t get_ns, char *err, size_t errlen)
+static int run_batch(struct wcs_engine *eng, const struct wcs_batch_stats *bs, char *err,
+                     size_t errlen)
 {
     struct wcs_progress pr = {
         .id = wcs_state_query_id(eng->st),
         .run_id = eng->run_id,
         .batch_id = wcs_state_last_batch(eng->st) + 1,
-        .timestamp = wall,
+        .timestamp = bs->wall,
         .sources = eng->psrc,
         .nsources = eng->nsrcs,
         .sink_description = eng->sink_desc,
@@ -368,20 +411,11 @@ static int run_batch(struct wcs_engine *eng, int64_t t_start, struct timespec wa
     }
     if (eng->prev_trigger_ns)
         pr.input_rows_per_second =
-            (double)pr.input_rows / ((double)(t_start - eng->prev_trigger_ns) / 1e9);
-    eng->prev_trigger_ns = t_start;
-    phase(&pr, WCS_PHASE_GET_BATCH, get_ns);
-
-    int64_t t = wcs_now_ns();
-    eng->agg_ns = 0;
-    eng->agg_err = 0;
-    if (wcs_tokenize(eng->tk, eng->text.data, eng->text.len, &eng->arena, on_words, eng) < 0 ||
-        eng->agg_err) {
-        fail(err, errlen, "out of memory while tokenizing batch %" PRId64, pr.batch_id);
-        return -1;
-    }
-    phase(&pr, WCS_PHASE_TOKENIZE, wcs_now_ns() - t - eng->agg_ns);
-    phase(&pr, WCS_PHASE_AGGREGATE, eng->agg_ns);
+            (double)pr.input_rows / ((double)(bs->start_ns - eng->prev_trigger_ns) / 1e9);
+    eng->prev_trigger_ns = bs->start_ns;
+    phase(&pr, WCS_PHASE_GET_BATCH, bs->get_ns);
+    phase(&pr, WCS_PHASE_TOKENIZE, bs->tokenize_ns);
+    phase(&pr, WCS_PHASE_AGGREGATE, bs->aggregate_ns);
 
     size_t ngroups = wcs_groupby_size(eng->gb);
     const struct wcs_group *groups = wcs_groupby_groups(eng->gb);
@@ -396,7 +430,7 @@ static int run_batch(struct wcs_engine *eng, int64_t t_start, struct timespec wa
         }
     }
     pr.rows_updated = (int64_t)ngroups;
-    t = wcs_now_ns();
+    int64_t t = wcs_now_ns();
     if (commit(eng, &pr, groups, ngroups, err, errlen) < 0)
         return -1;
     phase(&pr, WCS_PHASE_STATE_COMMIT, wcs_now_ns() - t);
@@ -404,20 +438,10 @@ static int run_batch(struct wcs_engine *eng, int64_t t_start, struct timespec wa
     pr.total_words = wcs_state_total(eng->st);
 
     /* The result the sinks see. */
-    t = wcs_now_ns();
-    qsort(eng->updated, ngroups, sizeof(*eng->updated), wcs_row_cmp);
-    size_t ntop = 0, want = eng->top_n;
-    if (want > (size_t)pr.rows_total)
-        want = (size_t)pr.rows_total;
-    struct wcs_row *top = want ? wcs_arena_alloc(&eng->arena, want * sizeof(*top)) : NULL;
-    if (want && (!top || wcs_state_top(eng->st, want, top, &ntop, &eng->arena, err, errlen) < 0)) {
-        wcs_error("batch %" PRId64 " is committed but its top-%zu could not be read: %s",
-                  pr.batch_id, want, top ? err : "out of memory");
-        ntop = 0;
-    }
-    phase(&pr, WCS_PHASE_TOP_N, wcs_now_ns() - t);
+    size_t ntop;
+    const struct wcs_row *top = wcs_state_top(eng->st, &ntop);
     pr.sink_output_rows = eng->cf->mode == WCS_MODE_COMPLETE ? pr.rows_total : pr.rows_updated;
-    phase(&pr, WCS_PHASE_TRIGGER, wcs_now_ns() - t_start);
+    phase(&pr, WCS_PHASE_TRIGGER, wcs_now_ns() - bs->start_ns);
     cJSON *progress = wcs_progress_json(&pr);
     struct wcs_result res = {
         .batch_id = pr.batch_id,
@@ -443,7 +467,7 @@ static int run_batch(struct wcs_engine *eng, int64_t t_start, struct timespec wa
         if (eng->srcs[i].plugin->commit)
             eng->srcs[i].plugin->commit(&eng->srcs[i]);
 
-    phase(&pr, WCS_PHASE_TRIGGER, wcs_now_ns() - t_start);
+    phase(&pr, WCS_PHASE_TRIGGER, wcs_now_ns() - bs->start_ns);
     if (eng->progress_log) {
         progress = wcs_progress_json(&pr);
         char *line = progress ? cJSON_PrintUnformatted(progress) : NULL;
@@ -466,10 +490,62 @@ static int run_batch(struct wcs_engine *eng, int64_t t_start, struct timespec wa
 
 static void reset_batch(struct wcs_engine *eng)
 {
-    eng->text.len = 0;
     eng->offs.n = 0;
     wcs_arena_reset(&eng->arena);
     wcs_groupby_reset(eng->gb);
+    for (size_t i = 0; i < eng->nsrcs; i++) {
+        cJSON_Delete(eng->psrc[i].start);
+        cJSON_Delete(eng->psrc[i].end);
+        eng->psrc[i] = (struct wcs_progress_source){.description = eng->srcs[i].desc};
+    }
+}
+
+/*
+ * Steps 1 and 2 for one batch: pull a chunk, tokenize and aggregate it,
+ * and go on while the sources have more right now, up to
+ * --max-bytes-per-trigger. Only the chunk and the batch's distinct words
+ * are held, so a backlog makes batches bigger (fewer state writes per
+ * byte) without making memory bigger. With available-now a batch ends only
+ * at that bound or at the end of the input, so batch boundaries do not
+ * depend on how fast a reader thread happens to be. *full: the last chunk
+ * was full.
+ */
+static int gather(struct wcs_engine *eng, struct wcs_batch_stats *bs, bool *full, char *err,
+                  size_t errlen)
+{
+    bool available_now = eng->cf->available_now;
+    *full = false;
+    while (bs->bytes < eng->cf->max_bytes && !eng->stopping &&
+           wcs_groupby_size(eng->gb) < BATCH_MAX_GROUPS) {
+        size_t budget = eng->cf->max_bytes - bs->bytes;
+        budget = budget < CHUNK_BYTES ? budget : CHUNK_BYTES;
+        int64_t t = wcs_now_ns();
+        if (pull(eng, budget, err, errlen) < 0)
+            return -1;
+        if (eng->text.len == 0 && available_now && !all_finished(eng)) {
+            wcs_notify_wait(&eng->notify, IDLE_POLL_MS); /* more is coming */
+            bs->get_ns += wcs_now_ns() - t;
+            continue;
+        }
+        int64_t t1 = wcs_now_ns();
+        bs->get_ns += t1 - t;
+        if (eng->text.len == 0)
+            break;
+        eng->agg_ns = 0;
+        if (wcs_tokenize(eng->tk, eng->text.data, eng->text.len, &eng->words, on_words, eng) < 0 ||
+            eng->agg_err) {
+            fail(err, errlen, "out of memory while tokenizing");
+            return -1;
+        }
+        wcs_arena_reset(&eng->words); /* the group-by copied what it keeps */
+        bs->tokenize_ns += wcs_now_ns() - t1 - eng->agg_ns;
+        bs->aggregate_ns += eng->agg_ns;
+        bs->bytes += eng->text.len;
+        *full = eng->text.len >= budget / 2;
+        if (!*full && !available_now)
+            break;
+    }
+    return 0;
 }
 
 int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
@@ -477,10 +553,11 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
     const struct wcs_config *cf = eng->cf;
     int64_t interval_ns = cf->available_now ? 0 : cf->trigger_ms * 1000000;
     int64_t deadline = wcs_now_ns();
-    bool backlog = true; /* the last pull filled its budget: pull again at once */
+    bool backlog = true; /* the last batch stopped at a full chunk: go on at once */
     wcs_info("query %s run %s started: %zu source(s), %zu sink(s), state %s at batch %" PRId64,
              wcs_state_query_id(eng->st), eng->run_id, eng->nsrcs, eng->nsinks, cf->state_path,
              wcs_state_last_batch(eng->st));
+    reset_batch(eng);
     while (!eng->stopping) {
         int64_t now = wcs_now_ns();
         if (interval_ns) {
@@ -494,20 +571,17 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
             if (eng->stopping)
                 break;
         }
-        int64_t t_start = wcs_now_ns();
-        struct timespec wall;
-        clock_gettime(CLOCK_REALTIME, &wall);
+        struct wcs_batch_stats bs = {.start_ns = wcs_now_ns()};
+        clock_gettime(CLOCK_REALTIME, &bs.wall);
         bool finished = all_finished(eng); /* before the pull: no data may slip in after */
-        if (pull(eng, err, errlen) < 0)
+        if (gather(eng, &bs, &backlog, err, errlen) < 0)
             return -1;
-        backlog = eng->text.len >= cf->max_bytes / 2;
-        if (eng->text.len == 0) {
+        if (bs.bytes == 0) {
             if (finished)
                 break;
             continue;
         }
-        int64_t get_ns = wcs_now_ns() - t_start;
-        int r = run_batch(eng, t_start, wall, get_ns, err, errlen);
+        int r = run_batch(eng, &bs, err, errlen);
         reset_batch(eng);
         if (r < 0)
             return -1;

@@ -14,10 +14,9 @@
 #include <unistd.h>
 
 static const char *const phase_names[WCS_PHASE_COUNT] = {
-    [WCS_PHASE_GET_BATCH] = "getBatch",         [WCS_PHASE_TOKENIZE] = "tokenize",
-    [WCS_PHASE_AGGREGATE] = "aggregate",        [WCS_PHASE_STATE_COMMIT] = "stateCommit",
-    [WCS_PHASE_TOP_N] = "topN",                 [WCS_PHASE_SINKS] = "sinks",
-    [WCS_PHASE_TRIGGER] = "triggerExecution",
+    [WCS_PHASE_GET_BATCH] = "getBatch",  [WCS_PHASE_TOKENIZE] = "tokenize",
+    [WCS_PHASE_AGGREGATE] = "aggregate", [WCS_PHASE_STATE_COMMIT] = "stateCommit",
+    [WCS_PHASE_SINKS] = "sinks",         [WCS_PHASE_TRIGGER] = "triggerExecution",
 };
 
 int64_t wcs_now_ns(void)
@@ -38,9 +37,9 @@ void wcs_uuid(char out[37])
     }
     b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 static double round3(double v)
@@ -95,8 +94,8 @@ cJSON *wcs_progress_json(const struct wcs_progress *p)
                               s->end ? cJSON_Duplicate(s->end, 1) : cJSON_CreateNull());
         cJSON_AddNumberToObject(so, "numInputRows", (double)s->rows);
         cJSON_AddNumberToObject(so, "inputRowsPerSecond",
-                                p->input_rows ? round3(p->input_rows_per_second *
-                                                       (double)s->rows / (double)p->input_rows)
+                                p->input_rows ? round3(p->input_rows_per_second * (double)s->rows /
+                                                       (double)p->input_rows)
                                               : 0);
         cJSON_AddItemToObject(so, "metrics", m = cJSON_CreateObject());
         cJSON_AddNumberToObject(m, "numInputBytes", (double)s->bytes);

@@ -2,11 +2,16 @@
  * state.c - the durable running counts, in one SQLite file.
  *
  * Step 3 of every micro-batch (DESIGN.md section 1): one IMMEDIATE
- * transaction upserts the batch's deltas (RETURNING the new totals, so no
- * second read), writes each source partition's offset, and appends the
- * batch row that carries the totals and the progress record. The file is an
- * ordinary WAL-mode SQLite database with a word_counts view, so the sqlite3
- * shell can read it while the service runs.
+ * transaction writes the batch's new totals (each distinct word of the batch
+ * read and written once, in key order), each source partition's offset, the
+ * rows of the top-k that changed, and the batch row with the totals and the
+ * progress record. The file is an ordinary WAL-mode SQLite database with a
+ * word_counts view, so the sqlite3 shell can read it while the service runs.
+ *
+ * There is no index on count: keeping one costs every upsert a second
+ * B-tree update. The top-k is kept exactly in memory instead (topk.h) and
+ * persisted in the leaders table, changed rows only, so a restart reads it
+ * back without scanning the counts.
  *
  * Opening is careful: a file that is not ours is refused before SQLite is
  * allowed to write a byte to it.
@@ -27,28 +32,35 @@
 
 #include <sqlite3.h>
 
+#include "wcstream/log.h"
 #include "wcstream/progress.h"
+#include "wcstream/topk.h"
 
 #define WCS_APPLICATION_ID 0x57435354 /* 'WCST' */
 
 struct wcs_state {
     sqlite3 *db;
-    sqlite3_stmt *upsert, *offset, *batch, *top, *count;
+    sqlite3_stmt *get, *put, *offset, *batch, *lead_put, *lead_del;
     char query_id[37];
     int64_t last_batch;
     int64_t distinct, total;
+    struct wcs_topk top, next; /* committed top-k; the one being built */
+    struct key_order *order;   /* groups in key order, reused per batch */
+    size_t order_cap;
 };
 
 static const char schema_sql[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
     "CREATE TABLE counts(word TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE INDEX counts_by_count ON counts(count DESC, word);"
+    "CREATE TABLE leaders(word TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE offsets(source TEXT NOT NULL, partition TEXT NOT NULL,"
     "  offset INTEGER NOT NULL, PRIMARY KEY(source, partition)) WITHOUT ROWID;"
     "CREATE TABLE batches(batch_id INTEGER PRIMARY KEY, committed_at TEXT NOT NULL,"
     "  num_input_rows INTEGER NOT NULL, num_rows_updated INTEGER NOT NULL,"
     "  num_rows_total INTEGER NOT NULL, total_words INTEGER NOT NULL, progress TEXT);"
-    "CREATE VIEW word_counts(word, count) AS SELECT word, count FROM counts;";
+    "CREATE VIEW word_counts(word, count) AS SELECT word, count FROM counts;"
+    "CREATE VIEW top_words(word, count) AS SELECT word, count FROM leaders "
+    "  ORDER BY count DESC, word;";
 
 static void fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -70,6 +82,14 @@ static int exec(struct wcs_state *st, const char *sql, char *err, size_t errlen)
     fail(err, errlen, "state: %s", msg ? msg : sqlite3_errmsg(st->db));
     sqlite3_free(msg);
     return -1;
+}
+
+/* Step a statement that was bound by the caller; reset it. SQLite code. */
+static int step_done(sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 /* First column of the first row of sql as an integer; -1 on error. */
@@ -204,7 +224,89 @@ static int load(struct wcs_state *st, char *err, size_t errlen)
     return 0;
 }
 
-struct wcs_state *wcs_state_open(const char *path, const char *synchronous, char *err,
+/* Copy the current row of a (word, count) query into an arena. */
+static int column_row(sqlite3_stmt *s, struct wcs_arena *a, struct wcs_row *row)
+{
+    size_t len = (size_t)sqlite3_column_bytes(s, 0);
+    const void *w = sqlite3_column_blob(s, 0);
+    char *copy = wcs_arena_dup(a, w ? w : "", len);
+    if (!copy)
+        return -1;
+    *row = (struct wcs_row){.word = copy, .len = len, .count = sqlite3_column_int64(s, 1)};
+    return 0;
+}
+
+/* Fold the rows of query `sql` into st->top, a block at a time. */
+static int fold_rows(struct wcs_state *st, const char *sql, char *err, size_t errlen)
+{
+    enum { BLOCK = 65536 };
+    struct wcs_row *rows = malloc((BLOCK + st->top.k) * sizeof(*rows));
+    struct wcs_arena words = {0};
+    sqlite3_stmt *s = NULL;
+    int rc = rows ? sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) : SQLITE_NOMEM;
+    size_t n = 0;
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW && column_row(s, &words, &rows[n++]) < 0)
+            rc = SQLITE_NOMEM;
+        if ((rc == SQLITE_DONE && n) || n == BLOCK) {
+            memcpy(rows + n, st->top.rows, st->top.n * sizeof(*rows));
+            if (wcs_topk_set(&st->top, rows, n + st->top.n) < 0)
+                rc = SQLITE_NOMEM;
+            n = 0;
+            wcs_arena_reset(&words);
+        }
+    }
+    sqlite3_finalize(s);
+    wcs_arena_free(&words);
+    free(rows);
+    if (rc != SQLITE_DONE) {
+        fail(err, errlen, "state: cannot read the top counts: %s", sqlite3_errstr(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* Load the persisted top-k; when it was kept for a smaller k (or not at
+ * all), rebuild it from every count once and persist it. */
+static int load_top(struct wcs_state *st, size_t k, char *err, size_t errlen)
+{
+    int64_t kept = 0;
+    if (wcs_topk_init(&st->top, k) < 0 || wcs_topk_init(&st->next, k) < 0) {
+        fail(err, errlen, "out of memory");
+        return -1;
+    }
+    if (query_int(st, "SELECT coalesce(max(value), 0) FROM meta WHERE key = 'top_k'", &kept) < 0) {
+        fail(err, errlen, "state: %s", sqlite3_errmsg(st->db));
+        return -1;
+    }
+    if (kept >= (int64_t)k)
+        return fold_rows(st, "SELECT word, count FROM leaders", err, errlen);
+    if (st->distinct > 0)
+        wcs_info("state: building the top %zu from %" PRId64 " counts (once)", k, st->distinct);
+    if (fold_rows(st, "SELECT word, count FROM counts", err, errlen) < 0)
+        return -1;
+    char sql[96];
+    snprintf(sql, sizeof(sql), "REPLACE INTO meta VALUES('top_k', %zu)", k);
+    if (exec(st, "BEGIN IMMEDIATE; DELETE FROM leaders", err, errlen) < 0)
+        return -1;
+    int rc = SQLITE_OK;
+    for (size_t i = 0; rc == SQLITE_OK && i < st->top.n; i++) {
+        sqlite3_bind_text(st->lead_put, 1, st->top.rows[i].word, (int)st->top.rows[i].len,
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(st->lead_put, 2, st->top.rows[i].count);
+        rc = step_done(st->lead_put);
+    }
+    if (rc != SQLITE_OK || exec(st, sql, err, errlen) < 0 || exec(st, "COMMIT", err, errlen) < 0) {
+        if (rc != SQLITE_OK)
+            fail(err, errlen, "state: %s", sqlite3_errmsg(st->db));
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size_t top_k, char *err,
                                  size_t errlen)
 {
     bool memory = strcmp(path, ":memory:") == 0;
@@ -238,10 +340,8 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, char
         goto fail;
     if (load(st, err, errlen) < 0)
         goto fail;
-    if (prepare(st, &st->upsert,
-                "INSERT INTO counts(word, count) VALUES(?1, ?2) ON CONFLICT(word) "
-                "DO UPDATE SET count = count + excluded.count RETURNING count",
-                err, errlen) < 0 ||
+    if (prepare(st, &st->get, "SELECT count FROM counts WHERE word = ?1", err, errlen) < 0 ||
+        prepare(st, &st->put, "REPLACE INTO counts(word, count) VALUES(?1, ?2)", err, errlen) < 0 ||
         prepare(st, &st->offset,
                 "INSERT INTO offsets(source, partition, offset) VALUES(?1, ?2, ?3) "
                 "ON CONFLICT(source, partition) DO UPDATE SET offset = excluded.offset",
@@ -250,9 +350,11 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, char
             st, &st->batch,
             "INSERT INTO batches VALUES(?1, strftime('%Y-%m-%dT%H:%M:%fZ'), ?2, ?3, ?4, ?5, ?6)",
             err, errlen) < 0 ||
-        prepare(st, &st->top, "SELECT word, count FROM counts ORDER BY count DESC, word LIMIT ?1",
-                err, errlen) < 0 ||
-        prepare(st, &st->count, "SELECT count FROM counts WHERE word = ?1", err, errlen) < 0)
+        prepare(st, &st->lead_put, "REPLACE INTO leaders(word, count) VALUES(?1, ?2)", err,
+                errlen) < 0 ||
+        prepare(st, &st->lead_del, "DELETE FROM leaders WHERE word = ?1", err, errlen) < 0)
+        goto fail;
+    if (load_top(st, top_k < WCS_STATE_TOP_MIN ? WCS_STATE_TOP_MIN : top_k, err, errlen) < 0)
         goto fail;
     return st;
 fail:
@@ -264,12 +366,16 @@ void wcs_state_close(struct wcs_state *st)
 {
     if (!st)
         return;
-    sqlite3_finalize(st->upsert);
+    sqlite3_finalize(st->get);
+    sqlite3_finalize(st->put);
     sqlite3_finalize(st->offset);
     sqlite3_finalize(st->batch);
-    sqlite3_finalize(st->top);
-    sqlite3_finalize(st->count);
+    sqlite3_finalize(st->lead_put);
+    sqlite3_finalize(st->lead_del);
     sqlite3_close(st->db);
+    wcs_topk_free(&st->top);
+    wcs_topk_free(&st->next);
+    free(st->order);
     free(st);
 }
 
@@ -315,12 +421,65 @@ int wcs_state_offsets(struct wcs_state *st, const char *source,
     return r;
 }
 
-/* Step a statement that was bound by the caller; reset it. SQLite code. */
-static int step_done(sqlite3_stmt *s)
+/* A group's place in key order: its first 8 bytes as a big-endian number
+ * decide most comparisons without touching the word. */
+struct key_order {
+    uint64_t prefix;
+    const struct wcs_group *g;
+};
+
+static int cmp_key_order(const void *pa, const void *pb)
 {
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    const struct key_order *a = pa, *b = pb;
+    if (a->prefix != b->prefix)
+        return a->prefix < b->prefix ? -1 : 1;
+    size_t n = a->g->len < b->g->len ? a->g->len : b->g->len;
+    int c = n > 8 ? memcmp(a->g->word + 8, b->g->word + 8, n - 8) : 0;
+    return c ? c : (a->g->len > b->g->len) - (a->g->len < b->g->len);
+}
+
+static uint64_t prefix8(const char *w, size_t len)
+{
+    uint64_t p = 0;
+    for (size_t i = 0; i < 8; i++)
+        p = p << 8 | (i < len ? (unsigned char)w[i] : 0);
+    return p;
+}
+
+/* Write the rows that differ between the committed top-k and st->next. */
+static int write_leaders(struct wcs_state *st)
+{
+    struct wcs_row *was = st->top.rows, *now = st->next.rows;
+    size_t nwas = st->top.n, nnow = st->next.n;
+    int rc = SQLITE_OK;
+    /* Walk both in word order, side by side. */
+    struct wcs_row *a = malloc((nwas + nnow + 1) * sizeof(*a));
+    if (!a)
+        return SQLITE_NOMEM;
+    struct wcs_row *b = a + nwas;
+    memcpy(a, was, nwas * sizeof(*a));
+    memcpy(b, now, nnow * sizeof(*b));
+    qsort(a, nwas, sizeof(*a), wcs_row_word_cmp);
+    qsort(b, nnow, sizeof(*b), wcs_row_word_cmp);
+    size_t i = 0, j = 0;
+    while (rc == SQLITE_OK && (i < nwas || j < nnow)) {
+        int c = i == nwas ? 1 : j == nnow ? -1 : wcs_row_word_cmp(&a[i], &b[j]);
+        if (c < 0) { /* left the top */
+            sqlite3_bind_text(st->lead_del, 1, a[i].word, (int)a[i].len, SQLITE_STATIC);
+            rc = step_done(st->lead_del);
+            i++;
+            continue;
+        }
+        if (c > 0 || a[i].count != b[j].count) { /* entered, or its count changed */
+            sqlite3_bind_text(st->lead_put, 1, b[j].word, (int)b[j].len, SQLITE_STATIC);
+            sqlite3_bind_int64(st->lead_put, 2, b[j].count);
+            rc = step_done(st->lead_put);
+        }
+        i += c == 0;
+        j++;
+    }
+    free(a);
+    return rc;
 }
 
 int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_group *groups,
@@ -332,21 +491,40 @@ int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_gr
              batch_id, st->last_batch);
         return -1;
     }
+    if (ngroups > st->order_cap) {
+        struct key_order *order = realloc(st->order, ngroups * sizeof(*order));
+        if (!order) {
+            fail(err, errlen, "state: out of memory for batch %" PRId64, batch_id);
+            return -1;
+        }
+        st->order = order;
+        st->order_cap = ngroups;
+    }
+    /* Key order: neighbouring writes land on the same B-tree pages. */
+    for (size_t i = 0; i < ngroups; i++)
+        st->order[i] = (struct key_order){prefix8(groups[i].word, groups[i].len), &groups[i]};
+    qsort(st->order, ngroups, sizeof(*st->order), cmp_key_order);
+
     int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     int64_t distinct = st->distinct, total = st->total;
-    for (size_t i = 0; rc == SQLITE_OK && i < ngroups; i++) {
-        const struct wcs_group *g = &groups[i];
-        sqlite3_bind_text(st->upsert, 1, g->len ? g->word : "", (int)g->len, SQLITE_STATIC);
-        sqlite3_bind_int64(st->upsert, 2, g->delta);
-        rc = sqlite3_step(st->upsert);
-        if (rc == SQLITE_ROW) {
-            int64_t count = sqlite3_column_int64(st->upsert, 0);
-            updated[i] = (struct wcs_row){.word = g->word, .len = g->len, .count = count};
-            distinct += count == g->delta; /* a new row: its total is its delta */
-            total += g->delta;
-            rc = sqlite3_step(st->upsert) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-        }
-        sqlite3_reset(st->upsert);
+    for (size_t k = 0; rc == SQLITE_OK && k < ngroups; k++) {
+        const struct wcs_group *g = st->order[k].g;
+        const char *w = g->len ? g->word : "";
+        int64_t count = g->delta;
+        sqlite3_bind_text(st->get, 1, w, (int)g->len, SQLITE_STATIC);
+        rc = sqlite3_step(st->get);
+        if (rc == SQLITE_ROW)
+            count += sqlite3_column_int64(st->get, 0);
+        else
+            distinct++;
+        sqlite3_reset(st->get);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            break;
+        sqlite3_bind_text(st->put, 1, w, (int)g->len, SQLITE_STATIC);
+        sqlite3_bind_int64(st->put, 2, count);
+        rc = step_done(st->put);
+        updated[g - groups] = (struct wcs_row){.word = g->word, .len = g->len, .count = count};
+        total += g->delta;
     }
     for (size_t i = 0; rc == SQLITE_OK && offs && i < offs->n; i++) {
         sqlite3_bind_text(st->offset, 1, offs->v[i].source, -1, SQLITE_STATIC);
@@ -354,6 +532,10 @@ int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_gr
         sqlite3_bind_int64(st->offset, 3, offs->v[i].offset);
         rc = step_done(st->offset);
     }
+    if (rc == SQLITE_OK && wcs_topk_merge(&st->top, updated, ngroups, &st->next) < 0)
+        rc = SQLITE_NOMEM;
+    if (rc == SQLITE_OK)
+        rc = write_leaders(st);
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(st->batch, 1, batch_id);
         sqlite3_bind_int64(st->batch, 2, (int64_t)input_rows);
@@ -367,48 +549,31 @@ int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_gr
         rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         fail(err, errlen, "state: batch %" PRId64 " not committed: %s", batch_id,
-             sqlite3_errmsg(st->db));
+             rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(st->db));
         if (!sqlite3_get_autocommit(st->db))
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
+    struct wcs_topk t = st->top; /* the new top-k is committed: swap */
+    st->top = st->next;
+    st->next = t;
     st->last_batch = batch_id;
     st->distinct = distinct;
     st->total = total;
     return 0;
 }
 
-int wcs_state_top(struct wcs_state *st, size_t n, struct wcs_row *rows, size_t *nout,
-                  struct wcs_arena *arena, char *err, size_t errlen)
+const struct wcs_row *wcs_state_top(const struct wcs_state *st, size_t *n)
 {
-    size_t k = 0;
-    int rc = SQLITE_DONE;
-    sqlite3_bind_int64(st->top, 1, (int64_t)n);
-    while (k < n && (rc = sqlite3_step(st->top)) == SQLITE_ROW) {
-        size_t len = (size_t)sqlite3_column_bytes(st->top, 0);
-        const void *w = sqlite3_column_blob(st->top, 0);
-        char *copy = wcs_arena_dup(arena, w ? w : "", len);
-        if (!copy) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        rows[k++] =
-            (struct wcs_row){.word = copy, .len = len, .count = sqlite3_column_int64(st->top, 1)};
-    }
-    sqlite3_reset(st->top);
-    *nout = k;
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        fail(err, errlen, "state: top-%zu query failed: %s", n, sqlite3_errstr(rc));
-        return -1;
-    }
-    return 0;
+    *n = st->top.n;
+    return st->top.rows;
 }
 
 int64_t wcs_state_count(struct wcs_state *st, const char *word, size_t len)
 {
-    sqlite3_bind_text(st->count, 1, len ? word : "", (int)len, SQLITE_STATIC);
-    int rc = sqlite3_step(st->count);
-    int64_t count = rc == SQLITE_ROW ? sqlite3_column_int64(st->count, 0) : 0;
-    sqlite3_reset(st->count);
+    sqlite3_bind_text(st->get, 1, len ? word : "", (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(st->get);
+    int64_t count = rc == SQLITE_ROW ? sqlite3_column_int64(st->get, 0) : 0;
+    sqlite3_reset(st->get);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? count : -1;
 }

@@ -49,8 +49,8 @@ enum wcs_config_status {
 
 /* Fill cf from argv (and the --config file it names). cf is initialised
  * here; free it with wcs_config_free() whatever the result. */
-enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, char **argv,
-                                            char *err, size_t errlen);
+enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, char **argv, char *err,
+                                            size_t errlen);
 
 /* Apply one setting by its flag name without dashes ("trigger", "1s"):
  * what both the flag parser and the config file use. Boolean settings take

@@ -1,10 +1,11 @@
 /*
  * groupby.h - batch-local hash aggregation: word -> delta.
  *
- * Open addressing with linear probing over XXH3 hashes. Keys are borrowed:
- * the table stores the word's pointer, which must stay valid until the
- * next reset (the batch buffer and the batch arena outlive it). Cost is
- * one hash and usually one probe per word; nothing is allocated per word.
+ * Open addressing with linear probing over XXH3 hashes. A word is copied
+ * into the table's own memory the first time it is seen, so the caller may
+ * reuse the bytes it tokenized while the batch keeps growing. Cost is one
+ * hash and usually one probe per word; only a new distinct word costs a
+ * copy, and nothing is allocated per word.
  */
 #ifndef WCSTREAM_GROUPBY_H
 #define WCSTREAM_GROUPBY_H
@@ -12,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wcstream/buf.h"
 #include "wcstream/tokenize.h"
 
 struct wcs_group {
@@ -32,7 +34,7 @@ void wcs_groupby_free(struct wcs_groupby *gb);
 /* Forget all groups; the capacity is kept for the next batch. */
 void wcs_groupby_reset(struct wcs_groupby *gb);
 
-/* Add `delta` to `word` (borrowed). 0, or -ENOMEM (table unchanged). */
+/* Add `delta` to `word` (copied when new). 0, or -ENOMEM (table unchanged). */
 int wcs_groupby_add(struct wcs_groupby *gb, const char *word, size_t len, int64_t delta);
 
 /* Add 1 for each of n words. 0, or -ENOMEM (words before the failing one
@@ -43,7 +45,8 @@ int wcs_groupby_add_words(struct wcs_groupby *gb, const struct wcs_word *words, 
 size_t wcs_groupby_size(const struct wcs_groupby *gb);
 
 /* The groups as one dense array of wcs_groupby_size() entries, in
- * insertion order. Valid until the next add or reset. */
+ * insertion order; their words belong to the table. Valid until the next
+ * add or reset. */
 const struct wcs_group *wcs_groupby_groups(const struct wcs_groupby *gb);
 
 #endif

@@ -19,12 +19,11 @@ void wcs_log_set_level(enum wcs_log_level level);
 int wcs_log_parse_level(const char *name, enum wcs_log_level *level);
 
 /* printf-style; a newline is added. */
-void wcs_log(enum wcs_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void wcs_log(enum wcs_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define wcs_error(...) wcs_log(WCS_LOG_ERROR, __VA_ARGS__)
-#define wcs_warn(...) wcs_log(WCS_LOG_WARN, __VA_ARGS__)
-#define wcs_info(...) wcs_log(WCS_LOG_INFO, __VA_ARGS__)
+#define wcs_warn(...)  wcs_log(WCS_LOG_WARN, __VA_ARGS__)
+#define wcs_info(...)  wcs_log(WCS_LOG_INFO, __VA_ARGS__)
 #define wcs_debug(...) wcs_log(WCS_LOG_DEBUG, __VA_ARGS__)
 
 #endif

@@ -26,6 +26,9 @@ void wcs_notify_signal(struct wcs_notify *n);
 int wcs_notify_wait(struct wcs_notify *n, int64_t timeout_ms);
 
 /* The fd, for callers that poll it among others (readable when signalled). */
-static inline int wcs_notify_fd(const struct wcs_notify *n) { return n->fd; }
+static inline int wcs_notify_fd(const struct wcs_notify *n)
+{
+    return n->fd;
+}
 
 #endif

@@ -20,7 +20,6 @@ enum wcs_phase {
     WCS_PHASE_TOKENIZE,
     WCS_PHASE_AGGREGATE,
     WCS_PHASE_STATE_COMMIT,
-    WCS_PHASE_TOP_N,
     WCS_PHASE_SINKS,
     WCS_PHASE_TRIGGER, /* the whole batch */
     WCS_PHASE_COUNT

@@ -25,12 +25,13 @@ struct wcs_row {
 struct wcs_result {
     int64_t batch_id;
     enum wcs_output_mode mode;
-    /* Words whose count changed in this batch, with their new totals,
-     * sorted by count descending, then word ascending (bytewise). */
+    /* Words whose count changed in this batch, with their new totals, in
+     * no particular order (wcs_rows_best() picks the largest). */
     const struct wcs_row *updated;
     size_t n_updated;
-    /* The largest totals of the whole state, same order; at least as many
-     * as any sink asked for with its top_n (fewer if the state is small). */
+    /* The largest totals of the whole state, by count descending then word
+     * ascending (bytewise); at least as many as any sink asked for with its
+     * top_n (fewer if the state is small). */
     const struct wcs_row *top;
     size_t n_top;
     int64_t distinct_words; /* rows in the state */
@@ -40,5 +41,8 @@ struct wcs_result {
 
 /* qsort comparator for struct wcs_row: count descending, word ascending. */
 int wcs_row_cmp(const void *a, const void *b);
+
+/* qsort comparator for struct wcs_row by word alone, bytewise. */
+int wcs_row_word_cmp(const void *a, const void *b);
 
 #endif

@@ -31,8 +31,8 @@ struct wcs_sink_plugin {
     /* Read options from uri (marking them used), set sk->ctx and
      * sk->top_n. 0, or with a sentence in err: WCS_EUSAGE for a bad
      * option, -1 for a runtime failure. */
-    int (*init)(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_sink_env *env,
-                char *err, size_t errlen);
+    int (*init)(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_sink_env *env, char *err,
+                size_t errlen);
     /* Deliver one batch. 0, or -1 with a sentence in err (the engine logs
      * it; the batch stays committed). */
     int (*emit)(struct wcs_sink *sk, const struct wcs_result *res, char *err, size_t errlen);

@@ -2,17 +2,18 @@
  * state.h - the durable running counts, in one SQLite file.
  *
  * The state is the checkpoint: one transaction per batch applies the
- * batch's deltas as upserts, records every source's offsets and the batch's
- * progress. Either all of it is durable or none of it is. Top-N comes from
- * an index on (count DESC, word), so no batch ever scans all counts.
+ * batch's deltas, records every source's offsets and the batch's progress.
+ * Either all of it is durable or none of it is. The top-k is kept in
+ * memory and persisted (topk.h), so no batch ever scans all counts.
  *
  * Schema (PRAGMA application_id 0x57435354 'WCST', user_version 1):
- *   meta(key PRIMARY KEY, value)                  query id, totals
- *   counts(word PRIMARY KEY, count) WITHOUT ROWID  + index counts_by_count
+ *   meta(key PRIMARY KEY, value)                  query_id, created_at, top_k
+ *   counts(word PRIMARY KEY, count) WITHOUT ROWID  the running totals
+ *   leaders(word PRIMARY KEY, count) WITHOUT ROWID the top_k largest counts
  *   offsets(source, partition, offset)            per-partition progress
  *   batches(batch_id PRIMARY KEY, committed_at, num_input_rows,
- *           num_rows_updated, progress)
- *   VIEW word_counts(word, count)
+ *           num_rows_updated, num_rows_total, total_words, progress)
+ *   VIEW word_counts(word, count), VIEW top_words(word, count)
  */
 #ifndef WCSTREAM_STATE_H
 #define WCSTREAM_STATE_H
@@ -26,15 +27,18 @@
 #include "wcstream/source.h"
 
 #define WCS_STATE_SCHEMA_VERSION 1
+#define WCS_STATE_TOP_MIN        1000 /* the top-k kept is never smaller */
 
 struct wcs_state;
 
 /* Open or create the state at path (":memory:" keeps none). synchronous is
- * "off", "normal" or "full". A file that is not a wcstream state (another
+ * "off", "normal" or "full". top_k: how many of the largest counts to keep
+ * ready (at least WCS_STATE_TOP_MIN); a state kept with a smaller k is
+ * scanned once to rebuild it. A file that is not a wcstream state (another
  * format, another application's database, a newer schema) or that cannot
  * be written is refused, left untouched, and NULL is returned with a
  * sentence in err. */
-struct wcs_state *wcs_state_open(const char *path, const char *synchronous, char *err,
+struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size_t top_k, char *err,
                                  size_t errlen);
 
 /* Close. Accepts NULL. */
@@ -57,23 +61,23 @@ int wcs_state_offsets(struct wcs_state *st, const char *source,
                       char *err, size_t errlen);
 
 /*
- * Commit batch `batch_id` (must be last_batch + 1): add every group's delta,
- * persist the offsets, record the batch with its input rows and progress
- * JSON, all in one transaction. On success fills updated[i] with the new
- * total of each group (same order as the groups; the words are borrowed
- * from the groups) and returns 0. On failure everything is rolled back,
- * the state is as before the call, and -1 is returned with a sentence in
- * err; the caller may retry the same batch.
+ * Commit batch `batch_id` (must be last_batch + 1): add every group's delta
+ * (groups are distinct words with positive deltas), persist the offsets and
+ * the changed top-k rows, record the batch with its input rows and progress
+ * JSON, all in one transaction. Fills updated[i] with the new total of each
+ * group (same order as the groups; the words are borrowed from the groups)
+ * and returns 0. On failure everything is rolled back, the state (in the
+ * file and in memory) is as before the call, and -1 is returned with a
+ * sentence in err; the caller may retry the same batch.
  */
 int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_group *groups,
                      size_t ngroups, const struct wcs_offsets *offs, uint64_t input_rows,
-                     const char *progress_json, struct wcs_row *updated, char *err,
-                     size_t errlen);
+                     const char *progress_json, struct wcs_row *updated, char *err, size_t errlen);
 
-/* The n largest counts (count descending, word ascending) into rows; words
- * are copied into arena. Sets *nout. 0, or -1 with err. */
-int wcs_state_top(struct wcs_state *st, size_t n, struct wcs_row *rows, size_t *nout,
-                  struct wcs_arena *arena, char *err, size_t errlen);
+/* The largest counts as of the last commit, count descending then word
+ * ascending: *n rows (the top_k asked for at open, fewer when the state is
+ * smaller). Borrowed: valid until the next commit. */
+const struct wcs_row *wcs_state_top(const struct wcs_state *st, size_t *n);
 
 /* The count of one word, 0 when absent; -1 on error. */
 int64_t wcs_state_count(struct wcs_state *st, const char *word, size_t len);

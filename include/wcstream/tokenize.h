@@ -37,14 +37,14 @@ struct wcs_tokenizer;
 /* Parse a --split value: "whitespace", "spark", "words" or "regex:PATTERN".
  * On success sets *mode and, for regex, *pattern to point into `spec`.
  * 0 on success, -1 with a sentence in err otherwise. */
-int wcs_split_parse(const char *spec, enum wcs_split *mode, const char **pattern,
-                    char *err, size_t errlen);
+int wcs_split_parse(const char *spec, enum wcs_split *mode, const char **pattern, char *err,
+                    size_t errlen);
 
 /* Create a tokenizer. `pattern` is used only with WCS_SPLIT_REGEX (PCRE2
  * syntax, UTF mode, invalid UTF-8 in the subject allowed). NULL with a
  * sentence in err when the pattern does not compile or memory runs out. */
-struct wcs_tokenizer *wcs_tokenizer_new(enum wcs_split mode, const char *pattern,
-                                        bool lowercase, char *err, size_t errlen);
+struct wcs_tokenizer *wcs_tokenizer_new(enum wcs_split mode, const char *pattern, bool lowercase,
+                                        char *err, size_t errlen);
 
 /* Free a tokenizer. Accepts NULL. */
 void wcs_tokenizer_free(struct wcs_tokenizer *tk);
@@ -57,7 +57,7 @@ void wcs_tokenizer_free(struct wcs_tokenizer *tk);
  * is freed. Returns 0, or -ENOMEM (words already passed stay passed).
  * Not thread-safe per tokenizer; use one per thread.
  */
-int wcs_tokenize(struct wcs_tokenizer *tk, const char *data, size_t len,
-                 struct wcs_arena *arena, wcs_word_fn fn, void *arg);
+int wcs_tokenize(struct wcs_tokenizer *tk, const char *data, size_t len, struct wcs_arena *arena,
+                 wcs_word_fn fn, void *arg);
 
 #endif

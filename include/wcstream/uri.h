@@ -56,8 +56,8 @@ int wcs_uri_check_unused(const struct wcs_uri *uri, char *err, size_t errlen);
 
 /* Split "HOST:PORT" (or "[v6]:PORT") into host and port. host is written
  * to hostbuf. 0, or WCS_EUSAGE with a sentence in err. */
-int wcs_uri_host_port(const char *target, char *hostbuf, size_t hostlen, uint16_t *port,
-                      char *err, size_t errlen);
+int wcs_uri_host_port(const char *target, char *hostbuf, size_t hostlen, uint16_t *port, char *err,
+                      size_t errlen);
 
 /* Parse a size such as "8388608", "64k", "8MiB", "1m". 0 or -1. */
 int wcs_parse_size(const char *text, size_t *out);

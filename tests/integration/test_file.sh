@@ -37,19 +37,30 @@ printf 'one two\ntwo three' >single.txt
 check_counts one.db single.txt
 
 # kill -9 at random moments, restart with the same state: exact counts.
+# Each kill waits for a random number of new commits first, so every one
+# of them lands while the files are still being read.
 mkdir -p big
 for i in $(seq 1 12); do make_text 400000 "$((i + 10))" >big/f$(printf %02d "$i").txt; done
-for k in $(seq 1 8); do
-    start_wcs --source "file://$TEST_OUT/big" --trigger 0 --max-bytes-per-trigger 16KiB \
+last=-1
+for k in $(seq 1 10); do
+    start_wcs --source "file://$TEST_OUT/big" --trigger 0 --max-bytes-per-trigger 8KiB \
         --state crash.db
-    sleep "0.$((RANDOM % 5 + 1))"
+    target=$((last + 1 + RANDOM % 40))
+    for _ in $(seq 1 400); do
+        now=$(sql crash.db 'select coalesce(max(batch_id), -1) from batches' 2>/dev/null || echo -1)
+        [ "${now:--1}" -ge "$target" ] && break
+        sleep 0.01
+    done
     kill -9 "$WCS_PID"
     wait "$WCS_PID" 2>/dev/null || true
     WCS_PID=
-    log "kill $k at batch $(sql crash.db 'select max(batch_id) from batches')"
+    last=$(sql crash.db 'select max(batch_id) from batches')
+    log "kill $k at batch $last"
 done
 "$WCSTREAM" --source "file://$TEST_OUT/big" --trigger available-now --state crash.db \
-    --max-bytes-per-trigger 16KiB >/dev/null 2>err.txt || fail "final run exit $?"
+    --max-bytes-per-trigger 8KiB >/dev/null 2>err.txt || fail "final run exit $?"
+[ "$(sql crash.db 'select max(batch_id) from batches')" -gt "$last" ] ||
+    fail "the kills came too late to test anything"
 check_counts crash.db big/*.txt
 [ "$(sql crash.db 'pragma integrity_check')" = ok ] || fail "integrity check"
 

@@ -57,6 +57,11 @@ echo "Zz" | "$WCSTREAM" --config conf.json --state flag.db --sink console >out.t
 [ "$(sql flag.db "select word from word_counts")" = zz ] || fail "--state did not override"
 grep -q 'only showing' out.txt && fail "--sink did not replace the config's sink"
 
+# The example config in deploy/ holds every key and is valid.
+echo "deploy check" | "$WCSTREAM" --config "$HERE/../../deploy/wcstream.json" --source stdin \
+    --sink console --state deploy.db --trigger available-now >/dev/null 2>err.txt ||
+    fail "deploy/wcstream.json: $(cat err.txt)"
+
 # A restart continues the counts and the batch numbering.
 echo "Xx" | "$WCSTREAM" --config conf.json >out.txt 2>err.txt || fail "restart: exit $?"
 [ "$(sql conf.db "select count from word_counts where word = 'xx'")" = 3 ] || fail "restart counts"

@@ -90,7 +90,7 @@ Test(config, defaults)
     cr_expect_eq(cf.mode, WCS_MODE_COMPLETE);
     cr_expect_eq(cf.trigger_ms, 0);
     cr_expect_not(cf.available_now);
-    cr_expect_eq(cf.max_bytes, 8u << 20);
+    cr_expect_eq(cf.max_bytes, 64u << 20);
     cr_expect_eq(cf.max_line, 1u << 20);
     cr_expect_eq(cf.split, WCS_SPLIT_WHITESPACE);
     cr_expect_null(cf.split_pattern);
@@ -523,8 +523,7 @@ Test(config, file_missing, .init = cfg_setup, .fini = cfg_cleanup)
 
 /* List entries must be strings: {"source": [5, true]} is refused here,
  * not later with a less helpful message. */
-Test(config, file_list_entries_must_be_strings, .init = cfg_setup,
-     .fini = cfg_cleanup)
+Test(config, file_list_entries_must_be_strings, .init = cfg_setup, .fini = cfg_cleanup)
 {
     cfg_bad_file("{\"source\": [5]}", "strings");
     cfg_bad_file("{\"sink\": [true]}", "strings");

@@ -70,22 +70,24 @@ static const char *st_path(const char *name)
 static struct wcs_state *st_open(const char *path)
 {
     char err[512] = "";
-    struct wcs_state *st = wcs_state_open(path, "normal", err, sizeof(err));
+    struct wcs_state *st = wcs_state_open(path, "normal", 0, err, sizeof(err));
     cr_assert_not_null(st, "open %s: %s", path, err);
     return st;
 }
 
 /* ---- batches built by hand --------------------------------------------- */
 
+#define ST_BATCH_MAX 2048
+
 struct st_batch {
-    struct wcs_group g[16];
-    struct wcs_row updated[16];
+    struct wcs_group g[ST_BATCH_MAX];
+    struct wcs_row updated[ST_BATCH_MAX];
     size_t n;
 };
 
 static void st_add(struct st_batch *b, const char *word, size_t len, int64_t delta)
 {
-    cr_assert_lt(b->n, 16);
+    cr_assert_lt(b->n, ST_BATCH_MAX);
     b->g[b->n++] = (struct wcs_group){.word = word, .len = len, .hash = 0, .delta = delta};
 }
 
@@ -304,12 +306,9 @@ Test(state, top_order, .init = st_setup, .fini = st_cleanup)
     st_addz(&b, "B", 5); /* 'B' < 'a' bytewise */
     st_commit(st, 0, &b, NULL);
 
-    struct wcs_row rows[10];
-    struct wcs_arena arena = {0};
     size_t n = 99;
-    char err[256] = "";
-    cr_assert_eq(wcs_state_top(st, 10, rows, &n, &arena, err, sizeof(err)), 0, "%s", err);
-    cr_assert_eq(n, 6, "fewer rows than asked for");
+    const struct wcs_row *rows = wcs_state_top(st, &n);
+    cr_assert_eq(n, 6, "all rows of a small state");
     static const char *const want[] = {"m", "B", "a", "b", "c", "z"};
     static const int64_t wantc[] = {7, 5, 5, 5, 5, 3};
     for (size_t i = 0; i < 6; i++) {
@@ -319,66 +318,113 @@ Test(state, top_order, .init = st_setup, .fini = st_cleanup)
         cr_expect_eq(rows[i].count, wantc[i], "row %zu", i);
     }
 
-    cr_assert_eq(wcs_state_top(st, 2, rows, &n, &arena, err, sizeof(err)), 0);
-    cr_assert_eq(n, 2);
-    cr_expect_eq(rows[0].word[0], 'm');
-    cr_expect_eq(rows[1].word[0], 'B');
-
-    n = 99;
-    cr_assert_eq(wcs_state_top(st, 0, rows, &n, &arena, err, sizeof(err)), 0);
-    cr_expect_eq(n, 0);
-
-    /* The same statement again gives the same answer (it was reset). */
-    cr_assert_eq(wcs_state_top(st, 3, rows, &n, &arena, err, sizeof(err)), 0);
-    cr_assert_eq(n, 3);
-    cr_expect_eq(rows[2].word[0], 'a');
-
-    /* Words live in the arena, not in SQLite's buffers. */
+    /* A later batch moves rows: a new leader, an old row overtaking. */
     struct st_batch b2 = {0};
     st_addz(&b2, "q", 100);
+    st_addz(&b2, "z", 4);
     st_commit(st, 1, &b2, NULL);
-    cr_expect_eq(rows[0].word[0], 'm');
-    wcs_arena_free(&arena);
+    rows = wcs_state_top(st, &n);
+    cr_assert_eq(n, 7);
+    cr_expect_eq(rows[0].word[0], 'q');
+    cr_expect_eq(rows[1].word[0], 'm');
+    cr_expect_eq(rows[2].word[0], 'z', "z has 7 now and sorts after m");
+    cr_expect_eq(rows[2].count, 7);
+    cr_expect_eq(rows[3].word[0], 'B');
     wcs_state_close(st);
 }
 
-Test(state, top_reads_the_index, .init = st_setup, .fini = st_cleanup)
+/* The persisted leaders equal the in-memory top, survive a reopen, and a
+ * reopen asking for a bigger top rebuilds it from the counts. */
+Test(state, top_persisted_and_rebuilt, .init = st_setup, .fini = st_cleanup)
 {
     const char *path = st_path("s.db");
     struct wcs_state *st = st_open(path);
-    struct st_batch b = {0};
-    st_addz(&b, "x", 1);
-    st_addz(&b, "y", 2);
+    static struct st_batch b;
+    static char w[1500][16]; /* the batch borrows its words */
+    for (int i = 0; i < 1500; i++) {
+        snprintf(w[i], sizeof(w[i]), "w%04d", i);
+        st_addz(&b, w[i], 1 + i % 97);
+    }
     st_commit(st, 0, &b, NULL);
-
+    size_t n;
+    const struct wcs_row *rows = wcs_state_top(st, &n);
+    cr_assert_eq(n, WCS_STATE_TOP_MIN, "the top holds k rows of a larger state");
     sqlite3 *db = st_sql_open(path);
     sqlite3_stmt *s;
-    cr_assert_eq(sqlite3_prepare_v2(db,
-                                    "EXPLAIN QUERY PLAN SELECT word, count FROM counts "
-                                    "ORDER BY count DESC, word LIMIT 5",
-                                    -1, &s, NULL),
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT word, count FROM top_words", -1, &s, NULL),
                  SQLITE_OK);
-    char plan[1024] = "";
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        const char *detail = (const char *)sqlite3_column_text(s, 3);
-        strncat(plan, detail ? detail : "", sizeof(plan) - strlen(plan) - 2);
-        strcat(plan, ";");
+    size_t i = 0;
+    while (sqlite3_step(s) == SQLITE_ROW && i < n) {
+        cr_expect_eq((size_t)sqlite3_column_bytes(s, 0), rows[i].len);
+        cr_expect(memcmp(sqlite3_column_text(s, 0), rows[i].word, rows[i].len) == 0, "row %zu", i);
+        cr_expect_eq(sqlite3_column_int64(s, 1), rows[i].count);
+        i++;
     }
+    cr_expect_eq(i, n, "top_words has the same rows");
     sqlite3_finalize(s);
-    cr_expect_null(strstr(plan, "TEMP B-TREE"), "top-N sorts instead of reading the index: %s",
-                   plan);
-    cr_expect_not_null(strstr(plan, "counts_by_count"), "plan: %s", plan);
+    sqlite3_close(db);
+    int64_t first = rows[0].count;
+    wcs_state_close(st);
 
-    /* And the point lookup reads the primary key. */
-    cr_assert_eq(sqlite3_prepare_v2(db,
-                                    "EXPLAIN QUERY PLAN SELECT count FROM counts WHERE word = ?",
-                                    -1, &s, NULL),
-                 SQLITE_OK);
-    plan[0] = '\0';
-    while (sqlite3_step(s) == SQLITE_ROW)
-        strncat(plan, (const char *)sqlite3_column_text(s, 3), sizeof(plan) - strlen(plan) - 1);
-    sqlite3_finalize(s);
-    cr_expect_not_null(strstr(plan, "SEARCH"), "plan: %s", plan);
+    char err[512] = "";
+    st = wcs_state_open(path, "normal", 1200, err, sizeof(err));
+    cr_assert_not_null(st, "%s", err);
+    rows = wcs_state_top(st, &n);
+    cr_expect_eq(n, 1200, "rebuilt for the bigger k from the counts");
+    cr_expect_eq(rows[0].count, first);
+    wcs_state_close(st);
+    st = st_open(path); /* a smaller k reads the first k persisted rows */
+    rows = wcs_state_top(st, &n);
+    cr_expect_eq(n, WCS_STATE_TOP_MIN);
+    cr_expect_eq(rows[0].count, first);
+    wcs_state_close(st);
+}
+
+/* Property: after every batch the kept top equals the top computed by SQL
+ * over all counts, with words overtaking each other across batches. */
+Test(state, top_exact_over_many_batches, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("s.db");
+    struct wcs_state *st = st_open(path);
+    sqlite3 *db = st_sql_open(path);
+    uint64_t rnd = 42;
+    static char w[3000][16]; /* the batches borrow their words */
+    for (int i = 0; i < 3000; i++)
+        snprintf(w[i], sizeof(w[i]), "w%d", i);
+    for (int64_t batch = 0; batch < 25; batch++) {
+        static struct st_batch b;
+        b.n = 0;
+        bool seen[3000] = {0};
+        for (int i = 0; i < 300; i++) {
+            rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+            int id = (int)((rnd >> 33) % 3000);
+            if (seen[id])
+                continue;
+            seen[id] = true;
+            st_addz(&b, w[id], 1 + (int64_t)((rnd >> 20) % (id < 100 ? 50 : 5)));
+        }
+        st_commit(st, batch, &b, NULL);
+        size_t n;
+        const struct wcs_row *rows = wcs_state_top(st, &n);
+        sqlite3_stmt *s;
+        cr_assert_eq(sqlite3_prepare_v2(db,
+                                        "SELECT word, count FROM counts "
+                                        "ORDER BY count DESC, word LIMIT 1000",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+        size_t i = 0;
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            cr_assert_lt(i, n, "batch %lld: SQL has more rows", (long long)batch);
+            cr_assert_eq(sqlite3_column_int64(s, 1), rows[i].count, "batch %lld row %zu",
+                         (long long)batch, i);
+            cr_assert(memcmp(sqlite3_column_text(s, 0), rows[i].word, rows[i].len) == 0 &&
+                          (size_t)sqlite3_column_bytes(s, 0) == rows[i].len,
+                      "batch %lld row %zu", (long long)batch, i);
+            i++;
+        }
+        sqlite3_finalize(s);
+        cr_assert_eq(i, n, "batch %lld", (long long)batch);
+    }
     sqlite3_close(db);
     wcs_state_close(st);
 }
@@ -408,11 +454,8 @@ Test(state, odd_bytes_round_trip, .init = st_setup, .fini = st_cleanup)
     cr_expect_eq(wcs_state_count(st, bad, 3), 1);
     cr_expect_eq(wcs_state_count(st, bad, 2), 0);
 
-    struct wcs_row rows[8];
-    struct wcs_arena arena = {0};
     size_t n = 0;
-    char err[256];
-    cr_assert_eq(wcs_state_top(st, 8, rows, &n, &arena, err, sizeof(err)), 0, "%s", err);
+    const struct wcs_row *rows = wcs_state_top(st, &n);
     cr_assert_eq(n, 5);
     cr_expect_eq(rows[0].count, 5);
     cr_expect_eq(rows[0].len, 6);
@@ -426,7 +469,6 @@ Test(state, odd_bytes_round_trip, .init = st_setup, .fini = st_cleanup)
     cr_expect_eq(rows[3].len, 1);
     cr_assert_eq(rows[4].len, 3);
     cr_expect(memcmp(rows[4].word, bad, 3) == 0, "invalid UTF-8 survives");
-    wcs_arena_free(&arena);
 
     /* Reopened, the same bytes add up. */
     wcs_state_close(st);
@@ -576,9 +618,9 @@ Test(state, second_connection_reads_view_and_batches, .init = st_setup, .fini = 
 Test(state, memory_state)
 {
     char err[256] = "";
-    struct wcs_state *st = wcs_state_open(":memory:", NULL, err, sizeof(err));
+    struct wcs_state *st = wcs_state_open(":memory:", NULL, 0, err, sizeof(err));
     cr_assert_not_null(st, "%s", err);
-    struct wcs_state *st2 = wcs_state_open(":memory:", "off", err, sizeof(err));
+    struct wcs_state *st2 = wcs_state_open(":memory:", "off", 0, err, sizeof(err));
     cr_assert_not_null(st2, "%s", err);
     cr_expect_eq(wcs_state_last_batch(st), -1);
     cr_expect_eq(strlen(wcs_state_query_id(st)), 36);
@@ -589,12 +631,9 @@ Test(state, memory_state)
     st_commit(st, 0, &b, NULL);
     cr_expect_eq(st_countz(st, "m"), 3);
     cr_expect_eq(st_countz(st2, "m"), 0, "two :memory: states are separate");
-    struct wcs_row rows[2];
-    struct wcs_arena arena = {0};
     size_t n = 0;
-    cr_assert_eq(wcs_state_top(st, 2, rows, &n, &arena, err, sizeof(err)), 0);
+    wcs_state_top(st, &n);
     cr_expect_eq(n, 1);
-    wcs_arena_free(&arena);
     wcs_state_close(st);
     wcs_state_close(st2);
 }
@@ -651,7 +690,7 @@ static void st_refused(const char *path, const char *needle)
     struct timespec pause = {.tv_sec = 0, .tv_nsec = 20 * 1000000L}; /* past mtime granularity */
     nanosleep(&pause, NULL);
     char err[512] = "";
-    struct wcs_state *st = wcs_state_open(path, "normal", err, sizeof(err));
+    struct wcs_state *st = wcs_state_open(path, "normal", 0, err, sizeof(err));
     cr_expect_null(st, "%s should be refused", path);
     wcs_state_close(st);
     cr_expect_not_null(strstr(err, path), "error '%s' should name the path", err);
@@ -748,7 +787,7 @@ Test(state, refuses_a_directory, .init = st_setup, .fini = st_cleanup)
     st_refused(path, NULL);
 
     char err[256] = "";
-    cr_expect_null(wcs_state_open(st_path("no/such/dir/s.db"), "normal", err, sizeof(err)));
+    cr_expect_null(wcs_state_open(st_path("no/such/dir/s.db"), "normal", 0, err, sizeof(err)));
     cr_expect_neq(err[0], '\0');
 }
 

@@ -1,0 +1,166 @@
+/*
+ * buf.c - growable byte buffer and per-batch arena.
+ *
+ * Sources append whole lines to a struct wcs_buf, which becomes the
+ * micro-batch the tokenizer scans. The struct wcs_arena holds what a batch
+ * makes on the way (lower-cased words, top-N rows): allocation is a pointer
+ * bump inside a block, and one reset at the end of the batch forgets it
+ * all while keeping the largest block, so a steady stream of batches stops
+ * calling malloc at all.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdalign.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wcstream/buf.h"
+
+#define BUF_MIN_CAP      256
+#define ARENA_ALIGN      8
+#define ARENA_MIN_BLOCK  ((size_t)64 * 1024)
+#define ARENA_MAX_GROWTH ((size_t)16 * 1024 * 1024)
+
+int wcs_buf_reserve(struct wcs_buf *b, size_t extra)
+{
+    if (extra <= b->cap - b->len)
+        return 0;
+    if (extra > SIZE_MAX - b->len)
+        return -ENOMEM;
+    size_t need = b->len + extra;
+    size_t cap = b->cap ? b->cap : BUF_MIN_CAP;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    char *data = realloc(b->data, cap);
+    if (!data)
+        return -ENOMEM;
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+int wcs_buf_append(struct wcs_buf *b, const void *data, size_t n)
+{
+    if (n == 0)
+        return 0;
+    int rc = wcs_buf_reserve(b, n);
+    if (rc < 0)
+        return rc;
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+    return 0;
+}
+
+void wcs_buf_free(struct wcs_buf *b)
+{
+    if (!b)
+        return;
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+/*
+ * One arena block: a header and `size` usable bytes. The blocks form a
+ * singly linked list from the head (the one being filled) to the oldest.
+ */
+struct wcs_arena_block {
+    struct wcs_arena_block *next;
+    size_t size;
+    alignas(ARENA_ALIGN) unsigned char data[];
+};
+
+static struct wcs_arena_block *block_new(size_t size)
+{
+    if (size > SIZE_MAX - sizeof(struct wcs_arena_block))
+        return NULL;
+    struct wcs_arena_block *blk = malloc(sizeof(*blk) + size);
+    if (!blk)
+        return NULL;
+    blk->next = NULL;
+    blk->size = size;
+    return blk;
+}
+
+void *wcs_arena_alloc(struct wcs_arena *a, size_t n)
+{
+    if (n > SIZE_MAX - (ARENA_ALIGN - 1))
+        return NULL;
+    n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+
+    struct wcs_arena_block *head = a->head;
+    if (head && n <= head->size - a->used) {
+        void *p = head->data + a->used;
+        a->used += n;
+        return p;
+    }
+
+    /* The next block doubles the head, up to ARENA_MAX_GROWTH. A request
+     * bigger than a quarter of that gets a block of its own, linked behind
+     * the head so the head's free tail stays in use. */
+    size_t usual = ARENA_MIN_BLOCK;
+    if (head)
+        usual = head->size < ARENA_MAX_GROWTH / 2 ? head->size * 2 : ARENA_MAX_GROWTH;
+    if (usual < ARENA_MIN_BLOCK)
+        usual = ARENA_MIN_BLOCK;
+    if (head && n > usual / 4) {
+        struct wcs_arena_block *big = block_new(n);
+        if (!big)
+            return NULL;
+        big->next = head->next;
+        head->next = big;
+        return big->data;
+    }
+
+    struct wcs_arena_block *blk = block_new(n > usual ? n : usual);
+    if (!blk)
+        return NULL;
+    blk->next = head;
+    a->head = blk;
+    a->used = n;
+    return blk->data;
+}
+
+char *wcs_arena_dup(struct wcs_arena *a, const void *p, size_t n)
+{
+    char *q = wcs_arena_alloc(a, n);
+    if (q && n)
+        memcpy(q, p, n);
+    return q;
+}
+
+void wcs_arena_reset(struct wcs_arena *a)
+{
+    struct wcs_arena_block *keep = a->head;
+    if (!keep)
+        return;
+    for (struct wcs_arena_block *blk = keep->next; blk; blk = blk->next)
+        if (blk->size > keep->size)
+            keep = blk;
+    struct wcs_arena_block *blk = a->head;
+    while (blk) {
+        struct wcs_arena_block *next = blk->next;
+        if (blk != keep)
+            free(blk);
+        blk = next;
+    }
+    keep->next = NULL;
+    a->head = keep;
+    a->used = 0;
+}
+
+void wcs_arena_free(struct wcs_arena *a)
+{
+    if (!a)
+        return;
+    struct wcs_arena_block *blk = a->head;
+    while (blk) {
+        struct wcs_arena_block *next = blk->next;
+        free(blk);
+        blk = next;
+    }
+    a->head = NULL;
+    a->used = 0;
+}
