@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define XXH_INLINE_ALL /* header-only: short keys hash without a call */
 #include <xxhash.h>
 
 #include "wcstream/groupby.h"
