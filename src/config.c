@@ -10,29 +10,18 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cJSON.h>
 
+#include "wcstream/log.h"
 #include "wcstream/registry.h"
 #include "wcstream/uri.h"
 
 #define DEFAULT_MAX_BYTES (64u << 20)
 #define DEFAULT_MAX_LINE  (1u << 20)
-
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void strv_clear(struct wcs_strv *sv)
 {
@@ -95,7 +84,7 @@ static int parse_bool(const char *name, const char *value, bool *out, char *err,
     else if (strcmp(value, "false") == 0)
         *out = false;
     else {
-        fail(err, errlen, "%s must be true or false, not '%s'", name, value);
+        wcs_err(err, errlen, "%s must be true or false, not '%s'", name, value);
         return -1;
     }
     return 0;
@@ -105,8 +94,8 @@ static int parse_bytes(const char *name, const char *value, size_t min, size_t *
                        size_t errlen)
 {
     if (wcs_parse_size(value, out) < 0 || *out < min) {
-        fail(err, errlen, "%s must be a size of at least %zu bytes (e.g. 8MiB), not '%s'", name,
-             min, value);
+        wcs_err(err, errlen, "%s must be a size of at least %zu bytes (e.g. 8MiB), not '%s'", name,
+                min, value);
         return -1;
     }
     return 0;
@@ -126,21 +115,21 @@ int wcs_config_set(struct wcs_config *cf, const char *name, const char *value, c
         else if (strcmp(value, "update") == 0)
             cf->mode = WCS_MODE_UPDATE;
         else if (strcmp(value, "append") == 0) {
-            fail(err, errlen,
-                 "output mode append needs a windowed aggregation, which wcstream does not have "
-                 "yet; use complete or update");
+            wcs_err(err, errlen,
+                    "output mode append needs a windowed aggregation, which wcstream does not have "
+                    "yet; use complete or update");
             return -1;
         } else {
-            fail(err, errlen, "output mode must be complete or update, not '%s'", value);
+            wcs_err(err, errlen, "output mode must be complete or update, not '%s'", value);
             return -1;
         }
     } else if (strcmp(name, "trigger") == 0) {
         cf->available_now = strcmp(value, "available-now") == 0;
         cf->trigger_ms = 0;
         if (!cf->available_now && wcs_parse_duration_ms(value, &cf->trigger_ms) < 0) {
-            fail(err, errlen,
-                 "trigger must be a duration (0, 500ms, 1s, 2m, 1h) or available-now, not '%s'",
-                 value);
+            wcs_err(err, errlen,
+                    "trigger must be a duration (0, 500ms, 1s, 2m, 1h) or available-now, not '%s'",
+                    value);
             return -1;
         }
     } else if (strcmp(name, "max-bytes-per-trigger") == 0) {
@@ -151,7 +140,7 @@ int wcs_config_set(struct wcs_config *cf, const char *name, const char *value, c
         oom = set_string(&cf->state_path, value);
     } else if (strcmp(name, "synchronous") == 0) {
         if (strcmp(value, "off") && strcmp(value, "normal") && strcmp(value, "full")) {
-            fail(err, errlen, "synchronous must be off, normal or full, not '%s'", value);
+            wcs_err(err, errlen, "synchronous must be off, normal or full, not '%s'", value);
             return -1;
         }
         oom = set_string(&cf->synchronous, value);
@@ -163,17 +152,17 @@ int wcs_config_set(struct wcs_config *cf, const char *name, const char *value, c
         return parse_bool(name, value, &cf->lowercase, err, errlen);
     } else if (strcmp(name, "log-level") == 0) {
         if (wcs_log_parse_level(value, &cf->log_level) < 0) {
-            fail(err, errlen, "log level must be error, warn, info or debug, not '%s'", value);
+            wcs_err(err, errlen, "log level must be error, warn, info or debug, not '%s'", value);
             return -1;
         }
     } else if (strcmp(name, "progress-log") == 0) {
         oom = set_string(&cf->progress_log, value);
     } else {
-        fail(err, errlen, "unknown setting '%s'", name);
+        wcs_err(err, errlen, "unknown setting '%s'", name);
         return -1;
     }
     if (oom) {
-        fail(err, errlen, "out of memory");
+        wcs_err(err, errlen, "out of memory");
         return -1;
     }
     return 0;
@@ -196,7 +185,7 @@ int wcs_config_load_file(struct wcs_config *cf, const char *path, char *err, siz
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        fail(err, errlen, "cannot read config %s: %s", path, strerror(errno));
+        wcs_err(err, errlen, "cannot read config %s: %s", path, strerror(errno));
         return -1;
     }
     char *text = NULL;
@@ -210,7 +199,7 @@ int wcs_config_load_file(struct wcs_config *cf, const char *path, char *err, siz
     fclose(f);
     if (!mem || fclose(mem) != 0 || read_err) {
         free(text);
-        fail(err, errlen, "cannot read config %s", path);
+        wcs_err(err, errlen, "cannot read config %s", path);
         return -1;
     }
     const char *end = NULL;
@@ -219,7 +208,7 @@ int wcs_config_load_file(struct wcs_config *cf, const char *path, char *err, siz
         end++;
     int r = 0;
     if (!cJSON_IsObject(root) || end != text + len) {
-        fail(err, errlen, "config %s is not one JSON object", path);
+        wcs_err(err, errlen, "config %s is not one JSON object", path);
         r = -1;
     }
     free(text);
@@ -235,20 +224,21 @@ int wcs_config_load_file(struct wcs_config *cf, const char *path, char *err, siz
             cJSON_ArrayForEach(el, item)
             {
                 if (!cJSON_IsString(el) || json_value(el, value, sizeof(value)) < 0) {
-                    fail(err, errlen, "config %s: %s entries must be strings", path, key);
+                    wcs_err(err, errlen, "config %s: %s entries must be strings", path, key);
                     r = -1;
                     break;
                 }
                 if ((r = wcs_config_set(cf, key, value, sub, sizeof(sub))) < 0) {
-                    fail(err, errlen, "config %s: %s", path, sub);
+                    wcs_err(err, errlen, "config %s: %s", path, sub);
                     break;
                 }
             }
         } else if (json_value(item, value, sizeof(value)) < 0) {
-            fail(err, errlen, "config %s: \"%s\" must be a string, number or boolean", path, key);
+            wcs_err(err, errlen, "config %s: \"%s\" must be a string, number or boolean", path,
+                    key);
             r = -1;
         } else if ((r = wcs_config_set(cf, key, value, sub, sizeof(sub))) < 0) {
-            fail(err, errlen, "config %s: %s", path, sub);
+            wcs_err(err, errlen, "config %s: %s", path, sub);
         }
         if (r < 0)
             break;
@@ -334,13 +324,13 @@ enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, cha
         case '?': {
             const char *arg = argv[optind - 1];
             if (strncmp(arg, "--", 2) != 0) /* every short option is unknown */
-                fail(err, errlen, "unknown option '-%c'", optopt);
+                wcs_err(err, errlen, "unknown option '-%c'", optopt);
             else if (optopt && strchr(arg, '='))
-                fail(err, errlen, "option '%.*s' takes no value", (int)strcspn(arg, "="), arg);
+                wcs_err(err, errlen, "option '%.*s' takes no value", (int)strcspn(arg, "="), arg);
             else if (optopt)
-                fail(err, errlen, "option '%s' needs a value", arg);
+                wcs_err(err, errlen, "option '%s' needs a value", arg);
             else
-                fail(err, errlen, "unknown option '%s'", arg);
+                wcs_err(err, errlen, "unknown option '%s'", arg);
             return WCS_CONFIG_USAGE;
         }
         default:
@@ -357,16 +347,16 @@ enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, cha
         }
     }
     if (optind < argc) {
-        fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+        wcs_err(err, errlen, "unexpected argument '%s'", argv[optind]);
         return WCS_CONFIG_USAGE;
     }
     if (cf->sources.n == 0) {
-        fail(err, errlen, "no --source given; e.g. --source listen://127.0.0.1:9999");
+        wcs_err(err, errlen, "no --source given; e.g. --source listen://127.0.0.1:9999");
         return WCS_CONFIG_USAGE;
     }
     if ((cf->sinks.n == 0 && strv_push(&cf->sinks, "console") < 0) ||
         (!cf->state_path && set_string(&cf->state_path, "wcstream.db") < 0)) {
-        fail(err, errlen, "out of memory");
+        wcs_err(err, errlen, "out of memory");
         return WCS_CONFIG_USAGE;
     }
     return WCS_CONFIG_OK;

@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,17 +71,6 @@ struct wcs_batch_stats {
     int64_t get_ns, tokenize_ns, aggregate_ns;
 };
 
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 int wcs_pull_offset(struct wcs_pull *p, const char *partition, int64_t offset)
 {
     struct wcs_offsets *o = p->offs;
@@ -123,10 +111,10 @@ static int add_source(struct wcs_engine *eng, const char *text, const struct wcs
     const struct wcs_source_plugin *pl = wcs_registry_source(uri->scheme);
     int r = -1;
     if (!pl) {
-        fail(err, errlen, "unknown source '%s'; see --help for the sources", text);
+        wcs_err(err, errlen, "unknown source '%s'; see --help for the sources", text);
         r = WCS_EUSAGE;
     } else if ((src->desc = strdup(text)) == NULL) {
-        fail(err, errlen, "out of memory");
+        wcs_err(err, errlen, "out of memory");
     } else {
         src->plugin = pl;
         eng->nsrcs++; /* from here on destroy() owns the cleanup */
@@ -135,7 +123,7 @@ static int add_source(struct wcs_engine *eng, const char *text, const struct wcs
             r = wcs_uri_check_unused(uri, err, errlen);
         if (r == 0 && pl->restore &&
             wcs_state_offsets(eng->st, src->desc, restore_offset, src, err, errlen) < 0) {
-            fail(err, errlen, "%s: cannot restore its offsets from the state", text);
+            wcs_err(err, errlen, "%s: cannot restore its offsets from the state", text);
             r = -1;
         }
     }
@@ -154,10 +142,10 @@ static int add_sink(struct wcs_engine *eng, const char *text, char *err, size_t 
     const struct wcs_sink_env env = {.mode = eng->cf->mode};
     int r = -1;
     if (!pl) {
-        fail(err, errlen, "unknown sink '%s'; see --help for the sinks", text);
+        wcs_err(err, errlen, "unknown sink '%s'; see --help for the sinks", text);
         r = WCS_EUSAGE;
     } else if ((sk->desc = strdup(text)) == NULL) {
-        fail(err, errlen, "out of memory");
+        wcs_err(err, errlen, "out of memory");
     } else {
         sk->plugin = pl;
         eng->nsinks++;
@@ -178,13 +166,13 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
     *usage = false;
     struct wcs_engine *eng = calloc(1, sizeof(*eng));
     if (!eng) {
-        fail(err, errlen, "out of memory");
+        wcs_err(err, errlen, "out of memory");
         return NULL;
     }
     eng->cf = cf;
     eng->notify.fd = -1;
     if (wcs_notify_init(&eng->notify) < 0) {
-        fail(err, errlen, "cannot create an eventfd: %s", strerror(errno));
+        wcs_err(err, errlen, "cannot create an eventfd: %s", strerror(errno));
         goto fail;
     }
     eng->tk = wcs_tokenizer_new(cf->split, cf->split_pattern, cf->lowercase, err, errlen);
@@ -197,7 +185,7 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
         goto fail;
     }
     if (!eng->gb || !eng->srcs || !eng->psrc || !eng->sinks) {
-        fail(err, errlen, "out of memory");
+        wcs_err(err, errlen, "out of memory");
         goto fail;
     }
     /* Sinks first: they say how much of the top they need, and a bad sink
@@ -222,7 +210,7 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
         if ((r = add_source(eng, cf->sources.v[i], &env, err, errlen)) < 0)
             goto fail;
     if (!(eng->sink_desc = calloc(1, desc_len))) {
-        fail(err, errlen, "out of memory");
+        wcs_err(err, errlen, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < cf->sinks.n; i++) {
@@ -231,7 +219,7 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
         strcat(eng->sink_desc, cf->sinks.v[i]);
     }
     if (cf->progress_log && !(eng->progress_log = fopen(cf->progress_log, "ae"))) {
-        fail(err, errlen, "cannot open progress log %s: %s", cf->progress_log, strerror(errno));
+        wcs_err(err, errlen, "cannot open progress log %s: %s", cf->progress_log, strerror(errno));
         goto fail;
     }
     wcs_uuid(eng->run_id);
@@ -425,7 +413,7 @@ static int run_batch(struct wcs_engine *eng, const struct wcs_batch_stats *bs, c
         eng->updated = malloc(eng->updated_cap * sizeof(*eng->updated));
         if (!eng->updated) {
             eng->updated_cap = 0;
-            fail(err, errlen, "out of memory for batch %" PRId64, pr.batch_id);
+            wcs_err(err, errlen, "out of memory for batch %" PRId64, pr.batch_id);
             return -1;
         }
     }
@@ -534,7 +522,7 @@ static int gather(struct wcs_engine *eng, struct wcs_batch_stats *bs, bool *full
         eng->agg_ns = 0;
         if (wcs_tokenize(eng->tk, eng->text.data, eng->text.len, &eng->words, on_words, eng) < 0 ||
             eng->agg_err) {
-            fail(err, errlen, "out of memory while tokenizing");
+            wcs_err(err, errlen, "out of memory while tokenizing");
             return -1;
         }
         wcs_arena_reset(&eng->words); /* the group-by copied what it keeps */

@@ -36,6 +36,14 @@ int wcs_log_parse_level(const char *name, enum wcs_log_level *level)
     return -1;
 }
 
+void wcs_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
 void wcs_log(enum wcs_log_level level, const char *fmt, ...)
 {
     if (level > max_level)

@@ -22,7 +22,6 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,24 +61,13 @@ static const char schema_sql[] =
     "CREATE VIEW top_words(word, count) AS SELECT word, count FROM leaders "
     "  ORDER BY count DESC, word;";
 
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Run SQL that returns no rows. */
 static int exec(struct wcs_state *st, const char *sql, char *err, size_t errlen)
 {
     char *msg = NULL;
     if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) == SQLITE_OK)
         return 0;
-    fail(err, errlen, "state: %s", msg ? msg : sqlite3_errmsg(st->db));
+    wcs_err(err, errlen, "state: %s", msg ? msg : sqlite3_errmsg(st->db));
     sqlite3_free(msg);
     return -1;
 }
@@ -110,9 +98,10 @@ static int check_file(const char *path, char *err, size_t errlen)
 {
     struct stat sb;
     if (stat(path, &sb) < 0)
-        return errno == ENOENT ? 0 : (fail(err, errlen, "state %s: %s", path, strerror(errno)), -1);
+        return errno == ENOENT ? 0
+                               : (wcs_err(err, errlen, "state %s: %s", path, strerror(errno)), -1);
     if (!S_ISREG(sb.st_mode)) {
-        fail(err, errlen, "state %s is not a regular file", path);
+        wcs_err(err, errlen, "state %s is not a regular file", path);
         return -1;
     }
     if (sb.st_size == 0)
@@ -120,15 +109,15 @@ static int check_file(const char *path, char *err, size_t errlen)
     char head[16] = {0};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        fail(err, errlen, "cannot read state %s: %s", path, strerror(errno));
+        wcs_err(err, errlen, "cannot read state %s: %s", path, strerror(errno));
         return -1;
     }
     ssize_t n = read(fd, head, sizeof(head));
     close(fd);
     if (n != (ssize_t)sizeof(head) || memcmp(head, "SQLite format 3", 16) != 0) {
-        fail(err, errlen,
-             "%s is not a wcstream state database (not an SQLite file); refusing to touch it",
-             path);
+        wcs_err(err, errlen,
+                "%s is not a wcstream state database (not an SQLite file); refusing to touch it",
+                path);
         return -1;
     }
     return 0;
@@ -163,24 +152,24 @@ static int adopt(struct wcs_state *st, const char *path, char *err, size_t errle
     if (query_int(st, "PRAGMA application_id", &app_id) < 0 ||
         query_int(st, "PRAGMA user_version", &version) < 0 ||
         query_int(st, "SELECT count(*) FROM sqlite_schema", &objects) < 0) {
-        fail(err, errlen, "%s is not a wcstream state database (%s); refusing to touch it", path,
-             sqlite3_errmsg(st->db));
+        wcs_err(err, errlen, "%s is not a wcstream state database (%s); refusing to touch it", path,
+                sqlite3_errmsg(st->db));
         return -1;
     }
     if (app_id == 0 && version == 0 && objects == 0)
         return create_schema(st, err, errlen);
     if (app_id != WCS_APPLICATION_ID) {
-        fail(err, errlen,
-             "%s is an SQLite database of another application (application_id %" PRId64 ", %" PRId64
-             " schema objects); refusing to touch it",
-             path, app_id, objects);
+        wcs_err(err, errlen,
+                "%s is an SQLite database of another application (application_id %" PRId64
+                ", %" PRId64 " schema objects); refusing to touch it",
+                path, app_id, objects);
         return -1;
     }
     if (version > WCS_STATE_SCHEMA_VERSION) {
-        fail(err, errlen,
-             "%s has state schema version %" PRId64
-             ", newer than this wcstream understands (%d); refusing to touch it",
-             path, version, WCS_STATE_SCHEMA_VERSION);
+        wcs_err(err, errlen,
+                "%s has state schema version %" PRId64
+                ", newer than this wcstream understands (%d); refusing to touch it",
+                path, version, WCS_STATE_SCHEMA_VERSION);
         return -1;
     }
     /* Version 1 is the first; migrations from older versions go here. */
@@ -192,7 +181,7 @@ static int prepare(struct wcs_state *st, sqlite3_stmt **s, const char *sql, char
 {
     if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, s, NULL) == SQLITE_OK)
         return 0;
-    fail(err, errlen, "state: %s", sqlite3_errmsg(st->db));
+    wcs_err(err, errlen, "state: %s", sqlite3_errmsg(st->db));
     return -1;
 }
 
@@ -206,7 +195,7 @@ static int load(struct wcs_state *st, char *err, size_t errlen)
         memcpy(st->query_id, sqlite3_column_text(s, 0), 37);
     sqlite3_finalize(s);
     if (!st->query_id[0]) {
-        fail(err, errlen, "state has no query id; the file is damaged");
+        wcs_err(err, errlen, "state has no query id; the file is damaged");
         return -1;
     }
     st->last_batch = -1;
@@ -221,7 +210,7 @@ static int load(struct wcs_state *st, char *err, size_t errlen)
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        fail(err, errlen, "state: %s", sqlite3_errmsg(st->db));
+        wcs_err(err, errlen, "state: %s", sqlite3_errmsg(st->db));
         return -1;
     }
     return 0;
@@ -264,7 +253,7 @@ static int fold_rows(struct wcs_state *st, const char *sql, char *err, size_t er
     wcs_arena_free(&words);
     free(rows);
     if (rc != SQLITE_DONE) {
-        fail(err, errlen, "state: cannot read the top counts: %s", sqlite3_errstr(rc));
+        wcs_err(err, errlen, "state: cannot read the top counts: %s", sqlite3_errstr(rc));
         return -1;
     }
     return 0;
@@ -276,11 +265,11 @@ static int load_top(struct wcs_state *st, size_t k, char *err, size_t errlen)
 {
     int64_t kept = 0;
     if (wcs_topk_init(&st->top, k) < 0 || wcs_topk_init(&st->next, k) < 0) {
-        fail(err, errlen, "out of memory");
+        wcs_err(err, errlen, "out of memory");
         return -1;
     }
     if (query_int(st, "SELECT coalesce(max(value), 0) FROM meta WHERE key = 'top_k'", &kept) < 0) {
-        fail(err, errlen, "state: %s", sqlite3_errmsg(st->db));
+        wcs_err(err, errlen, "state: %s", sqlite3_errmsg(st->db));
         return -1;
     }
     if (kept >= (int64_t)k)
@@ -302,7 +291,7 @@ static int load_top(struct wcs_state *st, size_t k, char *err, size_t errlen)
     }
     if (rc != SQLITE_OK || exec(st, sql, err, errlen) < 0 || exec(st, "COMMIT", err, errlen) < 0) {
         if (rc != SQLITE_OK)
-            fail(err, errlen, "state: %s", sqlite3_errmsg(st->db));
+            wcs_err(err, errlen, "state: %s", sqlite3_errmsg(st->db));
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
@@ -317,19 +306,19 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
         return NULL;
     struct wcs_state *st = calloc(1, sizeof(*st));
     if (!st) {
-        fail(err, errlen, "out of memory");
+        wcs_err(err, errlen, "out of memory");
         return NULL;
     }
     int rc = sqlite3_open_v2(
         path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        fail(err, errlen, "cannot open state %s: %s", path,
-             st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+        wcs_err(err, errlen, "cannot open state %s: %s", path,
+                st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
         goto fail;
     }
     if (sqlite3_db_readonly(st->db, "main") == 1 ||
         (!memory && access(path, W_OK) < 0 && errno != ENOENT)) {
-        fail(err, errlen, "cannot write state %s: %s", path, strerror(EACCES));
+        wcs_err(err, errlen, "cannot write state %s: %s", path, strerror(EACCES));
         goto fail;
     }
     sqlite3_extended_result_codes(st->db, 1);
@@ -409,7 +398,7 @@ int wcs_state_offsets(struct wcs_state *st, const char *source,
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, "SELECT partition, offset FROM offsets WHERE source = ?1", -1,
                            &s, NULL) != SQLITE_OK) {
-        fail(err, errlen, "state: %s", sqlite3_errmsg(st->db));
+        wcs_err(err, errlen, "state: %s", sqlite3_errmsg(st->db));
         return -1;
     }
     sqlite3_bind_text(s, 1, source, -1, SQLITE_STATIC);
@@ -417,7 +406,7 @@ int wcs_state_offsets(struct wcs_state *st, const char *source,
     while (r == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW)
         r = fn(arg, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));
     if (r == 0 && rc != SQLITE_DONE) {
-        fail(err, errlen, "state: %s", sqlite3_errmsg(st->db));
+        wcs_err(err, errlen, "state: %s", sqlite3_errmsg(st->db));
         r = -1;
     }
     sqlite3_finalize(s);
@@ -490,14 +479,14 @@ int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_gr
                      const char *progress_json, struct wcs_row *updated, char *err, size_t errlen)
 {
     if (batch_id != st->last_batch + 1) {
-        fail(err, errlen, "state: batch %" PRId64 " does not follow committed batch %" PRId64,
-             batch_id, st->last_batch);
+        wcs_err(err, errlen, "state: batch %" PRId64 " does not follow committed batch %" PRId64,
+                batch_id, st->last_batch);
         return -1;
     }
     if (ngroups > st->order_cap) {
         struct key_order *order = realloc(st->order, ngroups * sizeof(*order));
         if (!order) {
-            fail(err, errlen, "state: out of memory for batch %" PRId64, batch_id);
+            wcs_err(err, errlen, "state: out of memory for batch %" PRId64, batch_id);
             return -1;
         }
         st->order = order;
@@ -551,8 +540,8 @@ int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_gr
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        fail(err, errlen, "state: batch %" PRId64 " not committed: %s", batch_id,
-             rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(st->db));
+        wcs_err(err, errlen, "state: batch %" PRId64 " not committed: %s", batch_id,
+                rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(st->db));
         if (!sqlite3_get_autocommit(st->db))
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;

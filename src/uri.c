@@ -11,22 +11,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+#include "wcstream/log.h"
 
 static int hexval(char c)
 {
@@ -71,7 +61,7 @@ static int parse_params(struct wcs_uri *uri, const char *q, char *err, size_t er
         count += *p == '&';
     uri->params = calloc(count, sizeof(*uri->params));
     if (!uri->params) {
-        fail(err, errlen, "out of memory");
+        wcs_err(err, errlen, "out of memory");
         return -1;
     }
     while (*q) {
@@ -82,8 +72,8 @@ static int parse_params(struct wcs_uri *uri, const char *q, char *err, size_t er
             continue;
         }
         if (!eq || eq == q) {
-            fail(err, errlen, "%s: option '%.*s' needs the form key=value", uri->text,
-                 (int)(amp - q), q);
+            wcs_err(err, errlen, "%s: option '%.*s' needs the form key=value", uri->text,
+                    (int)(amp - q), q);
             return -1;
         }
         struct wcs_uri_param *pm = &uri->params[uri->nparams];
@@ -92,13 +82,13 @@ static int parse_params(struct wcs_uri *uri, const char *q, char *err, size_t er
         if (!pm->key || !pm->value) {
             free(pm->key);
             free(pm->value);
-            fail(err, errlen, "%s: bad percent-escape in option '%.*s'", uri->text, (int)(amp - q),
-                 q);
+            wcs_err(err, errlen, "%s: bad percent-escape in option '%.*s'", uri->text,
+                    (int)(amp - q), q);
             return -1;
         }
         for (size_t i = 0; i < uri->nparams; i++) {
             if (strcmp(uri->params[i].key, pm->key) == 0) {
-                fail(err, errlen, "%s: option '%s' is given twice", uri->text, pm->key);
+                wcs_err(err, errlen, "%s: option '%s' is given twice", uri->text, pm->key);
                 free(pm->key);
                 free(pm->value);
                 return -1;
@@ -114,7 +104,7 @@ struct wcs_uri *wcs_uri_parse(const char *text, char *err, size_t errlen)
 {
     struct wcs_uri *uri = calloc(1, sizeof(*uri));
     if (!uri || !(uri->text = strdup(text))) {
-        fail(err, errlen, "out of memory");
+        wcs_err(err, errlen, "out of memory");
         goto fail;
     }
     if (strcmp(text, "-") == 0)
@@ -125,12 +115,13 @@ struct wcs_uri *wcs_uri_parse(const char *text, char *err, size_t errlen)
         sep = NULL;
     const char *scheme_end = sep ? sep : q ? q : text + strlen(text);
     if (scheme_end == text) {
-        fail(err, errlen, "'%s' has no scheme; expected e.g. socket://HOST:PORT", uri->text);
+        wcs_err(err, errlen, "'%s' has no scheme; expected e.g. socket://HOST:PORT", uri->text);
         goto fail;
     }
     for (const char *p = text; p < scheme_end; p++) {
         if (!isalnum((unsigned char)*p) && *p != '+' && *p != '-' && *p != '.') {
-            fail(err, errlen, "'%s' has a bad scheme; expected e.g. socket://HOST:PORT", uri->text);
+            wcs_err(err, errlen, "'%s' has a bad scheme; expected e.g. socket://HOST:PORT",
+                    uri->text);
             goto fail;
         }
     }
@@ -139,7 +130,7 @@ struct wcs_uri *wcs_uri_parse(const char *text, char *err, size_t errlen)
     const char *t_end = q ? q : t + strlen(t);
     uri->target = decode(t, (size_t)(t_end - t));
     if (!uri->scheme || !uri->target) {
-        fail(err, errlen, "'%s': bad percent-escape or out of memory", uri->text);
+        wcs_err(err, errlen, "'%s': bad percent-escape or out of memory", uri->text);
         goto fail;
     }
     for (char *p = uri->scheme; *p; p++)
@@ -188,7 +179,7 @@ int wcs_uri_get_bool(struct wcs_uri *uri, const char *key, bool *out, char *err,
     } else if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0) {
         *out = false;
     } else {
-        fail(err, errlen, "%s: option %s must be true or false, not '%s'", uri->text, key, v);
+        wcs_err(err, errlen, "%s: option %s must be true or false, not '%s'", uri->text, key, v);
         return WCS_EUSAGE;
     }
     return 0;
@@ -202,8 +193,8 @@ int wcs_uri_get_size(struct wcs_uri *uri, const char *key, size_t min, size_t ma
         return 0;
     size_t n;
     if (wcs_parse_size(v, &n) < 0 || n < min || n > max) {
-        fail(err, errlen, "%s: option %s must be a number from %zu to %zu, not '%s'", uri->text,
-             key, min, max, v);
+        wcs_err(err, errlen, "%s: option %s must be a number from %zu to %zu, not '%s'", uri->text,
+                key, min, max, v);
         return WCS_EUSAGE;
     }
     *out = n;
@@ -214,7 +205,7 @@ int wcs_uri_check_unused(const struct wcs_uri *uri, char *err, size_t errlen)
 {
     for (size_t i = 0; i < uri->nparams; i++) {
         if (!uri->params[i].used) {
-            fail(err, errlen, "%s: unknown option '%s'", uri->text, uri->params[i].key);
+            wcs_err(err, errlen, "%s: unknown option '%s'", uri->text, uri->params[i].key);
             return WCS_EUSAGE;
         }
     }
@@ -251,11 +242,19 @@ int wcs_uri_host_port(const char *target, char *hostbuf, size_t hostlen, uint16_
     *port = (uint16_t)p;
     return 0;
 bad:
-    fail(err, errlen, "'%s' is not HOST:PORT with a port from 1 to 65535", target);
+    wcs_err(err, errlen, "'%s' is not HOST:PORT with a port from 1 to 65535", target);
     return WCS_EUSAGE;
 }
 
-int wcs_parse_size(const char *text, size_t *out)
+struct unit {
+    const char *suffix;
+    unsigned long long mul;
+};
+
+/* Digits, then one of the units' suffixes (case-insensitive); the value
+ * times the unit's multiplier must fit below `max`. 0 or -1. */
+static int parse_scaled(const char *text, const struct unit *units, size_t nunits,
+                        unsigned long long max, unsigned long long *out)
 {
     char *end;
     errno = 0;
@@ -264,51 +263,48 @@ int wcs_parse_size(const char *text, size_t *out)
     unsigned long long v = strtoull(text, &end, 10);
     if (errno)
         return -1;
-    unsigned long long mul = 1;
-    if (*end) {
-        static const struct {
-            const char *suffix;
-            unsigned long long mul;
-        } units[] = {{"k", 1ULL << 10}, {"kb", 1ULL << 10}, {"kib", 1ULL << 10},
-                     {"m", 1ULL << 20}, {"mb", 1ULL << 20}, {"mib", 1ULL << 20},
-                     {"g", 1ULL << 30}, {"gb", 1ULL << 30}, {"gib", 1ULL << 30}};
-        mul = 0;
-        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-            if (strcasecmp(end, units[i].suffix) == 0)
-                mul = units[i].mul;
-        if (!mul)
-            return -1;
+    for (size_t i = 0; i < nunits; i++) {
+        if (strcasecmp(end, units[i].suffix) == 0) {
+            if (v > max / units[i].mul)
+                return -1;
+            *out = v * units[i].mul;
+            return 0;
+        }
     }
-    if (v > SIZE_MAX / mul)
+    return -1;
+}
+
+int wcs_parse_size(const char *text, size_t *out)
+{
+    static const struct unit units[] = {
+        {"", 1},
+        {"k", 1ULL << 10},
+        {"kb", 1ULL << 10},
+        {"kib", 1ULL << 10},
+        {"m", 1ULL << 20},
+        {"mb", 1ULL << 20},
+        {"mib", 1ULL << 20},
+        {"g", 1ULL << 30},
+        {"gb", 1ULL << 30},
+        {"gib", 1ULL << 30},
+    };
+    unsigned long long v;
+    if (parse_scaled(text, units, sizeof(units) / sizeof(units[0]), SIZE_MAX, &v) < 0)
         return -1;
-    *out = (size_t)(v * mul);
+    *out = (size_t)v;
     return 0;
 }
 
 int wcs_parse_duration_ms(const char *text, int64_t *out)
 {
-    char *end;
-    errno = 0;
-    if (!isdigit((unsigned char)*text))
+    static const struct unit units[] = {
+        {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000}, {"h", 3600000},
+    };
+    unsigned long long v;
+    if (parse_scaled(text, units, sizeof(units) / sizeof(units[0]), INT64_MAX, &v) < 0)
         return -1;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno)
-        return -1;
-    int64_t mul;
-    if (strcmp(end, "ms") == 0)
-        mul = 1;
-    else if (strcmp(end, "s") == 0)
-        mul = 1000;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-        mul = 60000;
-    else if (strcmp(end, "h") == 0)
-        mul = 3600000;
-    else if (*end == '\0' && v == 0)
-        mul = 1;
-    else
-        return -1;
-    if (v > (unsigned long long)(INT64_MAX / mul))
-        return -1;
-    *out = (int64_t)v * mul;
+    if (v != 0 && isdigit((unsigned char)text[strlen(text) - 1]))
+        return -1; /* a bare number needs a unit, except 0 */
+    *out = (int64_t)v;
     return 0;
 }

@@ -10,6 +10,8 @@
 #ifndef WCSTREAM_LOG_H
 #define WCSTREAM_LOG_H
 
+#include <stddef.h>
+
 enum wcs_log_level { WCS_LOG_ERROR, WCS_LOG_WARN, WCS_LOG_INFO, WCS_LOG_DEBUG };
 
 /* Set the most verbose level that is printed (default WCS_LOG_INFO). */
@@ -20,6 +22,10 @@ int wcs_log_parse_level(const char *name, enum wcs_log_level *level);
 
 /* printf-style; a newline is added. */
 void wcs_log(enum wcs_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Write one printf-style sentence into a caller's err buffer (the
+ * `char *err, size_t errlen` convention of every fallible function). */
+void wcs_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define wcs_error(...) wcs_log(WCS_LOG_ERROR, __VA_ARGS__)
 #define wcs_warn(...)  wcs_log(WCS_LOG_WARN, __VA_ARGS__)
