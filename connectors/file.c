@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wcstream/framer.h"
@@ -164,18 +165,37 @@ static void json_offset(cJSON **obj, const char *name, int64_t offset)
 }
 
 /* Read e from its offset into p->text until the budget or the end of the
- * file. -1 with err on a read error. */
+ * file. At the end of the file its last line without a newline is a line
+ * (files are taken to be complete, as in Spark), except while watching a
+ * file that changed in the last second: then it waits for the rest. -1
+ * with err on a read error. */
 static int read_file(struct file_src *f, struct file_entry *e, struct wcs_pull *p, char *err,
                      size_t errlen)
 {
+    bool mine = f->pending == e->name; /* the framer holds e's partial line */
     int fd = open(e->name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        if (errno == ENOENT) /* deleted since the scan: nothing more to read */
-            return 0;
-        snprintf(err, errlen, "%s: cannot open %s: %s", p->source, e->name, strerror(errno));
-        return -1;
+        if (errno != ENOENT) {
+            snprintf(err, errlen, "%s: cannot open %s: %s", p->source, e->name, strerror(errno));
+            return -1;
+        }
+        /* Deleted since the scan: nothing more to read; what was read of
+         * its last line is all there will be. */
+        if (mine && wcs_framer_flush(&f->fr, p->text, &p->rows) < 0) {
+            snprintf(err, errlen, "%s: out of memory", p->source);
+            return -1;
+        }
+        f->pending = mine ? NULL : f->pending;
+        return 0;
     }
-    int64_t pos = e->offset + (int64_t)f->fr.part.len; /* a kept partial line is read already */
+    struct stat sb;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    bool settled = f->available_now || fstat(fd, &sb) < 0 ||
+                   (now.tv_sec - sb.st_mtim.tv_sec) * 1000000000LL +
+                           (now.tv_nsec - sb.st_mtim.tv_nsec) >=
+                       1000000000LL;
+    int64_t pos = e->offset + (mine ? (int64_t)f->fr.part.len : 0);
     int r = 0;
     json_offset(&p->start, e->name, e->offset);
     while (p->bytes < p->budget) {
@@ -190,8 +210,9 @@ static int read_file(struct file_src *f, struct file_entry *e, struct wcs_pull *
             break;
         }
         size_t before = p->text->len;
-        int fr = n ? wcs_framer_feed(&f->fr, f->chunk, (size_t)n, p->text, &p->rows)
-                   : wcs_framer_flush(&f->fr, p->text, &p->rows);
+        int fr = n         ? wcs_framer_feed(&f->fr, f->chunk, (size_t)n, p->text, &p->rows)
+                 : settled ? wcs_framer_flush(&f->fr, p->text, &p->rows)
+                           : 0;
         if (fr < 0) {
             snprintf(err, errlen, "%s: out of memory", p->source);
             r = -1;
@@ -221,12 +242,12 @@ static int file_pull(struct wcs_source *src, struct wcs_pull *p, char *err, size
         return -1;
     f->scanned = f->available_now;
     bool read_any = false;
-    /* A file cut by the last budget goes on first: the framer holds its
-     * partial line. */
+    /* The file whose partial line the framer holds goes on first; while
+     * the framer holds one, no other file may be fed to it. */
     struct file_entry *first = f->pending ? find(f, f->pending) : NULL;
     if (first && (read_any = true) && read_file(f, first, p, err, errlen) < 0)
         return -1;
-    for (size_t i = 0; i < f->nfiles && p->bytes < p->budget; i++) {
+    for (size_t i = 0; i < f->nfiles && p->bytes < p->budget && !f->pending; i++) {
         struct file_entry *e = &f->files[i];
         struct stat sb;
         if (e == first || stat(e->name, &sb) < 0 || sb.st_size <= e->offset)

@@ -24,9 +24,10 @@
 #include "wcstream/log.h"
 #include "wcstream/source.h"
 
-#define READ_CHUNK     (64 * 1024)
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
+#define READ_CHUNK         (64 * 1024)
+#define BACKOFF_MIN_MS     100
+#define BACKOFF_MAX_MS     5000
+#define CONNECT_TIMEOUT_MS 10000
 
 struct conn {
     int fd;
@@ -107,6 +108,33 @@ static int read_some(struct sock_src *s, int fd, struct wcs_framer *fr, char *ch
 
 /* ---- socket:// ---------------------------------------------------------- */
 
+/* Connect without blocking a stop: wait for the connection or the wake
+ * fd, whichever comes first. 0, or -1 with errno (EINTR when stopping). */
+static int connect_or_stop(struct sock_src *s, int fd, const struct addrinfo *ai)
+{
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        return 0;
+    if (errno != EINPROGRESS)
+        return -1;
+    struct pollfd pf[2] = {{.fd = fd, .events = POLLOUT}, {.fd = s->ib.wake.fd, .events = POLLIN}};
+    int r = poll(pf, 2, CONNECT_TIMEOUT_MS);
+    if (r == 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    if (r < 0 || pf[1].revents) {
+        errno = EINTR; /* the caller checks whether it was asked to stop */
+        return -1;
+    }
+    int e = 0;
+    socklen_t len = sizeof(e);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0 || e) {
+        errno = e ? e : errno;
+        return -1;
+    }
+    return 0;
+}
+
 static int dial(struct sock_src *s, char *why, size_t whylen)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *ai;
@@ -117,8 +145,8 @@ static int dial(struct sock_src *s, char *why, size_t whylen)
     }
     int fd = -1;
     for (ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd >= 0 && connect_or_stop(s, fd, ai) == 0)
             break;
         snprintf(why, whylen, "%s", strerror(errno));
         if (fd >= 0)

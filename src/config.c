@@ -90,14 +90,16 @@ static int parse_bool(const char *name, const char *value, bool *out, char *err,
     return 0;
 }
 
-static int parse_bytes(const char *name, const char *value, size_t min, size_t *out, char *err,
-                       size_t errlen)
+static int parse_bytes(const char *name, const char *value, size_t min, size_t max, size_t *out,
+                       char *err, size_t errlen)
 {
-    if (wcs_parse_size(value, out) < 0 || *out < min) {
-        wcs_err(err, errlen, "%s must be a size of at least %zu bytes (e.g. 8MiB), not '%s'", name,
-                min, value);
+    size_t v;
+    if (wcs_parse_size(value, &v) < 0 || v < min || v > max) {
+        wcs_err(err, errlen, "%s must be a size from %zu to %zu bytes (e.g. 8MiB), not '%s'", name,
+                min, max, value);
         return -1;
     }
+    *out = v;
     return 0;
 }
 
@@ -133,9 +135,10 @@ int wcs_config_set(struct wcs_config *cf, const char *name, const char *value, c
             return -1;
         }
     } else if (strcmp(name, "max-bytes-per-trigger") == 0) {
-        return parse_bytes(name, value, 1024, &cf->max_bytes, err, errlen);
+        return parse_bytes(name, value, 1024, SIZE_MAX / 2, &cf->max_bytes, err, errlen);
     } else if (strcmp(name, "max-line-bytes") == 0) {
-        return parse_bytes(name, value, 64, &cf->max_line, err, errlen);
+        /* A word is at most a line: keep it far below SQLite's limits. */
+        return parse_bytes(name, value, 64, (size_t)64 << 20, &cf->max_line, err, errlen);
     } else if (strcmp(name, "state") == 0) {
         oom = set_string(&cf->state_path, value);
     } else if (strcmp(name, "synchronous") == 0) {

@@ -264,12 +264,14 @@ static int fold_rows(struct wcs_state *st, const char *sql, char *err, size_t er
 static int load_top(struct wcs_state *st, size_t k, char *err, size_t errlen)
 {
     int64_t kept = 0;
-    if (wcs_topk_init(&st->top, k) < 0 || wcs_topk_init(&st->next, k) < 0) {
-        wcs_err(err, errlen, "out of memory");
-        return -1;
-    }
     if (query_int(st, "SELECT coalesce(max(value), 0) FROM meta WHERE key = 'top_k'", &kept) < 0) {
         wcs_err(err, errlen, "state: %s", sqlite3_errmsg(st->db));
+        return -1;
+    }
+    if (kept > (int64_t)k)
+        k = (size_t)kept; /* never shrink: leaders past k would go stale */
+    if (wcs_topk_init(&st->top, k) < 0 || wcs_topk_init(&st->next, k) < 0) {
+        wcs_err(err, errlen, "out of memory");
         return -1;
     }
     if (kept >= (int64_t)k)
@@ -323,8 +325,15 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
     }
     sqlite3_extended_result_codes(st->db, 1);
     sqlite3_busy_timeout(st->db, 5000);
+    /* A WAL left by another connection may be someone else's: until the
+     * file is known to be ours, closing must not checkpoint it into it. */
+    char wal[4096];
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    bool had_wal = !memory && access(wal, F_OK) == 0;
+    sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, had_wal, NULL);
     if (adopt(st, path, err, errlen) < 0)
         goto fail;
+    sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
     char sql[96];
     snprintf(sql, sizeof(sql), "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s;",
              synchronous ? synchronous : "normal");

@@ -21,7 +21,6 @@
  */
 #include <assert.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 #include <pcre2.h>
 #include <utf8proc.h>
 
+#include "wcstream/log.h"
 #include "wcstream/tokenize.h"
 
 /* Byte classes for ASCII; every byte >= 0x80 is 0 here. */
@@ -76,19 +76,6 @@ struct wcs_tokenizer {
     struct wcs_word words[WCS_TOKENIZE_CHUNK];
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 int wcs_split_parse(const char *spec, enum wcs_split *mode, const char **pattern, char *err,
                     size_t errlen)
 {
@@ -97,7 +84,7 @@ int wcs_split_parse(const char *spec, enum wcs_split *mode, const char **pattern
     if (pattern)
         *pattern = NULL;
     if (!spec) {
-        seterr(err, errlen, "missing --split value: %s.", valid);
+        wcs_err(err, errlen, "missing --split value: %s.", valid);
         return -1;
     }
     if (strcmp(spec, "whitespace") == 0) {
@@ -108,14 +95,14 @@ int wcs_split_parse(const char *spec, enum wcs_split *mode, const char **pattern
         *mode = WCS_SPLIT_WORDS;
     } else if (strncmp(spec, "regex:", 6) == 0) {
         if (spec[6] == '\0') {
-            seterr(err, errlen, "--split regex: needs a pattern after 'regex:' (%s).", valid);
+            wcs_err(err, errlen, "--split regex: needs a pattern after 'regex:' (%s).", valid);
             return -1;
         }
         *mode = WCS_SPLIT_REGEX;
         if (pattern)
             *pattern = spec + 6;
     } else {
-        seterr(err, errlen, "unknown --split value '%s': %s.", spec, valid);
+        wcs_err(err, errlen, "unknown --split value '%s': %s.", spec, valid);
         return -1;
     }
     return 0;
@@ -126,12 +113,12 @@ struct wcs_tokenizer *wcs_tokenizer_new(enum wcs_split mode, const char *pattern
 {
     if (mode != WCS_SPLIT_WHITESPACE && mode != WCS_SPLIT_SPARK && mode != WCS_SPLIT_WORDS &&
         mode != WCS_SPLIT_REGEX) {
-        seterr(err, errlen, "unknown split mode %d.", (int)mode);
+        wcs_err(err, errlen, "unknown split mode %d.", (int)mode);
         return NULL;
     }
     struct wcs_tokenizer *tk = calloc(1, sizeof(*tk));
     if (!tk) {
-        seterr(err, errlen, "out of memory creating the tokenizer.");
+        wcs_err(err, errlen, "out of memory creating the tokenizer.");
         return NULL;
     }
     tk->mode = mode;
@@ -139,7 +126,7 @@ struct wcs_tokenizer *wcs_tokenizer_new(enum wcs_split mode, const char *pattern
 
     if (mode == WCS_SPLIT_REGEX) {
         if (!pattern || !*pattern) {
-            seterr(err, errlen, "--split regex: needs a non-empty pattern.");
+            wcs_err(err, errlen, "--split regex: needs a non-empty pattern.");
             goto fail;
         }
         int code;
@@ -150,15 +137,15 @@ struct wcs_tokenizer *wcs_tokenizer_new(enum wcs_split mode, const char *pattern
             PCRE2_UCHAR msg[256];
             if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0)
                 snprintf((char *)msg, sizeof(msg), "error %d", code);
-            seterr(err, errlen, "--split regex pattern '%s' does not compile: %s at offset %zu.",
-                   pattern, (const char *)msg, (size_t)off);
+            wcs_err(err, errlen, "--split regex pattern '%s' does not compile: %s at offset %zu.",
+                    pattern, (const char *)msg, (size_t)off);
             goto fail;
         }
         /* JIT is only a speed-up: without it pcre2_match interprets. */
         (void)pcre2_jit_compile(tk->re, PCRE2_JIT_COMPLETE);
         tk->md = pcre2_match_data_create_from_pattern(tk->re, NULL);
         if (!tk->md) {
-            seterr(err, errlen, "out of memory creating the tokenizer.");
+            wcs_err(err, errlen, "out of memory creating the tokenizer.");
             goto fail;
         }
     }

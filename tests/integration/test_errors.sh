@@ -27,6 +27,9 @@ usage_error "numRows must be a number" --source stdin --sink 'console?numRows=0'
 usage_error "not HOST:PORT" --source socket://localhost
 usage_error "config nope.json" --source stdin --config nope.json
 usage_error "unexpected argument 'extra'" --source stdin extra
+usage_error "max-line-bytes must be a size from 64 to 67108864" --source stdin --max-line-bytes 1g
+usage_error "unknown source 'bogus://x'" --source bogus://x --state fresh.db
+[ ! -e fresh.db ] || fail "a usage error left a state file behind"
 "$WCSTREAM" --help | grep -q "listen://HOST:PORT" || fail "--help lists no sources"
 "$WCSTREAM" --version | grep -q "^wcstream " || fail "--version"
 
@@ -41,14 +44,15 @@ grep -q "cannot listen on 127.0.0.1:$port: Address already in use" err.txt || fa
 
 # State files that are not ours are refused and not touched.
 refused() { # FILE PATTERN
-    local before after rc=0
+    local before after rc=0 had_wal=0
+    [ -e "$1-wal" ] && had_wal=1
     before=$(sha256sum "$1")
     "$WCSTREAM" --source stdin --trigger available-now --state "$1" <<<"a b" >out.txt 2>err.txt || rc=$?
     [ "$rc" = 1 ] || fail "state $1: exit $rc"
     grep -q -- "$2" err.txt || fail "state $1: $(cat err.txt)"
     after=$(sha256sum "$1")
     [ "$before" = "$after" ] || fail "state $1 was modified"
-    [ ! -e "$1-wal" ] || fail "state $1 got a WAL file"
+    [ "$had_wal" = 1 ] || [ ! -e "$1-wal" ] || fail "state $1 got a WAL file"
 }
 echo "just some text" >text.db
 refused text.db "not a wcstream state database (not an SQLite file)"
@@ -59,6 +63,21 @@ refused other.db "another application"
 "$WCSTREAM" --source stdin --trigger available-now --state newer.db <<<"a" >/dev/null 2>&1
 sqlite3 newer.db "pragma user_version = 99"
 refused newer.db "schema version 99, newer than this wcstream"
+# Another application's database in WAL mode, its writer gone without a
+# checkpoint (killed): neither its file nor its WAL is touched.
+$PY - <<'PY'
+import os, sqlite3
+con = sqlite3.connect("walapp.db", isolation_level=None)
+con.execute("pragma journal_mode=wal")
+con.execute("create table t(x)")
+con.execute("insert into t values (1)")
+os._exit(0)  # no close: the WAL keeps the table
+PY
+[ -s walapp.db-wal ] || fail "setup: no WAL left"
+before_wal=$(sha256sum walapp.db-wal)
+refused walapp.db "another application"
+[ "$before_wal" = "$(sha256sum walapp.db-wal)" ] || fail "the other application's WAL was changed"
+
 mkdir -p dir.db
 rc=0
 "$WCSTREAM" --source stdin --state dir.db </dev/null >/dev/null 2>err.txt || rc=$?

@@ -64,6 +64,31 @@ done
 check_counts crash.db big/*.txt
 [ "$(sql crash.db 'pragma integrity_check')" = ok ] || fail "integrity check"
 
+# Watching: bytes appended to a file are not split at its old end, and a
+# file deleted while the framer holds its partial line does not glue that
+# line to the next file's bytes.
+mkdir -p w
+printf 'hel' >w/a.txt
+start_wcs --source "file://$TEST_OUT/w" --trigger 100ms --state w.db --max-bytes-per-trigger 1KiB
+sleep 0.3
+printf 'lo world\n' >>w/a.txt
+wait_total w.db 2 10
+[ "$(sql w.db "select count from word_counts where word = 'hello'")" = 1 ] ||
+    fail "an append was split: $(sql w.db 'select * from word_counts')"
+stop_wcs
+mkdir -p d
+$PY -c 'import sys; sys.stdout.write("short line\n" * 100 + "y" * 3000)' >d/a.txt
+start_wcs --source "file://$TEST_OUT/d" --trigger 2s --state d.db --max-bytes-per-trigger 1KiB
+wait_total d.db 200 10
+rm d/a.txt
+printf 'bee one\nbee two\n' >d/b.txt
+wait_for err.txt "batch 1:" 10
+sleep 0.2
+stop_wcs
+[ "$(sql d.db "select count from word_counts where word = 'bee'")" = 2 ] || fail "b.txt lost"
+[ "$(sql d.db "select count(*) from word_counts where word like 'y%' and word like '%bee%'")" = 0 ] ||
+    fail "a deleted file's partial line was glued to the next file"
+
 # A path that does not exist is a clear error.
 "$WCSTREAM" --source "file://$TEST_OUT/nope" --state x.db >/dev/null 2>err.txt && fail "missing path accepted"
 grep -q "cannot read .*nope: No such file or directory" err.txt || fail "unclear error: $(cat err.txt)"
