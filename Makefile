@@ -4,15 +4,17 @@
 #   make run      install what is missing, build, start the default service
 #   make test     unit + integration tests, release and ASan+UBSan builds
 #   make bench    throughput against mawk and sort | uniq -c
+#   make kafka-demo  a local Kafka-protocol broker, a producer, wcstream on it
 #   make deps     install missing Debian packages (root) or print the command
 #   make clean
 
 CC       ?= cc
 BUILD    ?= build
-PKGS     := sqlite3 libcjson libxxhash libutf8proc libpcre2-8
+PKGS     := sqlite3 libcjson libxxhash libutf8proc libpcre2-8 rdkafka
 # Debian packages: build libraries, then the tools the tests drive.
 DEB_PKGS := pkg-config libsqlite3-dev libcjson-dev libxxhash-dev libutf8proc-dev \
-            libpcre2-dev libcriterion-dev netcat-openbsd sqlite3 mawk gawk time
+            libpcre2-dev librdkafka-dev libcriterion-dev netcat-openbsd sqlite3 mawk gawk \
+            time python3 kcat
 
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
@@ -32,7 +34,7 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 SUPPORT  := $(BUILD)/gen_corpus $(BUILD)/wc_baseline
 
-.PHONY: all run test test-unit test-integration bench deps clean asan
+.PHONY: all run test bench deps clean asan kafka-demo
 
 all: $(BUILD)/wcstream
 
@@ -66,6 +68,9 @@ $(BUILD)/unit_tests: $(UNIT_OBJ) $(LIB_OBJ)
 $(BUILD)/%: tests/bench/%.c $(BUILD)/.deps-ok
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
+$(BUILD)/kafka_broker: tests/support/kafka_broker.c $(BUILD)/.deps-ok
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # The sanitizer build lives in its own tree so both can coexist.
@@ -80,11 +85,14 @@ run: $(BUILD)/wcstream
 	@echo "  stop with Ctrl-C"
 	./$(BUILD)/wcstream --source listen://127.0.0.1:9999 --sink console --trigger 1s --state wcstream.db
 
-test: $(BUILD)/wcstream $(BUILD)/unit_tests asan
+test: $(BUILD)/wcstream $(BUILD)/unit_tests $(BUILD)/kafka_broker asan
 	@tests/run.sh
 
 bench: $(BUILD)/wcstream $(SUPPORT)
 	@tests/bench/bench.sh
+
+kafka-demo: $(BUILD)/wcstream $(BUILD)/kafka_broker
+	@tests/support/kafka_demo.sh
 
 clean:
 	rm -rf build

@@ -60,6 +60,7 @@ struct wcs_engine {
     size_t updated_cap;
     int64_t agg_ns;
     int agg_err;
+    bool end_batch; /* a source asked for the batch in hand to commit now */
     int64_t prev_trigger_ns;
 };
 
@@ -122,7 +123,8 @@ static int add_source(struct wcs_engine *eng, const char *text, const struct wcs
         if (r == 0)
             r = wcs_uri_check_unused(uri, err, errlen);
         if (r == 0 && pl->restore &&
-            wcs_state_offsets(eng->st, src->desc, restore_offset, src, err, errlen) < 0) {
+            wcs_state_offsets(eng->st, src->key ? src->key : src->desc, restore_offset, src, err,
+                              errlen) < 0) {
             wcs_err(err, errlen, "%s: cannot restore its offsets from the state", text);
             r = -1;
         }
@@ -139,7 +141,7 @@ static int add_sink(struct wcs_engine *eng, const char *text, char *err, size_t 
         return WCS_EUSAGE;
     struct wcs_sink *sk = &eng->sinks[eng->nsinks];
     const struct wcs_sink_plugin *pl = wcs_registry_sink(uri->scheme);
-    const struct wcs_sink_env env = {.mode = eng->cf->mode};
+    const struct wcs_sink_env env = {.mode = eng->cf->mode, .stopping = &eng->stopping};
     int r = -1;
     if (!pl) {
         wcs_err(err, errlen, "unknown sink '%s'; see --help for the sinks", text);
@@ -196,6 +198,19 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
             goto fail;
         desc_len += strlen(cf->sinks.v[i]) + 2;
     }
+    /* Every source must name a known scheme before a state file is made. */
+    for (size_t i = 0; i < cf->sources.n; i++) {
+        struct wcs_uri *uri = wcs_uri_parse(cf->sources.v[i], err, errlen);
+        bool known = uri && wcs_registry_source(uri->scheme);
+        if (uri && !known)
+            wcs_err(err, errlen, "unknown source '%s'; see --help for the sources",
+                    cf->sources.v[i]);
+        wcs_uri_free(uri);
+        if (!known) {
+            r = WCS_EUSAGE;
+            goto fail;
+        }
+    }
     r = -1;
     eng->st = wcs_state_open(cf->state_path, cf->synchronous, eng->top_n, err, errlen);
     if (!eng->st)
@@ -205,6 +220,7 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
         .available_now = cf->available_now,
         .max_bytes = cf->max_bytes < 2 * CHUNK_BYTES ? cf->max_bytes : 2 * CHUNK_BYTES,
         .max_line = cf->max_line,
+        .query_id = wcs_state_query_id(eng->st),
     };
     for (size_t i = 0; i < cf->sources.n; i++)
         if ((r = add_source(eng, cf->sources.v[i], &env, err, errlen)) < 0)
@@ -237,6 +253,7 @@ void wcs_engine_free(struct wcs_engine *eng)
     for (size_t i = 0; i < eng->nsrcs; i++) {
         eng->srcs[i].plugin->destroy(&eng->srcs[i]);
         free(eng->srcs[i].desc);
+        free(eng->srcs[i].key);
     }
     for (size_t i = 0; i < eng->nsinks; i++) {
         eng->sinks[i].plugin->destroy(&eng->sinks[i]);
@@ -246,6 +263,7 @@ void wcs_engine_free(struct wcs_engine *eng)
         for (size_t i = 0; i < eng->cf->sources.n; i++) {
             cJSON_Delete(eng->psrc[i].start);
             cJSON_Delete(eng->psrc[i].end);
+            cJSON_Delete(eng->psrc[i].metrics);
         }
     free(eng->srcs);
     free(eng->sinks);
@@ -315,17 +333,22 @@ static int pull(struct wcs_engine *eng, size_t budget, char *err, size_t errlen)
             .budget = used < budget ? budget - used : 0,
             .arena = &eng->arena,
             .offs = &eng->offs,
-            .source = src->desc,
+            .source = src->key ? src->key : src->desc,
         };
         int r = src->plugin->pull(src, &p, err, errlen);
         merge_offset(&ps->start, p.start, true);
         merge_offset(&ps->end, p.end, false);
+        if (p.metrics) { /* the latest pull's view is the batch's */
+            cJSON_Delete(ps->metrics);
+            ps->metrics = p.metrics;
+        }
         if (r < 0)
             return -1;
         ps->description = src->desc;
         ps->rows += p.rows;
         ps->bytes += p.bytes;
         ps->lines_cut = p.lines_cut;
+        eng->end_batch |= p.end_batch;
     }
     eng->next_src = (eng->next_src + 1) % eng->nsrcs;
     return 0;
@@ -373,7 +396,10 @@ static int commit(struct wcs_engine *eng, struct wcs_progress *pr, const struct 
         }
         wcs_error("%s; the state still holds batch %" PRId64 "; retrying in %" PRId64 " ms", err,
                   pr->batch_id - 1, wait_ms);
-        wcs_notify_wait(&eng->notify, wait_ms);
+        /* Sources keep signalling new data; only a stop cuts the wait short. */
+        for (int64_t until = wcs_now_ns() + wait_ms * 1000000, now;
+             !eng->stopping && (now = wcs_now_ns()) < until;)
+            wcs_notify_wait(&eng->notify, (until - now) / 1000000 + 1);
         wait_ms = wait_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : wait_ms * 2;
     }
     free(text);
@@ -484,6 +510,7 @@ static void reset_batch(struct wcs_engine *eng)
     for (size_t i = 0; i < eng->nsrcs; i++) {
         cJSON_Delete(eng->psrc[i].start);
         cJSON_Delete(eng->psrc[i].end);
+        cJSON_Delete(eng->psrc[i].metrics);
         eng->psrc[i] = (struct wcs_progress_source){.description = eng->srcs[i].desc};
     }
 }
@@ -503,7 +530,8 @@ static int gather(struct wcs_engine *eng, struct wcs_batch_stats *bs, bool *full
 {
     bool available_now = eng->cf->available_now;
     *full = false;
-    while (bs->bytes < eng->cf->max_bytes && !eng->stopping &&
+    eng->end_batch = false;
+    while (bs->bytes < eng->cf->max_bytes && !eng->stopping && !eng->end_batch &&
            wcs_groupby_size(eng->gb) < BATCH_MAX_GROUPS) {
         size_t budget = eng->cf->max_bytes - bs->bytes;
         budget = budget < CHUNK_BYTES ? budget : CHUNK_BYTES;

@@ -100,6 +100,8 @@ cJSON *wcs_progress_json(const struct wcs_progress *p)
         cJSON_AddItemToObject(so, "metrics", m = cJSON_CreateObject());
         cJSON_AddNumberToObject(m, "numInputBytes", (double)s->bytes);
         cJSON_AddNumberToObject(m, "linesCut", (double)s->lines_cut);
+        for (const cJSON *it = s->metrics ? s->metrics->child : NULL; it; it = it->next)
+            cJSON_AddItemToObject(m, it->string, cJSON_Duplicate(it, 1));
     }
     cJSON_AddItemToObject(o, "sink", sink = cJSON_CreateObject());
     cJSON_AddStringToObject(sink, "description", p->sink_description);

@@ -9,15 +9,13 @@
 #include <string.h>
 
 static const struct wcs_source_plugin *const sources[] = {
-    &wcs_source_socket,
-    &wcs_source_listen,
-    &wcs_source_file,
-    &wcs_source_stdin,
+    &wcs_source_socket, &wcs_source_listen, &wcs_source_file, &wcs_source_stdin, &wcs_source_kafka,
 };
 
 static const struct wcs_sink_plugin *const sinks[] = {
     &wcs_sink_console,
     &wcs_sink_jsonl,
+    &wcs_sink_kafka,
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -30,6 +30,7 @@ struct wcs_progress_source {
     cJSON *start; /* owned; NULL shows as null */
     cJSON *end;   /* owned */
     uint64_t rows, bytes, lines_cut;
+    cJSON *metrics; /* owned; the source's own metrics, or NULL */
 };
 
 struct wcs_progress {

@@ -8,6 +8,7 @@
 #ifndef WCSTREAM_SINK_H
 #define WCSTREAM_SINK_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -23,6 +24,8 @@ struct wcs_sink {
 
 struct wcs_sink_env {
     enum wcs_output_mode mode;
+    const volatile sig_atomic_t *stopping; /* set when the query is asked to
+                                              stop: give up waiting */
 };
 
 struct wcs_sink_plugin {
@@ -42,6 +45,7 @@ struct wcs_sink_plugin {
 
 extern const struct wcs_sink_plugin wcs_sink_console;
 extern const struct wcs_sink_plugin wcs_sink_jsonl;
+extern const struct wcs_sink_plugin wcs_sink_kafka;
 
 /* The console table of one batch, exactly as Spark's console sink prints
  * it, written to out. num_rows >= 1; truncate as Spark's show(). */

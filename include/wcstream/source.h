@@ -25,7 +25,10 @@
 
 struct wcs_source {
     const struct wcs_source_plugin *plugin;
-    char *desc; /* the URI as given: progress "description" and state key */
+    char *desc; /* the URI as given: progress "description" */
+    char *key;  /* the state's name for its offsets: set (malloc'd) by init()
+                   when options that do not change the data must not change
+                   it (kafka: the topics, not the brokers); NULL means desc */
     void *ctx;  /* the plugin's own state, freed by destroy() */
 };
 
@@ -34,6 +37,7 @@ struct wcs_source_env {
     bool available_now;        /* finite run: end of input ends the source */
     size_t max_bytes;          /* --max-bytes-per-trigger: bound buffered input by it */
     size_t max_line;           /* --max-line-bytes: longer lines are cut */
+    const char *query_id;      /* stable across restarts (e.g. a default group id) */
 };
 
 /* An offset to persist: `partition` of source `source` is consumed up to
@@ -56,12 +60,16 @@ struct wcs_pull {
                                  longer than the budget may go alone) */
     struct wcs_arena *arena;  /* batch lifetime memory */
     struct wcs_offsets *offs; /* see wcs_pull_offset() */
-    const char *source;       /* the source's desc */
+    const char *source;       /* the source's key (else desc) */
     uint64_t rows;            /* out: lines appended */
     uint64_t bytes;           /* out: bytes appended */
     uint64_t lines_cut;       /* out: lines cut at max_line, since start */
+    cJSON *metrics;           /* out, optional: more of the source's metrics
+                                 for its progress entry (an object; taken) */
     cJSON *start;             /* out: offsets before, as Spark shows them */
     cJSON *end;               /* out: offsets after */
+    bool end_batch;           /* out: commit what the batch holds before
+                                 pulling again (e.g. a rebalance waits) */
 };
 
 /* Record that `partition` (copied) is consumed up to `offset` once this
@@ -99,5 +107,6 @@ extern const struct wcs_source_plugin wcs_source_socket;
 extern const struct wcs_source_plugin wcs_source_listen;
 extern const struct wcs_source_plugin wcs_source_file;
 extern const struct wcs_source_plugin wcs_source_stdin;
+extern const struct wcs_source_plugin wcs_source_kafka;
 
 #endif

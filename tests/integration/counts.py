@@ -1,7 +1,8 @@
 """Ground truth for the integration tests, independent of wcstream's code.
 
-  counts.py check STATE [--split whitespace|spark] [--lowercase] FILE...
-      compare the state's word_counts view with the counts of FILE...
+  counts.py check STATE[+STATE...] [--split whitespace|spark] [--lowercase] FILE...
+      compare the state's word_counts view (summed over several states joined
+      with '+') with the counts of FILE...
   counts.py total FILE...            print the number of words (whitespace)
   counts.py text BYTES [SEED]        print deterministic text of about BYTES
 
@@ -73,7 +74,9 @@ def main():
             lowercase = True
         else:
             files.append(a)
-    want, got = expected(files, split, lowercase), state_counts(state)
+    want, got = expected(files, split, lowercase), collections.Counter()
+    for path in state.split("+"):
+        got.update(state_counts(path))
     if want == got:
         print("counts match: %d words, %d distinct" % (sum(got.values()), len(got)))
         return 0

@@ -106,3 +106,30 @@ count_words() {
 make_text() {
     $PY "$HERE/counts.py" text "$@"
 }
+
+# Start the local Kafka-protocol broker (tests/support/kafka_broker.c) with
+# the given --topic NAME:PARTITIONS flags; its address goes to $BROKER.
+start_broker() {
+    local bin
+    bin=$(dirname "$WCSTREAM")/kafka_broker
+    [ -x "$bin" ] || bin=$HERE/../../build/kafka_broker
+    rm -f broker.addr
+    "$bin" --bootstrap-file broker.addr "$@" >/dev/null 2>broker.err &
+    BROKER_PID=$!
+    _bg_pids+=("$BROKER_PID")
+    for _ in $(seq 1 100); do
+        [ -s broker.addr ] && break
+        sleep 0.05
+    done
+    BROKER=$(cat broker.addr) || fail "the broker did not start: $(cat broker.err)"
+}
+
+# Produce FILE's lines as messages to TOPIC, spread over PARTITIONS.
+produce() { # TOPIC PARTITIONS FILE
+    local topic=$1 parts=$2 file=$3 p
+    split -n "l/$parts" -d "$file" "$file.part."
+    for ((p = 0; p < parts; p++)); do
+        kcat -P -b "$BROKER" -t "$topic" -p "$p" -l "$file.part.0$p" || fail "kcat"
+    done
+    rm -f "$file".part.*
+}

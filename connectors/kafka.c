@@ -1,0 +1,571 @@
+/*
+ * kafka.c - the kafka:// source: a consumer group member whose offsets
+ * live in the state.
+ *
+ *   kafka://BROKER[,BROKER...]/TOPIC[,TOPIC...]?group=G&startingOffsets=
+ *       earliest|latest&maxOffsetsPerTrigger=N&failOnDataLoss=BOOL&kafka.P=V
+ *
+ * librdkafka's high-level consumer is polled in pull(), on the engine
+ * thread; its queue wakes the engine through the notify eventfd when
+ * messages arrive. Every message value is text (several lines, or a last
+ * line without '\n'). Exactly-once state: the next offset of every
+ * partition the batch read goes into the same SQLite transaction as the
+ * counts; on assignment a partition starts at its offset in the state, else
+ * at the group's committed offset (another member's progress), else at
+ * startingOffsets. After the commit the same offsets are committed to
+ * Kafka, for lag tools and for the other members. A revocation that would
+ * take away partitions the batch in hand has read is held back until that
+ * batch is committed.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "wcstream/framer.h"
+#include "wcstream/log.h"
+#include "wcstream/source.h"
+
+struct part {
+    char *topic;
+    int32_t partition;
+    int64_t next; /* next offset to read; -1 until the first message */
+    int64_t end;  /* available-now: stop here; -1 when not known yet */
+    bool assigned;
+    bool dirty;       /* read by the batch in hand, not committed yet */
+    bool paused;      /* reached its end (available-now) */
+    int64_t restored; /* committed offset (the state's), -1 when none */
+};
+
+struct kafka_src {
+    rd_kafka_t *rk;
+    const char *desc;
+    bool available_now;
+    bool fail_on_data_loss;
+    bool assigned_once;
+    int64_t max_per_trigger; /* 0: no bound */
+    int64_t taken;           /* messages in the batch in hand */
+    int64_t starting;        /* RD_KAFKA_OFFSET_BEGINNING or _END */
+    struct part *parts;
+    size_t nparts, cap;
+    rd_kafka_topic_partition_list_t *revoke; /* held back until the commit */
+    struct wcs_framer fr;
+    char *fatal;                  /* a failure to report from the next pull */
+    rd_kafka_resp_err_t last_err; /* logged once per change */
+};
+
+static struct part *find_part(struct kafka_src *k, const char *topic, int32_t partition,
+                              bool create)
+{
+    for (size_t i = 0; i < k->nparts; i++)
+        if (k->parts[i].partition == partition && strcmp(k->parts[i].topic, topic) == 0)
+            return &k->parts[i];
+    if (!create)
+        return NULL;
+    if (k->nparts == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 16;
+        struct part *v = realloc(k->parts, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        k->parts = v;
+        k->cap = cap;
+    }
+    char *t = strdup(topic);
+    if (!t)
+        return NULL;
+    k->parts[k->nparts] =
+        (struct part){.topic = t, .partition = partition, .next = -1, .end = -1, .restored = -1};
+    return &k->parts[k->nparts++];
+}
+
+static void set_fatal(struct kafka_src *k, const char *fmt, const char *a, const char *b)
+{
+    if (k->fatal)
+        return;
+    size_t n = strlen(fmt) + strlen(a) + strlen(b) + 1;
+    if ((k->fatal = malloc(n)) != NULL)
+        snprintf(k->fatal, n, fmt, a, b);
+}
+
+/* Where each newly assigned partition starts: the state, else the
+ * group's committed offset, else startingOffsets. */
+static void choose_offsets(rd_kafka_t *rk, struct kafka_src *k,
+                           rd_kafka_topic_partition_list_t *list)
+{
+    rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(list);
+    if (rd_kafka_committed(rk, committed, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        wcs_warn("%s: cannot read the group's committed offsets; using the state's and "
+                 "startingOffsets",
+                 k->desc);
+    for (int i = 0; i < list->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &list->elems[i];
+        struct part *p = find_part(k, tp->topic, tp->partition, true);
+        int64_t c = committed->elems[i].err ? RD_KAFKA_OFFSET_INVALID : committed->elems[i].offset;
+        tp->offset = p && p->restored >= 0 ? p->restored : c >= 0 ? c : k->starting;
+        if (!p)
+            continue;
+        p->assigned = true;
+        p->paused = false;
+        if (tp->offset >= 0)
+            p->next = tp->offset;
+        int64_t lo, hi;
+        if (k->available_now && p->end < 0 &&
+            rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition, &lo, &hi, 10000) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR) {
+            p->end = hi; /* the end it had when the query started */
+            if (tp->offset < 0)
+                p->next = tp->offset == RD_KAFKA_OFFSET_BEGINNING ? lo : hi;
+        }
+        wcs_info("%s: assigned %s/%" PRId32 " from offset %s%" PRId64, k->desc, tp->topic,
+                 tp->partition,
+                 tp->offset == RD_KAFKA_OFFSET_BEGINNING ? "earliest "
+                 : tp->offset == RD_KAFKA_OFFSET_END     ? "latest "
+                                                         : "",
+                 tp->offset < 0 ? (int64_t)0 : tp->offset);
+    }
+    rd_kafka_topic_partition_list_destroy(committed);
+}
+
+static void give_up(rd_kafka_t *rk, struct kafka_src *k, rd_kafka_topic_partition_list_t *list)
+{
+    for (int i = 0; i < list->cnt; i++) {
+        struct part *p = find_part(k, list->elems[i].topic, list->elems[i].partition, false);
+        if (p)
+            p->assigned = false;
+    }
+    if (strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, list);
+        if (e)
+            rd_kafka_error_destroy(e);
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *list, void *opaque)
+{
+    struct kafka_src *k = opaque;
+    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        choose_offsets(rk, k, list);
+        k->assigned_once = true;
+        if (cooperative) {
+            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, list);
+            if (e)
+                rd_kafka_error_destroy(e);
+        } else {
+            rd_kafka_assign(rk, list);
+        }
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        bool held = false;
+        for (int i = 0; i < list->cnt; i++) {
+            struct part *p = find_part(k, list->elems[i].topic, list->elems[i].partition, false);
+            held |= p && p->dirty;
+        }
+        if (held && !k->revoke) { /* the batch in hand read them: commit it first */
+            k->revoke = rd_kafka_topic_partition_list_copy(list);
+            wcs_info("%s: partitions revoked; handing them over after the batch in hand", k->desc);
+            return;
+        }
+        give_up(rk, k, list);
+        return;
+    }
+    wcs_warn("%s: rebalance failed: %s", k->desc, rd_kafka_err2str(err));
+    rd_kafka_assign(rk, NULL);
+}
+
+/* librdkafka's own log lines repeat while a broker is down: keep them for
+ * --log-level debug. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    (void)level;
+    wcs_debug("librdkafka %s: %s", fac, buf);
+}
+
+/* Client-level errors (brokers down, authentication): once per change. */
+static void on_client_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    struct kafka_src *k = opaque;
+    (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__FATAL || err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+        set_fatal(k, "%s: %s", k->desc, reason);
+        return;
+    }
+    if ((rd_kafka_resp_err_t)err != k->last_err) {
+        k->last_err = (rd_kafka_resp_err_t)err;
+        wcs_warn("%s: %s; retrying", k->desc, reason);
+    }
+}
+
+static int set(rd_kafka_conf_t *conf, const char *key, const char *value, const char *desc,
+               char *err, size_t errlen)
+{
+    char why[256];
+    if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) == RD_KAFKA_CONF_OK)
+        return 0;
+    wcs_err(err, errlen, "%s: %s", desc, why);
+    return WCS_EUSAGE;
+}
+
+static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct wcs_source_env *env,
+                      char *err, size_t errlen)
+{
+    struct kafka_src *k = calloc(1, sizeof(*k));
+    if (!k) {
+        wcs_err(err, errlen, "out of memory");
+        return -1;
+    }
+    src->ctx = k;
+    k->desc = src->desc;
+    k->available_now = env->available_now;
+    k->fail_on_data_loss = true;
+    wcs_framer_init(&k->fr, env->max_line);
+
+    char brokers[1024], topics[1024];
+    const char *slash = strchr(uri->target, '/');
+    if (!slash || slash == uri->target || !slash[1] ||
+        (size_t)(slash - uri->target) >= sizeof(brokers) || strlen(slash + 1) >= sizeof(topics)) {
+        wcs_err(err, errlen, "%s: expected kafka://BROKER[,BROKER...]/TOPIC[,TOPIC...]", src->desc);
+        return WCS_EUSAGE;
+    }
+    memcpy(brokers, uri->target, (size_t)(slash - uri->target));
+    brokers[slash - uri->target] = '\0';
+    strcpy(topics, slash + 1);
+    /* Offsets belong to the topics: moving brokers or changing options
+     * must not lose them. */
+    size_t klen = strlen(topics) + sizeof("kafka:");
+    if ((src->key = malloc(klen)) == NULL) {
+        wcs_err(err, errlen, "out of memory");
+        return -1;
+    }
+    snprintf(src->key, klen, "kafka:%s", topics);
+
+    const char *starting = wcs_uri_get(uri, "startingOffsets");
+    if (starting && strcmp(starting, "earliest") && strcmp(starting, "latest")) {
+        wcs_err(err, errlen, "%s: startingOffsets must be earliest or latest, not '%s'", src->desc,
+                starting);
+        return WCS_EUSAGE;
+    }
+    k->starting = starting && strcmp(starting, "earliest") == 0 ? RD_KAFKA_OFFSET_BEGINNING
+                                                                : RD_KAFKA_OFFSET_END;
+    size_t max = 0;
+    int r;
+    if ((r = wcs_uri_get_size(uri, "maxOffsetsPerTrigger", 1, INT64_MAX, &max, err, errlen)) < 0 ||
+        (r = wcs_uri_get_bool(uri, "failOnDataLoss", &k->fail_on_data_loss, err, errlen)) < 0)
+        return r;
+    k->max_per_trigger = (int64_t)max;
+
+    /* The default group is stable per query: two queries never share one
+     * by accident, and a restart rejoins its own. */
+    char group[300];
+    const char *g = wcs_uri_get(uri, "group");
+    snprintf(group, sizeof(group), "%s", g ? g : env->query_id);
+
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if ((r = set(conf, "bootstrap.servers", brokers, src->desc, err, errlen)) < 0 ||
+        (r = set(conf, "group.id", group, src->desc, err, errlen)) < 0 ||
+        (r = set(conf, "enable.auto.commit", "false", src->desc, err, errlen)) < 0 ||
+        (r = set(conf, "enable.auto.offset.store", "false", src->desc, err, errlen)) < 0 ||
+        (r = set(conf, "enable.partition.eof", "false", src->desc, err, errlen)) < 0 ||
+        (r = set(conf, "auto.offset.reset", k->fail_on_data_loss ? "error" : "earliest", src->desc,
+                 err, errlen)) < 0 ||
+        (r = set(conf, "log_level", "4", src->desc, err, errlen)) < 0)
+        goto fail_conf;
+    for (size_t i = 0; i < uri->nparams; i++) {
+        struct wcs_uri_param *pm = &uri->params[i];
+        if (strncmp(pm->key, "kafka.", 6) != 0)
+            continue;
+        pm->used = true;
+        if ((r = set(conf, pm->key + 6, pm->value, src->desc, err, errlen)) < 0)
+            goto fail_conf;
+    }
+    rd_kafka_conf_set_opaque(conf, k);
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_error_cb(conf, on_client_error);
+    char why[512];
+    k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
+    if (!k->rk) {
+        wcs_err(err, errlen, "%s: %s", src->desc, why);
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(k->rk);
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(k->rk);
+    static const uint64_t one = 1; /* an eventfd takes 8-byte writes */
+    rd_kafka_queue_io_event_enable(q, wcs_notify_fd(env->notify), &one, sizeof(one));
+    rd_kafka_queue_destroy(q);
+
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(4);
+    for (char *save, *t = strtok_r(topics, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        rd_kafka_topic_partition_list_add(subs, t, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(k->rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (e) {
+        wcs_err(err, errlen, "%s: cannot subscribe: %s", src->desc, rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+fail_conf:
+    rd_kafka_conf_destroy(conf);
+    return r;
+}
+
+static int kafka_restore(struct wcs_source *src, const char *partition, int64_t offset, char *err,
+                         size_t errlen)
+{
+    struct kafka_src *k = src->ctx;
+    const char *slash = strrchr(partition, '/');
+    char topic[256];
+    if (!slash || (size_t)(slash - partition) >= sizeof(topic)) {
+        wcs_err(err, errlen, "%s: bad partition '%s' in the state", src->desc, partition);
+        return -1;
+    }
+    memcpy(topic, partition, (size_t)(slash - partition));
+    topic[slash - partition] = '\0';
+    struct part *p = find_part(k, topic, (int32_t)atoi(slash + 1), true);
+    if (!p) {
+        wcs_err(err, errlen, "out of memory");
+        return -1;
+    }
+    p->restored = offset;
+    p->next = offset;
+    return 0;
+}
+
+/* Put one partition back to `offset` and stop reading it for now. */
+static void hold(struct kafka_src *k, struct part *p, int64_t offset)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = offset;
+    rd_kafka_pause_partitions(k->rk, l);
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(k->rk, l, 5000);
+    if (e)
+        rd_kafka_error_destroy(e);
+    rd_kafka_topic_partition_list_destroy(l);
+    p->paused = true;
+}
+
+/* A consumer error: log once per change; some end the query. */
+static void on_error(struct kafka_src *k, const rd_kafka_message_t *m)
+{
+    const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+        m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+        set_fatal(k,
+                  "%s: stored offsets are no longer on the broker (%s); data was lost. "
+                  "Use failOnDataLoss=false to go on from the earliest offset",
+                  k->desc, rd_kafka_message_errstr(m));
+        return;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+        m->err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED ||
+        m->err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED) {
+        set_fatal(k, "%s: %s", k->desc, rd_kafka_message_errstr(m));
+        return;
+    }
+    if (m->err != k->last_err) {
+        k->last_err = m->err;
+        if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+            m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC)
+            wcs_warn("%s: topic %s does not exist (yet); waiting for it", k->desc, topic);
+        else
+            wcs_warn("%s: %s; retrying", k->desc, rd_kafka_message_errstr(m));
+    }
+}
+
+static cJSON *offsets_json(struct kafka_src *k, bool start)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; i < k->nparts; i++) {
+        struct part *p = &k->parts[i];
+        if (!p->dirty)
+            continue;
+        cJSON *t = cJSON_GetObjectItemCaseSensitive(o, p->topic);
+        if (!t)
+            cJSON_AddItemToObject(o, p->topic, t = cJSON_CreateObject());
+        char key[16];
+        snprintf(key, sizeof(key), "%" PRId32, p->partition);
+        cJSON_AddNumberToObject(t, key, (double)(start ? p->restored : p->next));
+    }
+    return o;
+}
+
+/* Consumer lag per assigned partition, from the watermarks librdkafka last
+ * saw (no broker round trip), as Spark's Kafka source reports it. */
+static cJSON *lag_metrics(struct kafka_src *k)
+{
+    cJSON *m = cJSON_CreateObject(), *per = cJSON_CreateObject();
+    int64_t max = -1, sum = 0, n = 0;
+    for (size_t i = 0; i < k->nparts; i++) {
+        struct part *p = &k->parts[i];
+        int64_t lo, hi;
+        if (!p->assigned || p->next < 0 ||
+            rd_kafka_get_watermark_offsets(k->rk, p->topic, p->partition, &lo, &hi) || hi < 0)
+            continue;
+        int64_t lag = hi > p->next ? hi - p->next : 0;
+        char key[300];
+        snprintf(key, sizeof(key), "%s/%" PRId32, p->topic, p->partition);
+        cJSON_AddNumberToObject(per, key, (double)lag);
+        max = lag > max ? lag : max;
+        sum += lag;
+        n++;
+    }
+    cJSON_AddItemToObject(m, "offsetsBehindLatest", per);
+    if (n) {
+        cJSON_AddNumberToObject(m, "maxOffsetsBehindLatest", (double)max);
+        cJSON_AddNumberToObject(m, "avgOffsetsBehindLatest", (double)sum / (double)n);
+    }
+    if (k->last_err)
+        cJSON_AddStringToObject(m, "lastError", rd_kafka_err2str(k->last_err));
+    return m;
+}
+
+static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, size_t errlen)
+{
+    struct kafka_src *k = src->ctx;
+    p->start = NULL;
+    while (!k->revoke && p->bytes < p->budget &&
+           (!k->max_per_trigger || k->taken < k->max_per_trigger)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 0);
+        if (!m)
+            break;
+        if (m->err) {
+            on_error(k, m);
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (k->last_err) {
+            wcs_info("%s: reading again", k->desc);
+            k->last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        }
+        struct part *pt = find_part(k, rd_kafka_topic_name(m->rkt), m->partition, true);
+        if (!pt) {
+            rd_kafka_message_destroy(m);
+            wcs_err(err, errlen, "%s: out of memory", src->desc);
+            return -1;
+        }
+        if (pt->end >= 0 && m->offset >= pt->end) { /* past the available-now end */
+            hold(k, pt, m->offset);
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (!pt->dirty) {
+            pt->dirty = true;
+            pt->restored = m->offset; /* the batch's start offset */
+        }
+        size_t before = p->text->len;
+        int r = m->len ? wcs_framer_feed(&k->fr, m->payload, m->len, p->text, &p->rows) : 0;
+        if (r == 0)
+            r = wcs_framer_flush(&k->fr, p->text, &p->rows);
+        pt->next = m->offset + 1;
+        k->taken++;
+        p->bytes += p->text->len - before;
+        rd_kafka_message_destroy(m);
+        if (r < 0) {
+            wcs_err(err, errlen, "%s: out of memory", src->desc);
+            return -1;
+        }
+        if (pt->end >= 0 && pt->next >= pt->end)
+            hold(k, pt, pt->next);
+    }
+    if (k->fatal) {
+        wcs_err(err, errlen, "%s", k->fatal);
+        return -1;
+    }
+    for (size_t i = 0; i < k->nparts; i++) {
+        char key[300];
+        if (!k->parts[i].dirty)
+            continue;
+        snprintf(key, sizeof(key), "%s/%" PRId32, k->parts[i].topic, k->parts[i].partition);
+        if (wcs_pull_offset(p, key, k->parts[i].next) < 0) {
+            wcs_err(err, errlen, "%s: out of memory", src->desc);
+            return -1;
+        }
+    }
+    p->start = offsets_json(k, true);
+    p->end = offsets_json(k, false);
+    p->metrics = lag_metrics(k);
+    p->lines_cut = k->fr.cuts;
+    /* A rebalance waiting for this batch, or maxOffsetsPerTrigger reached:
+     * the batch in hand is complete. */
+    p->end_batch = k->revoke || (k->max_per_trigger && k->taken >= k->max_per_trigger);
+    return 0;
+}
+
+static bool kafka_finished(struct wcs_source *src)
+{
+    struct kafka_src *k = src->ctx;
+    if (!k->available_now || !k->assigned_once)
+        return false;
+    for (size_t i = 0; i < k->nparts; i++) {
+        struct part *p = &k->parts[i];
+        if (p->assigned && (p->end < 0 || p->next < p->end))
+            return false;
+    }
+    return true;
+}
+
+static void kafka_commit(struct wcs_source *src)
+{
+    struct kafka_src *k = src->ctx;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)k->nparts + 1);
+    for (size_t i = 0; i < k->nparts; i++) {
+        struct part *p = &k->parts[i];
+        if (p->dirty && p->next >= 0)
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->next;
+        p->dirty = false;
+        p->restored = p->next;
+    }
+    if (l->cnt) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(k->rk, l, k->revoke != NULL ? 0 : 1);
+        if (e)
+            wcs_warn("%s: committing offsets to Kafka: %s", k->desc, rd_kafka_err2str(e));
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    k->taken = 0;
+    if (k->revoke) {
+        give_up(k->rk, k, k->revoke);
+        rd_kafka_topic_partition_list_destroy(k->revoke);
+        k->revoke = NULL;
+    }
+}
+
+static void kafka_destroy(struct wcs_source *src)
+{
+    struct kafka_src *k = src->ctx;
+    if (!k)
+        return;
+    if (k->rk) {
+        rd_kafka_consumer_close(k->rk);
+        rd_kafka_destroy(k->rk);
+    }
+    if (k->revoke)
+        rd_kafka_topic_partition_list_destroy(k->revoke);
+    for (size_t i = 0; i < k->nparts; i++)
+        free(k->parts[i].topic);
+    free(k->parts);
+    free(k->fatal);
+    wcs_framer_free(&k->fr);
+    free(k);
+    src->ctx = NULL;
+}
+
+const struct wcs_source_plugin wcs_source_kafka = {
+    .scheme = "kafka",
+    .usage = "kafka://BROKERS/TOPICS a consumer group member; exact restarts",
+    .replayable = true,
+    .init = kafka_init,
+    .restore = kafka_restore,
+    .pull = kafka_pull,
+    .finished = kafka_finished,
+    .commit = kafka_commit,
+    .destroy = kafka_destroy,
+};

@@ -1,0 +1,221 @@
+/*
+ * kafka.c - the kafka:// sink: a changelog of the running counts.
+ *
+ *   kafka://BROKER[,BROKER...]/TOPIC?format=text|json&kafka.P=V
+ *
+ * After each committed batch, one message per updated word: key = the
+ * word, value = its new total ("42", or {"word":…,"count":42,"batchId":7}
+ * with format=json). The topic is meant to be log-compacted, so it always
+ * holds the latest count of every word. The producer is idempotent and
+ * messages never time out; emit() returns only when every message of the
+ * batch is acknowledged by the broker, so the engine acknowledges its
+ * sources after that. A broker outage therefore blocks the query (the
+ * producer queue is bounded), logged once, instead of dropping results.
+ * Delivery is at-least-once; as each message carries the absolute count, a
+ * batch delivered twice is harmless.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "wcstream/buf.h"
+#include "wcstream/log.h"
+#include "wcstream/sink.h"
+#include "wcstream/text.h"
+
+struct kafka_sink {
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *topic;
+    const char *desc;
+    bool json;
+    const volatile sig_atomic_t *stopping;
+    struct wcs_buf value;
+    int64_t failed; /* deliveries that failed for good, in this batch */
+    char failure[256];
+};
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    struct kafka_sink *k = opaque;
+    (void)rk;
+    if (m->err) {
+        k->failed++;
+        snprintf(k->failure, sizeof(k->failure), "%s", rd_kafka_err2str(m->err));
+    }
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    (void)level;
+    wcs_debug("librdkafka %s: %s", fac, buf);
+}
+
+static int set(rd_kafka_conf_t *conf, const char *key, const char *value, const char *desc,
+               char *err, size_t errlen)
+{
+    char why[256];
+    if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) == RD_KAFKA_CONF_OK)
+        return 0;
+    wcs_err(err, errlen, "%s: %s", desc, why);
+    return WCS_EUSAGE;
+}
+
+static int kafka_sink_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_sink_env *env,
+                           char *err, size_t errlen)
+{
+    char brokers[1024];
+    const char *slash = strchr(uri->target, '/');
+    if (!slash || slash == uri->target || !slash[1] || strchr(slash + 1, ',') ||
+        (size_t)(slash - uri->target) >= sizeof(brokers)) {
+        wcs_err(err, errlen, "%s: expected kafka://BROKER[,BROKER...]/TOPIC", uri->text);
+        return WCS_EUSAGE;
+    }
+    memcpy(brokers, uri->target, (size_t)(slash - uri->target));
+    brokers[slash - uri->target] = '\0';
+    const char *format = wcs_uri_get(uri, "format");
+    if (format && strcmp(format, "text") && strcmp(format, "json")) {
+        wcs_err(err, errlen, "%s: format must be text or json, not '%s'", uri->text, format);
+        return WCS_EUSAGE;
+    }
+    struct kafka_sink *k = calloc(1, sizeof(*k));
+    if (!k) {
+        wcs_err(err, errlen, "out of memory");
+        return -1;
+    }
+    sk->ctx = k;
+    sk->top_n = 0;
+    k->desc = sk->desc;
+    k->json = format && strcmp(format, "json") == 0;
+    k->stopping = env->stopping;
+
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    int r;
+    if ((r = set(conf, "bootstrap.servers", brokers, uri->text, err, errlen)) < 0 ||
+        (r = set(conf, "enable.idempotence", "true", uri->text, err, errlen)) < 0 ||
+        (r = set(conf, "message.timeout.ms", "0", uri->text, err, errlen)) < 0 ||
+        (r = set(conf, "linger.ms", "5", uri->text, err, errlen)) < 0 ||
+        (r = set(conf, "log_level", "4", uri->text, err, errlen)) < 0)
+        goto fail_conf;
+    for (size_t i = 0; i < uri->nparams; i++) {
+        struct wcs_uri_param *pm = &uri->params[i];
+        if (strncmp(pm->key, "kafka.", 6) != 0)
+            continue;
+        pm->used = true;
+        if ((r = set(conf, pm->key + 6, pm->value, uri->text, err, errlen)) < 0)
+            goto fail_conf;
+    }
+    rd_kafka_conf_set_opaque(conf, k);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    char why[512];
+    k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
+    if (!k->rk) {
+        rd_kafka_conf_destroy(conf);
+        wcs_err(err, errlen, "%s: %s", uri->text, why);
+        return -1;
+    }
+    k->topic = rd_kafka_topic_new(k->rk, slash + 1, NULL);
+    if (!k->topic) {
+        wcs_err(err, errlen, "%s: %s", uri->text, rd_kafka_err2str(rd_kafka_last_error()));
+        return -1;
+    }
+    return 0;
+fail_conf:
+    rd_kafka_conf_destroy(conf);
+    return r;
+}
+
+/* The message value for one row. 0 or -ENOMEM. */
+static int value(struct kafka_sink *k, const struct wcs_row *row, int64_t batch_id)
+{
+    char num[64];
+    k->value.len = 0;
+    if (!k->json) {
+        int n = snprintf(num, sizeof(num), "%" PRId64, row->count);
+        return wcs_buf_append(&k->value, num, (size_t)n);
+    }
+    int n = snprintf(num, sizeof(num), ",\"count\":%" PRId64 ",\"batchId\":%" PRId64 "}",
+                     row->count, batch_id);
+    if (wcs_buf_append(&k->value, "{\"word\":", 8) < 0 ||
+        wcs_json_string(&k->value, row->word, row->len) < 0)
+        return -1;
+    return wcs_buf_append(&k->value, num, (size_t)n);
+}
+
+static int kafka_sink_emit(struct wcs_sink *sk, const struct wcs_result *res, char *err,
+                           size_t errlen)
+{
+    struct kafka_sink *k = sk->ctx;
+    k->failed = 0;
+    bool waiting = false;
+    for (size_t i = 0; i < res->n_updated; i++) {
+        const struct wcs_row *row = &res->updated[i];
+        if (value(k, row, res->batch_id) < 0) {
+            wcs_err(err, errlen, "out of memory");
+            return -1;
+        }
+        /* A full producer queue (a slow or absent broker) waits here. */
+        while (rd_kafka_produce(k->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, k->value.data,
+                                k->value.len, row->word, row->len, NULL) < 0) {
+            if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                wcs_err(err, errlen, "%s: %s", k->desc, rd_kafka_err2str(rd_kafka_last_error()));
+                return -1;
+            }
+            if (k->stopping && *k->stopping) {
+                wcs_err(err, errlen, "%s: stopping with batch %" PRId64 " not delivered", k->desc,
+                        res->batch_id);
+                return -1;
+            }
+            rd_kafka_poll(k->rk, 100);
+        }
+        rd_kafka_poll(k->rk, 0);
+    }
+    /* Only a delivered batch is done: wait for every acknowledgement. */
+    while (rd_kafka_flush(k->rk, 1000) == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+        if (!waiting)
+            wcs_warn("%s: waiting for the broker to take batch %" PRId64 " (%d messages)", k->desc,
+                     res->batch_id, rd_kafka_outq_len(k->rk));
+        waiting = true;
+        if (k->stopping && *k->stopping) {
+            wcs_err(err, errlen, "%s: stopping with %d results of batch %" PRId64 " not delivered",
+                    k->desc, rd_kafka_outq_len(k->rk), res->batch_id);
+            return -1;
+        }
+    }
+    if (waiting)
+        wcs_info("%s: batch %" PRId64 " delivered", k->desc, res->batch_id);
+    if (k->failed) {
+        wcs_err(err, errlen, "%s: %" PRId64 " results of batch %" PRId64 " not delivered: %s",
+                k->desc, k->failed, res->batch_id, k->failure);
+        return -1;
+    }
+    return 0;
+}
+
+static void kafka_sink_destroy(struct wcs_sink *sk)
+{
+    struct kafka_sink *k = sk->ctx;
+    if (!k)
+        return;
+    if (k->topic)
+        rd_kafka_topic_destroy(k->topic);
+    if (k->rk) {
+        rd_kafka_flush(k->rk, 5000);
+        rd_kafka_destroy(k->rk);
+    }
+    wcs_buf_free(&k->value);
+    free(k);
+    sk->ctx = NULL;
+}
+
+const struct wcs_sink_plugin wcs_sink_kafka = {
+    .scheme = "kafka",
+    .usage = "kafka://BROKERS/TOPIC[?format=text|json] one message per updated word",
+    .init = kafka_sink_init,
+    .emit = kafka_sink_emit,
+    .destroy = kafka_sink_destroy,
+};

@@ -1,0 +1,129 @@
+/*
+ * kafka_broker.c - a local Kafka-protocol broker for development and tests.
+ *
+ * There is no Apache Kafka package on this platform; librdkafka ships a
+ * mock cluster that speaks the real Kafka protocol on loopback. This
+ * program starts one with N brokers, creates the topics asked for, prints
+ * the bootstrap address (the mock picks its own ports) on stdout and to a
+ * file, and runs until SIGTERM or SIGINT. SIGUSR1 takes every broker down
+ * (connections are dropped and refused), SIGUSR2 brings them back: the
+ * tests use that for broker outages.
+ *
+ *   kafka_broker [--brokers N] [--topic NAME:PARTITIONS]... [--bootstrap-file PATH]
+ *
+ * Limits of librdkafka 2.0.2's mock: about 5 MiB retained per partition,
+ * transactions accepted but not isolated, no CreateTopics admin API.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+static volatile sig_atomic_t stop, down, up;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGUSR1)
+        down = 1;
+    else if (sig == SIGUSR2)
+        up = 1;
+    else
+        stop = 1;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: kafka_broker [--brokers N] [--topic NAME:PARTITIONS]... "
+                    "[--bootstrap-file PATH]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    int brokers = 1;
+    const char *bootstrap_file = NULL;
+    char errstr[512];
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--brokers") == 0 && i + 1 < argc)
+            brokers = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--bootstrap-file") == 0 && i + 1 < argc)
+            bootstrap_file = argv[++i];
+        else if (strcmp(argv[i], "--topic") == 0 && i + 1 < argc)
+            i++; /* created below, once the cluster exists */
+        else
+            usage();
+    }
+    if (brokers < 1)
+        usage();
+
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!rk) {
+        fprintf(stderr, "kafka_broker: %s\n", errstr);
+        return 1;
+    }
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, brokers);
+    if (!mc) {
+        fprintf(stderr, "kafka_broker: cannot start the mock cluster\n");
+        return 1;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--topic") != 0)
+            continue;
+        char name[256];
+        int parts = 1;
+        const char *spec = argv[++i], *colon = strrchr(spec, ':');
+        size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
+        if (colon)
+            parts = atoi(colon + 1);
+        if (len == 0 || len >= sizeof(name) || parts < 1)
+            usage();
+        memcpy(name, spec, len);
+        name[len] = '\0';
+        rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mc, name, parts, 1);
+        if (err) {
+            fprintf(stderr, "kafka_broker: topic %s: %s\n", name, rd_kafka_err2str(err));
+            return 1;
+        }
+    }
+
+    const char *bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
+    if (bootstrap_file) {
+        FILE *f = fopen(bootstrap_file, "w");
+        if (!f || fprintf(f, "%s\n", bootstraps) < 0 || fclose(f) != 0) {
+            perror(bootstrap_file);
+            return 1;
+        }
+    }
+    printf("%s\n", bootstraps);
+    fflush(stdout);
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGUSR2, &sa, NULL);
+    while (!stop) {
+        usleep(50000);
+        if (down) {
+            down = 0;
+            rd_kafka_mock_broker_set_down(mc, -1);
+            fprintf(stderr, "kafka_broker: brokers down\n");
+        }
+        if (up) {
+            up = 0;
+            rd_kafka_mock_broker_set_up(mc, -1);
+            fprintf(stderr, "kafka_broker: brokers up\n");
+        }
+    }
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(rk);
+    return 0;
+}
