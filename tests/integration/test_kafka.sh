@@ -1,8 +1,8 @@
 # kafka:// against the local Kafka-protocol broker: exact counts from a
 # 4-partition topic, exactly-once state across 10 kill -9 during
-# consumption, startingOffsets, maxOffsetsPerTrigger, a broker outage in
-# the middle of the stream, a topic that appears later, an unreachable
-# broker.
+# consumption, failOnDataLoss, startingOffsets, maxOffsetsPerTrigger, a
+# broker outage in the middle of the stream, two members of one group, the
+# sink's changelog, a topic that appears later, an unreachable broker.
 . "$(dirname "$0")/lib.sh"
 
 start_broker --topic lines:4 --topic crash:4 --topic late:2 --topic outage:2 --topic counts:2 \
@@ -54,6 +54,21 @@ for line in open("countsj.jsonl"):
     batches.add(m["batchId"])
 assert lastj == want and len(batches) > 1, (len(lastj), batches)
 PY
+
+# Stored offsets no longer on the broker: failOnDataLoss=true (the
+# default) stops with a clear error and exit 1; false goes on from the
+# earliest offset still there.
+cp k.db lost.db
+sqlite3 lost.db "update offsets set offset = 999999 where partition = 'lines/0'"
+rc=0
+timeout 60 "$WCSTREAM" --source "kafka://$BROKER/lines?$opts" --state lost.db --trigger 100ms \
+    >/dev/null 2>err.txt || rc=$?
+[ "$rc" = 1 ] || fail "data loss with failOnDataLoss=true: exit $rc"
+grep -q "no longer on the broker" err.txt || fail "unclear data-loss error: $(tail -3 err.txt)"
+start_wcs --source "kafka://$BROKER/lines?failOnDataLoss=false&$opts" --state lost.db --trigger 100ms
+wait_total lost.db $(($(count_words c1.txt) + 1)) 60 # partition 0 read again
+stop_wcs
+[ "$WCS_RC" = 0 ] || fail "failOnDataLoss=false: exit $WCS_RC"
 
 # kill -9 while consuming, 10 times; the state's offsets win on restart.
 make_text 1500000 2 >c2.txt
