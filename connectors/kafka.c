@@ -48,6 +48,7 @@ struct kafka_src {
     bool assigned_once;
     int64_t max_per_trigger; /* 0: no bound */
     int64_t taken;           /* messages in the batch in hand */
+    int64_t ts_min, ts_max;  /* message timestamps (ms) in the batch in hand */
     int64_t starting;        /* RD_KAFKA_OFFSET_BEGINNING or _END */
     struct part *parts;
     size_t nparts, cap;
@@ -226,6 +227,7 @@ static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct 
     k->desc = src->desc;
     k->available_now = env->available_now;
     k->fail_on_data_loss = true;
+    k->ts_min = k->ts_max = -1;
     wcs_framer_init(&k->fr, env->max_line);
 
     char brokers[1024], topics[1024];
@@ -425,6 +427,12 @@ static cJSON *lag_metrics(struct kafka_src *k)
     }
     if (k->last_err)
         cJSON_AddStringToObject(m, "lastError", rd_kafka_err2str(k->last_err));
+    if (k->ts_min >= 0) {
+        cJSON *et = cJSON_CreateObject();
+        cJSON_AddNumberToObject(et, "min", (double)k->ts_min);
+        cJSON_AddNumberToObject(et, "max", (double)k->ts_max);
+        cJSON_AddItemToObject(m, "eventTimeMs", et);
+    }
     return m;
 }
 
@@ -460,6 +468,11 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
         if (!pt->dirty) {
             pt->dirty = true;
             pt->restored = m->offset; /* the batch's start offset */
+        }
+        int64_t ts = rd_kafka_message_timestamp(m, NULL);
+        if (ts >= 0) { /* event time, kept for windowing */
+            k->ts_min = k->ts_min < 0 || ts < k->ts_min ? ts : k->ts_min;
+            k->ts_max = ts > k->ts_max ? ts : k->ts_max;
         }
         size_t before = p->text->len;
         int r = m->len ? wcs_framer_feed(&k->fr, m->payload, m->len, p->text, &p->rows) : 0;
@@ -531,6 +544,7 @@ static void kafka_commit(struct wcs_source *src)
     }
     rd_kafka_topic_partition_list_destroy(l);
     k->taken = 0;
+    k->ts_min = k->ts_max = -1;
     if (k->revoke) {
         give_up(k->rk, k, k->revoke);
         rd_kafka_topic_partition_list_destroy(k->revoke);

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 start_broker --topic lines:4 --topic crash:4 --topic late:2 --topic outage:2 --topic counts:2 \
-    --topic group:4
+    --topic group:4 --topic coop:4 --topic souts:1
 opts="kafka.session.timeout.ms=6000&kafka.heartbeat.interval.ms=500"
 
 # A corpus over 4 partitions, counted as a batch job.
@@ -26,6 +26,8 @@ assert sorted(end) == ["0", "1", "2", "3"], end
 m = p["sources"][0]["metrics"]
 assert sorted(m["offsetsBehindLatest"]) == ["lines/0", "lines/1", "lines/2", "lines/3"], m
 assert m["maxOffsetsBehindLatest"] == 0, m  # available-now read it all
+et = m["eventTimeMs"]
+assert 1.5e12 < et["min"] <= et["max"], et  # the messages' timestamps
 PY
 # Nothing new: a second run adds nothing.
 "$WCSTREAM" --source "kafka://$BROKER/lines?startingOffsets=earliest&$opts" \
@@ -176,6 +178,50 @@ sleep 1
 check_counts ga.db+gb.db g1.txt g2.txt
 kill -TERM "$B"
 wait "$B" || fail "member B: exit $?"
+
+# The same with cooperative rebalancing (incremental assign/unassign).
+rm -f ga.db* gb.db*
+make_text 100000 11 >g3.txt
+produce coop 4 g3.txt
+curi="kafka://$BROKER/coop?group=coop&startingOffsets=earliest&kafka.partition.assignment.strategy=cooperative-sticky&$opts"
+"$WCSTREAM" --source "$curi" --state ga.db --trigger 200ms >ga.out 2>ga.err &
+A=$!
+_bg_pids+=("$A")
+"$WCSTREAM" --source "$curi" --state gb.db --trigger 200ms >gb.out 2>gb.err &
+B=$!
+_bg_pids+=("$B")
+wait_sum "$(count_words g3.txt)"
+kill -TERM "$A"
+wait "$A" || fail "cooperative member A: exit $?"
+produce coop 4 g1.txt
+wait_sum "$(count_words g3.txt g1.txt)"
+sleep 1
+check_counts ga.db+gb.db g3.txt g1.txt
+kill -TERM "$B"
+wait "$B" || fail "cooperative member B: exit $?"
+
+# The sink during a broker outage: it waits (bounded, logged) and delivers
+# everything once the broker is back; nothing is dropped.
+make_text 30000 12 >s.txt
+mkdir -p sin && cp s.txt sin/
+kill -USR1 "$BROKER_PID"
+start_wcs --source "file://$TEST_OUT/sin" --state so.db --trigger 100ms \
+    --sink "kafka://$BROKER/souts?format=text"
+wait_for err.txt "waiting for the broker to take batch 0" 30
+kill -USR2 "$BROKER_PID"
+wait_for err.txt "batch 0 delivered" 60
+stop_wcs
+[ "$WCS_RC" = 0 ] || fail "sink outage: exit $WCS_RC"
+kcat -C -b "$BROKER" -t souts -e -q -f '%k\t%s\n' >souts.tsv
+$PY - <<'PY' || fail "the sink lost results in the outage"
+import sqlite3
+want = dict(sqlite3.connect("so.db").execute("select word, count from word_counts"))
+got = {}
+for line in open("souts.tsv"):
+    k, v = line.rstrip("\n").split("\t")
+    got[k] = max(int(v), got.get(k, 0))
+assert got == want, (len(got), len(want))
+PY
 
 # An unreachable broker: keep trying, stop cleanly.
 start_wcs --source "kafka://127.0.0.1:$(free_port)/lines?$opts" --state none.db --trigger 100ms
