@@ -26,6 +26,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "wcstream/framer.h"
+#include "wcstream/kafka.h"
 #include "wcstream/log.h"
 #include "wcstream/source.h"
 
@@ -146,6 +147,23 @@ static void give_up(rd_kafka_t *rk, struct kafka_src *k, rd_kafka_topic_partitio
     }
 }
 
+/* Commit the state's offsets of `list`'s partitions to Kafka and wait for
+ * it: the next owner starts from the group's committed offsets, so they
+ * must be there before the partitions are handed over. */
+static void commit_to_kafka(struct kafka_src *k, const rd_kafka_topic_partition_list_t *list)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(list->cnt + 1);
+    for (int i = 0; i < list->cnt; i++) {
+        struct part *p = find_part(k, list->elems[i].topic, list->elems[i].partition, false);
+        if (p && p->restored >= 0)
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->restored;
+    }
+    rd_kafka_resp_err_t e = l->cnt ? rd_kafka_commit(k->rk, l, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (e)
+        wcs_warn("%s: committing offsets before a hand-over: %s", k->desc, rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *list, void *opaque)
 {
@@ -174,20 +192,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             wcs_info("%s: partitions revoked; handing them over after the batch in hand", k->desc);
             return;
         }
+        commit_to_kafka(k, list);
         give_up(rk, k, list);
         return;
     }
     wcs_warn("%s: rebalance failed: %s", k->desc, rd_kafka_err2str(err));
     rd_kafka_assign(rk, NULL);
-}
-
-/* librdkafka's own log lines repeat while a broker is down: keep them for
- * --log-level debug. */
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    (void)rk;
-    (void)level;
-    wcs_debug("librdkafka %s: %s", fac, buf);
 }
 
 /* Client-level errors (brokers down, authentication): once per change. */
@@ -205,16 +215,6 @@ static void on_client_error(rd_kafka_t *rk, int err, const char *reason, void *o
     }
 }
 
-static int set(rd_kafka_conf_t *conf, const char *key, const char *value, const char *desc,
-               char *err, size_t errlen)
-{
-    char why[256];
-    if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) == RD_KAFKA_CONF_OK)
-        return 0;
-    wcs_err(err, errlen, "%s: %s", desc, why);
-    return WCS_EUSAGE;
-}
-
 static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct wcs_source_env *env,
                       char *err, size_t errlen)
 {
@@ -230,24 +230,18 @@ static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct 
     k->ts_min = k->ts_max = -1;
     wcs_framer_init(&k->fr, env->max_line);
 
-    char brokers[1024], topics[1024];
-    const char *slash = strchr(uri->target, '/');
-    if (!slash || slash == uri->target || !slash[1] ||
-        (size_t)(slash - uri->target) >= sizeof(brokers) || strlen(slash + 1) >= sizeof(topics)) {
-        wcs_err(err, errlen, "%s: expected kafka://BROKER[,BROKER...]/TOPIC[,TOPIC...]", src->desc);
-        return WCS_EUSAGE;
-    }
-    memcpy(brokers, uri->target, (size_t)(slash - uri->target));
-    brokers[slash - uri->target] = '\0';
-    strcpy(topics, slash + 1);
+    struct wcs_kafka_target t;
+    int r = wcs_kafka_target(uri, &t, err, errlen);
+    if (r < 0)
+        return r;
     /* Offsets belong to the topics: moving brokers or changing options
      * must not lose them. */
-    size_t klen = strlen(topics) + sizeof("kafka:");
+    size_t klen = strlen(t.topics) + sizeof("kafka:");
     if ((src->key = malloc(klen)) == NULL) {
         wcs_err(err, errlen, "out of memory");
         return -1;
     }
-    snprintf(src->key, klen, "kafka:%s", topics);
+    snprintf(src->key, klen, "kafka:%s", t.topics);
 
     const char *starting = wcs_uri_get(uri, "startingOffsets");
     if (starting && strcmp(starting, "earliest") && strcmp(starting, "latest")) {
@@ -258,7 +252,6 @@ static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct 
     k->starting = starting && strcmp(starting, "earliest") == 0 ? RD_KAFKA_OFFSET_BEGINNING
                                                                 : RD_KAFKA_OFFSET_END;
     size_t max = 0;
-    int r;
     if ((r = wcs_uri_get_size(uri, "maxOffsetsPerTrigger", 1, INT64_MAX, &max, err, errlen)) < 0 ||
         (r = wcs_uri_get_bool(uri, "failOnDataLoss", &k->fail_on_data_loss, err, errlen)) < 0)
         return r;
@@ -270,27 +263,22 @@ static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct 
     const char *g = wcs_uri_get(uri, "group");
     snprintf(group, sizeof(group), "%s", g ? g : env->query_id);
 
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if ((r = set(conf, "bootstrap.servers", brokers, src->desc, err, errlen)) < 0 ||
-        (r = set(conf, "group.id", group, src->desc, err, errlen)) < 0 ||
-        (r = set(conf, "enable.auto.commit", "false", src->desc, err, errlen)) < 0 ||
-        (r = set(conf, "enable.auto.offset.store", "false", src->desc, err, errlen)) < 0 ||
-        (r = set(conf, "enable.partition.eof", "false", src->desc, err, errlen)) < 0 ||
-        (r = set(conf, "auto.offset.reset", k->fail_on_data_loss ? "error" : "earliest", src->desc,
-                 err, errlen)) < 0 ||
-        (r = set(conf, "log_level", "4", src->desc, err, errlen)) < 0)
-        goto fail_conf;
-    for (size_t i = 0; i < uri->nparams; i++) {
-        struct wcs_uri_param *pm = &uri->params[i];
-        if (strncmp(pm->key, "kafka.", 6) != 0)
-            continue;
-        pm->used = true;
-        if ((r = set(conf, pm->key + 6, pm->value, src->desc, err, errlen)) < 0)
-            goto fail_conf;
-    }
-    rd_kafka_conf_set_opaque(conf, k);
+    /* Key, value pairs. */
+    /* clang-format off */
+    const char *const defaults[] = {
+        "group.id", group,
+        "enable.auto.commit", "false", /* offsets are committed after the state */
+        "enable.auto.offset.store", "false",
+        "enable.partition.eof", "false",
+        /* Stored offsets gone from the broker: an error, or the earliest. */
+        "auto.offset.reset", k->fail_on_data_loss ? "error" : "earliest",
+        NULL,
+    };
+    /* clang-format on */
+    rd_kafka_conf_t *conf = wcs_kafka_conf(uri, t.brokers, defaults, k, &r, err, errlen);
+    if (!conf)
+        return r;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-    rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_error_cb(conf, on_client_error);
     char why[512];
     k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
@@ -306,8 +294,8 @@ static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct 
     rd_kafka_queue_destroy(q);
 
     rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(4);
-    for (char *save, *t = strtok_r(topics, ",", &save); t; t = strtok_r(NULL, ",", &save))
-        rd_kafka_topic_partition_list_add(subs, t, RD_KAFKA_PARTITION_UA);
+    for (char *save, *tp = strtok_r(t.topics, ",", &save); tp; tp = strtok_r(NULL, ",", &save))
+        rd_kafka_topic_partition_list_add(subs, tp, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(k->rk, subs);
     rd_kafka_topic_partition_list_destroy(subs);
     if (e) {
@@ -315,9 +303,6 @@ static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct 
         return -1;
     }
     return 0;
-fail_conf:
-    rd_kafka_conf_destroy(conf);
-    return r;
 }
 
 static int kafka_restore(struct wcs_source *src, const char *partition, int64_t offset, char *err,
