@@ -22,6 +22,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "wcstream/buf.h"
+#include "wcstream/kafka.h"
 #include "wcstream/log.h"
 #include "wcstream/sink.h"
 #include "wcstream/text.h"
@@ -47,35 +48,17 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
 }
 
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    (void)rk;
-    (void)level;
-    wcs_debug("librdkafka %s: %s", fac, buf);
-}
-
-static int set(rd_kafka_conf_t *conf, const char *key, const char *value, const char *desc,
-               char *err, size_t errlen)
-{
-    char why[256];
-    if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) == RD_KAFKA_CONF_OK)
-        return 0;
-    wcs_err(err, errlen, "%s: %s", desc, why);
-    return WCS_EUSAGE;
-}
-
 static int kafka_sink_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_sink_env *env,
                            char *err, size_t errlen)
 {
-    char brokers[1024];
-    const char *slash = strchr(uri->target, '/');
-    if (!slash || slash == uri->target || !slash[1] || strchr(slash + 1, ',') ||
-        (size_t)(slash - uri->target) >= sizeof(brokers)) {
-        wcs_err(err, errlen, "%s: expected kafka://BROKER[,BROKER...]/TOPIC", uri->text);
+    struct wcs_kafka_target t;
+    int r = wcs_kafka_target(uri, &t, err, errlen);
+    if (r < 0)
+        return r;
+    if (strchr(t.topics, ',')) {
+        wcs_err(err, errlen, "%s: the sink writes one topic", uri->text);
         return WCS_EUSAGE;
     }
-    memcpy(brokers, uri->target, (size_t)(slash - uri->target));
-    brokers[slash - uri->target] = '\0';
     const char *format = wcs_uri_get(uri, "format");
     if (format && strcmp(format, "text") && strcmp(format, "json")) {
         wcs_err(err, errlen, "%s: format must be text or json, not '%s'", uri->text, format);
@@ -92,25 +75,19 @@ static int kafka_sink_init(struct wcs_sink *sk, struct wcs_uri *uri, const struc
     k->json = format && strcmp(format, "json") == 0;
     k->stopping = env->stopping;
 
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    int r;
-    if ((r = set(conf, "bootstrap.servers", brokers, uri->text, err, errlen)) < 0 ||
-        (r = set(conf, "enable.idempotence", "true", uri->text, err, errlen)) < 0 ||
-        (r = set(conf, "message.timeout.ms", "0", uri->text, err, errlen)) < 0 ||
-        (r = set(conf, "linger.ms", "5", uri->text, err, errlen)) < 0 ||
-        (r = set(conf, "log_level", "4", uri->text, err, errlen)) < 0)
-        goto fail_conf;
-    for (size_t i = 0; i < uri->nparams; i++) {
-        struct wcs_uri_param *pm = &uri->params[i];
-        if (strncmp(pm->key, "kafka.", 6) != 0)
-            continue;
-        pm->used = true;
-        if ((r = set(conf, pm->key + 6, pm->value, uri->text, err, errlen)) < 0)
-            goto fail_conf;
-    }
-    rd_kafka_conf_set_opaque(conf, k);
+    /* Key, value pairs. */
+    /* clang-format off */
+    const char *const defaults[] = {
+        "enable.idempotence", "true",
+        "message.timeout.ms", "0", /* never drop a result: wait for the broker */
+        "linger.ms", "5",
+        NULL,
+    };
+    /* clang-format on */
+    rd_kafka_conf_t *conf = wcs_kafka_conf(uri, t.brokers, defaults, k, &r, err, errlen);
+    if (!conf)
+        return r;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_log_cb(conf, on_log);
     char why[512];
     k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
     if (!k->rk) {
@@ -118,15 +95,12 @@ static int kafka_sink_init(struct wcs_sink *sk, struct wcs_uri *uri, const struc
         wcs_err(err, errlen, "%s: %s", uri->text, why);
         return -1;
     }
-    k->topic = rd_kafka_topic_new(k->rk, slash + 1, NULL);
+    k->topic = rd_kafka_topic_new(k->rk, t.topics, NULL);
     if (!k->topic) {
         wcs_err(err, errlen, "%s: %s", uri->text, rd_kafka_err2str(rd_kafka_last_error()));
         return -1;
     }
     return 0;
-fail_conf:
-    rd_kafka_conf_destroy(conf);
-    return r;
 }
 
 /* The message value for one row. 0 or -ENOMEM. */

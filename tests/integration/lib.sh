@@ -133,3 +133,27 @@ produce() { # TOPIC PARTITIONS FILE
     done
     rm -f "$file".part.*
 }
+
+# kill -9 wcstream KILLS times, restarting it with ARGS each time; before
+# each kill it waits for 1 to SPREAD new commits in STATE, so every kill
+# lands mid-stream. The last committed batch id is left in LAST_BATCH.
+#   crash_loop STATE KILLS SPREAD ARGS...
+crash_loop() {
+    local state=$1 kills=$2 spread=$3 k target now
+    shift 3
+    LAST_BATCH=-1
+    for ((k = 1; k <= kills; k++)); do
+        start_wcs "$@" --state "$state"
+        target=$((LAST_BATCH + 1 + RANDOM % spread))
+        for _ in $(seq 1 600); do
+            now=$(sql "$state" 'select coalesce(max(batch_id), -1) from batches' 2>/dev/null || echo -1)
+            [ "${now:--1}" -ge "$target" ] && break
+            sleep 0.02
+        done
+        kill -9 "$WCS_PID"
+        wait "$WCS_PID" 2>/dev/null || true
+        WCS_PID=
+        LAST_BATCH=$(sql "$state" 'select coalesce(max(batch_id), -1) from batches')
+        log "kill $k at batch $LAST_BATCH"
+    done
+}

@@ -41,25 +41,10 @@ check_counts one.db single.txt
 # of them lands while the files are still being read.
 mkdir -p big
 for i in $(seq 1 12); do make_text 400000 "$((i + 10))" >big/f$(printf %02d "$i").txt; done
-last=-1
-for k in $(seq 1 10); do
-    start_wcs --source "file://$TEST_OUT/big" --trigger 0 --max-bytes-per-trigger 8KiB \
-        --state crash.db
-    target=$((last + 1 + RANDOM % 40))
-    for _ in $(seq 1 400); do
-        now=$(sql crash.db 'select coalesce(max(batch_id), -1) from batches' 2>/dev/null || echo -1)
-        [ "${now:--1}" -ge "$target" ] && break
-        sleep 0.01
-    done
-    kill -9 "$WCS_PID"
-    wait "$WCS_PID" 2>/dev/null || true
-    WCS_PID=
-    last=$(sql crash.db 'select max(batch_id) from batches')
-    log "kill $k at batch $last"
-done
+crash_loop crash.db 10 40 --source "file://$TEST_OUT/big" --trigger 0 --max-bytes-per-trigger 8KiB
 "$WCSTREAM" --source "file://$TEST_OUT/big" --trigger available-now --state crash.db \
     --max-bytes-per-trigger 8KiB >/dev/null 2>err.txt || fail "final run exit $?"
-[ "$(sql crash.db 'select max(batch_id) from batches')" -gt "$last" ] ||
+[ "$(sql crash.db 'select max(batch_id) from batches')" -gt "$LAST_BATCH" ] ||
     fail "the kills came too late to test anything"
 check_counts crash.db big/*.txt
 [ "$(sql crash.db 'pragma integrity_check')" = ok ] || fail "integrity check"

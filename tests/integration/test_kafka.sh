@@ -75,25 +75,11 @@ stop_wcs
 # kill -9 while consuming, 10 times; the state's offsets win on restart.
 make_text 1500000 2 >c2.txt
 produce crash 4 c2.txt
-last=-1
-for k in $(seq 1 10); do
-    start_wcs --source "kafka://$BROKER/crash?startingOffsets=earliest&maxOffsetsPerTrigger=400&$opts" \
-        --state crash.db
-    target=$((last + 1 + RANDOM % 5))
-    for _ in $(seq 1 600); do
-        now=$(sql crash.db 'select coalesce(max(batch_id), -1) from batches' 2>/dev/null || echo -1)
-        [ "${now:--1}" -ge "$target" ] && break
-        sleep 0.02
-    done
-    kill -9 "$WCS_PID"
-    wait "$WCS_PID" 2>/dev/null || true
-    WCS_PID=
-    last=$(sql crash.db 'select coalesce(max(batch_id), -1) from batches')
-    log "kill $k at batch $last"
-done
+crash_loop crash.db 10 5 \
+    --source "kafka://$BROKER/crash?startingOffsets=earliest&maxOffsetsPerTrigger=400&$opts"
 "$WCSTREAM" --source "kafka://$BROKER/crash?startingOffsets=earliest&$opts" \
     --trigger available-now --state crash.db >/dev/null 2>err.txt || fail "final run: exit $?"
-[ "$(sql crash.db 'select max(batch_id) from batches')" -gt "$last" ] || fail "kills came too late"
+[ "$(sql crash.db 'select max(batch_id) from batches')" -gt "$LAST_BATCH" ] || fail "kills came too late"
 check_counts crash.db c2.txt
 
 # maxOffsetsPerTrigger bounds every batch (one line per message here).
@@ -155,50 +141,41 @@ wait_sum() { # WANT: until ga.db + gb.db hold WANT words
     done
     fail "the group reached $(($(total_of ga.db) + $(total_of gb.db))) words, not $1"
 }
+# One round: members A and B count FIRST together; A stops; B counts
+# SECOND alone, from A's partitions' committed offsets. URI FIRST SECOND
+group_round() {
+    local uri=$1 first=$2 second=$3 a b
+    rm -f ga.db* gb.db*
+    "$WCSTREAM" --source "$uri" --state ga.db --trigger 200ms >ga.out 2>ga.err &
+    a=$!
+    _bg_pids+=("$a")
+    "$WCSTREAM" --source "$uri" --state gb.db --trigger 200ms >gb.out 2>gb.err &
+    b=$!
+    _bg_pids+=("$b")
+    wait_sum "$(count_words "$first")"
+    sleep 1
+    check_counts ga.db+gb.db "$first"
+    [ "$(total_of ga.db)" -gt 0 ] && [ "$(total_of gb.db)" -gt 0 ] ||
+        log "one member got every partition (ga $(total_of ga.db), gb $(total_of gb.db))"
+    kill -TERM "$a"
+    wait "$a" || fail "member A: exit $?"
+    produce "$(basename "${uri%%\?*}")" 4 "$second"
+    wait_sum "$(count_words "$first" "$second")"
+    sleep 1
+    check_counts ga.db+gb.db "$first" "$second"
+    kill -TERM "$b"
+    wait "$b" || fail "member B: exit $?"
+}
 make_text 200000 9 >g1.txt
 make_text 100000 10 >g2.txt
 produce group 4 g1.txt
-guri="kafka://$BROKER/group?group=shared&startingOffsets=earliest&$opts"
-"$WCSTREAM" --source "$guri" --state ga.db --trigger 200ms >ga.out 2>ga.err &
-A=$!
-_bg_pids+=("$A")
-"$WCSTREAM" --source "$guri" --state gb.db --trigger 200ms >gb.out 2>gb.err &
-B=$!
-_bg_pids+=("$B")
-wait_sum "$(count_words g1.txt)"
-sleep 1
-check_counts ga.db+gb.db g1.txt
-[ "$(total_of ga.db)" -gt 0 ] && [ "$(total_of gb.db)" -gt 0 ] ||
-    log "one member got every partition (ga $(total_of ga.db), gb $(total_of gb.db))"
-kill -TERM "$A"
-wait "$A" || fail "member A: exit $?"
-produce group 4 g2.txt
-wait_sum "$(count_words g1.txt g2.txt)"
-sleep 1
-check_counts ga.db+gb.db g1.txt g2.txt
-kill -TERM "$B"
-wait "$B" || fail "member B: exit $?"
+group_round "kafka://$BROKER/group?group=shared&startingOffsets=earliest&$opts" g1.txt g2.txt
 
 # The same with cooperative rebalancing (incremental assign/unassign).
-rm -f ga.db* gb.db*
 make_text 100000 11 >g3.txt
 produce coop 4 g3.txt
-curi="kafka://$BROKER/coop?group=coop&startingOffsets=earliest&kafka.partition.assignment.strategy=cooperative-sticky&$opts"
-"$WCSTREAM" --source "$curi" --state ga.db --trigger 200ms >ga.out 2>ga.err &
-A=$!
-_bg_pids+=("$A")
-"$WCSTREAM" --source "$curi" --state gb.db --trigger 200ms >gb.out 2>gb.err &
-B=$!
-_bg_pids+=("$B")
-wait_sum "$(count_words g3.txt)"
-kill -TERM "$A"
-wait "$A" || fail "cooperative member A: exit $?"
-produce coop 4 g1.txt
-wait_sum "$(count_words g3.txt g1.txt)"
-sleep 1
-check_counts ga.db+gb.db g3.txt g1.txt
-kill -TERM "$B"
-wait "$B" || fail "cooperative member B: exit $?"
+group_round "kafka://$BROKER/coop?group=coop&startingOffsets=earliest&kafka.partition.assignment.strategy=cooperative-sticky&$opts" \
+    g3.txt g1.txt
 
 # The sink during a broker outage: it waits (bounded, logged) and delivers
 # everything once the broker is back; nothing is dropped.

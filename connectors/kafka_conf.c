@@ -1,0 +1,72 @@
+/*
+ * kafka_conf.c - the URI and configuration handling that the kafka://
+ * source (connectors/kafka.c) and sink (sinks/kafka.c) share.
+ */
+#include "wcstream/kafka.h"
+
+#include <string.h>
+
+#include "wcstream/log.h"
+
+int wcs_kafka_target(const struct wcs_uri *uri, struct wcs_kafka_target *t, char *err,
+                     size_t errlen)
+{
+    const char *slash = strchr(uri->target, '/');
+    size_t nb = slash ? (size_t)(slash - uri->target) : 0;
+    if (!slash || nb == 0 || !slash[1] || nb >= sizeof(t->brokers) ||
+        strlen(slash + 1) >= sizeof(t->topics)) {
+        wcs_err(err, errlen, "%s: expected kafka://BROKER[,BROKER...]/TOPIC[,TOPIC...]", uri->text);
+        return WCS_EUSAGE;
+    }
+    memcpy(t->brokers, uri->target, nb);
+    t->brokers[nb] = '\0';
+    strcpy(t->topics, slash + 1);
+    return 0;
+}
+
+/* librdkafka's own log lines repeat while a broker is down: they are kept
+ * for --log-level debug; the connectors log state changes themselves. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    (void)level;
+    wcs_debug("librdkafka %s: %s", fac, buf);
+}
+
+static int set(rd_kafka_conf_t *conf, const char *key, const char *value, const char *what,
+               char *err, size_t errlen)
+{
+    char why[256];
+    if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) == RD_KAFKA_CONF_OK)
+        return 0;
+    wcs_err(err, errlen, "%s: %s", what, why);
+    return -1;
+}
+
+rd_kafka_conf_t *wcs_kafka_conf(struct wcs_uri *uri, const char *brokers,
+                                const char *const *defaults, void *opaque, int *rc, char *err,
+                                size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    *rc = WCS_EUSAGE;
+    if (set(conf, "bootstrap.servers", brokers, uri->text, err, errlen) < 0 ||
+        set(conf, "log_level", "4", uri->text, err, errlen) < 0)
+        goto fail;
+    for (size_t i = 0; defaults[i]; i += 2)
+        if (set(conf, defaults[i], defaults[i + 1], uri->text, err, errlen) < 0)
+            goto fail;
+    for (size_t i = 0; i < uri->nparams; i++) {
+        struct wcs_uri_param *pm = &uri->params[i];
+        if (strncmp(pm->key, "kafka.", 6) != 0)
+            continue;
+        pm->used = true;
+        if (set(conf, pm->key + 6, pm->value, uri->text, err, errlen) < 0)
+            goto fail;
+    }
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_opaque(conf, opaque);
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
