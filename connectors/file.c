@@ -191,10 +191,10 @@ static int read_file(struct file_src *f, struct file_entry *e, struct wcs_pull *
     struct stat sb;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    bool settled = f->available_now || fstat(fd, &sb) < 0 ||
-                   (now.tv_sec - sb.st_mtim.tv_sec) * 1000000000LL +
-                           (now.tv_nsec - sb.st_mtim.tv_nsec) >=
-                       1000000000LL;
+    bool settled =
+        f->available_now || fstat(fd, &sb) < 0 ||
+        (now.tv_sec - sb.st_mtim.tv_sec) * 1000000000LL + (now.tv_nsec - sb.st_mtim.tv_nsec) >=
+            1000000000LL;
     int64_t pos = e->offset + (mine ? (int64_t)f->fr.part.len : 0);
     int r = 0;
     json_offset(&p->start, e->name, e->offset);
@@ -226,11 +226,13 @@ static int read_file(struct file_src *f, struct file_entry *e, struct wcs_pull *
     close(fd);
     if (r == 0) {
         f->pending = f->fr.part.len ? e->name : NULL;
+        int64_t was = e->offset;
         e->offset = pos - (int64_t)f->fr.part.len;
         json_offset(&p->end, e->name, e->offset);
-        r = wcs_pull_offset(p, e->name, e->offset);
-        if (r < 0)
+        if (e->offset != was && wcs_pull_offset(p, e->name, e->offset) < 0) {
             snprintf(err, errlen, "%s: out of memory", p->source);
+            r = -1;
+        }
     }
     return r;
 }

@@ -106,7 +106,10 @@ static void choose_offsets(rd_kafka_t *rk, struct kafka_src *k,
         rd_kafka_topic_partition_t *tp = &list->elems[i];
         struct part *p = find_part(k, tp->topic, tp->partition, true);
         int64_t c = committed->elems[i].err ? RD_KAFKA_OFFSET_INVALID : committed->elems[i].offset;
-        tp->offset = p && p->restored >= 0 ? p->restored : c >= 0 ? c : k->starting;
+        /* The newer of the two: a partition coming back may have moved on
+         * under another member (group offsets follow state commits). */
+        int64_t mine = p ? p->restored : -1, best = mine > c ? mine : c;
+        tp->offset = best >= 0 ? best : k->starting;
         if (!p)
             continue;
         p->assigned = true;
@@ -269,7 +272,7 @@ static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct 
         "group.id", group,
         "enable.auto.commit", "false", /* offsets are committed after the state */
         "enable.auto.offset.store", "false",
-        "enable.partition.eof", "false",
+        "enable.partition.eof", "true", /* available-now: the end may be a marker */
         /* Stored offsets gone from the broker: an error, or the earliest. */
         "auto.offset.reset", k->fail_on_data_loss ? "error" : "earliest",
         NULL,
@@ -430,6 +433,15 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 0);
         if (!m)
             break;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            /* Everything up to the end is read, even when the end offset is
+             * a transaction marker and no message carries it. */
+            struct part *pe = find_part(k, rd_kafka_topic_name(m->rkt), m->partition, false);
+            if (pe && pe->end >= 0 && m->offset >= pe->end && pe->next < pe->end)
+                pe->next = pe->end;
+            rd_kafka_message_destroy(m);
+            continue;
+        }
         if (m->err) {
             on_error(k, m);
             rd_kafka_message_destroy(m);
@@ -543,11 +555,18 @@ static void kafka_destroy(struct wcs_source *src)
     if (!k)
         return;
     if (k->rk) {
+        /* What was read and not committed is read again from the state's
+         * offsets next time: nothing may hold the close's revocation. */
+        for (size_t i = 0; i < k->nparts; i++)
+            k->parts[i].dirty = false;
+        if (k->revoke) {
+            give_up(k->rk, k, k->revoke);
+            rd_kafka_topic_partition_list_destroy(k->revoke);
+            k->revoke = NULL;
+        }
         rd_kafka_consumer_close(k->rk);
         rd_kafka_destroy(k->rk);
     }
-    if (k->revoke)
-        rd_kafka_topic_partition_list_destroy(k->revoke);
     for (size_t i = 0; i < k->nparts; i++)
         free(k->parts[i].topic);
     free(k->parts);

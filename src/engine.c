@@ -60,7 +60,8 @@ struct wcs_engine {
     size_t updated_cap;
     int64_t agg_ns;
     int agg_err;
-    bool end_batch; /* a source asked for the batch in hand to commit now */
+    bool end_batch;     /* a source asked for the batch in hand to commit now */
+    char stop_err[512]; /* a sink that gave up when asked to stop */
     int64_t prev_trigger_ns;
 };
 
@@ -471,8 +472,12 @@ static int run_batch(struct wcs_engine *eng, const struct wcs_batch_stats *bs, c
     t = wcs_now_ns();
     for (size_t i = 0; i < eng->nsinks; i++) {
         char serr[256];
-        if (eng->sinks[i].plugin->emit(&eng->sinks[i], &res, serr, sizeof(serr)) < 0)
+        if (eng->sinks[i].plugin->emit(&eng->sinks[i], &res, serr, sizeof(serr)) < 0) {
             wcs_warn("sink %s: batch %" PRId64 ": %s", eng->sinks[i].desc, pr.batch_id, serr);
+            if (eng->stopping && !eng->stop_err[0]) /* gave up waiting: say so in the exit */
+                snprintf(eng->stop_err, sizeof(eng->stop_err), "sink %s: %s", eng->sinks[i].desc,
+                         serr);
+        }
     }
     cJSON_Delete(progress);
     phase(&pr, WCS_PHASE_SINKS, wcs_now_ns() - t);
@@ -592,7 +597,9 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
         bool finished = all_finished(eng); /* before the pull: no data may slip in after */
         if (gather(eng, &bs, &backlog, err, errlen) < 0)
             return -1;
-        if (bs.bytes == 0) {
+        /* No new data, no batch; but consumed input without text (empty
+         * Kafka messages) still moves offsets that must commit. */
+        if (bs.bytes == 0 && eng->offs.n == 0) {
             if (finished)
                 break;
             continue;
@@ -604,5 +611,9 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
     }
     wcs_info("query %s stopped at batch %" PRId64, wcs_state_query_id(eng->st),
              wcs_state_last_batch(eng->st));
+    if (eng->stop_err[0]) {
+        wcs_err(err, errlen, "%s", eng->stop_err);
+        return -1;
+    }
     return 0;
 }

@@ -1,12 +1,14 @@
 # kafka:// against the local Kafka-protocol broker: exact counts from a
 # 4-partition topic, exactly-once state across 10 kill -9 during
-# consumption, failOnDataLoss, startingOffsets, maxOffsetsPerTrigger, a
-# broker outage in the middle of the stream, two members of one group, the
-# sink's changelog, a topic that appears later, an unreachable broker.
+# consumption, failOnDataLoss, startingOffsets, maxOffsetsPerTrigger, empty
+# messages, a broker outage in the middle of the stream, two members of one
+# group (eager and cooperative, a partition leaving and coming back), the
+# sink's changelog and its outages, a topic that appears later, an
+# unreachable broker.
 . "$(dirname "$0")/lib.sh"
 
 start_broker --topic lines:4 --topic crash:4 --topic late:2 --topic outage:2 --topic counts:2 \
-    --topic group:4 --topic coop:4 --topic souts:1
+    --topic group:4 --topic coop:4 --topic souts:1 --topic souts2:1 --topic empties:1 --topic back:4
 opts="kafka.session.timeout.ms=6000&kafka.heartbeat.interval.ms=500"
 
 # A corpus over 4 partitions, counted as a batch job.
@@ -177,6 +179,43 @@ produce coop 4 g3.txt
 group_round "kafka://$BROKER/coop?group=coop&startingOffsets=earliest&kafka.partition.assignment.strategy=cooperative-sticky&$opts" \
     g3.txt g1.txt
 
+# Empty messages (keys only) move offsets without text: they commit too, so
+# maxOffsetsPerTrigger never stalls on them and available-now ends.
+printf 'k1:\nk2:\nk3:\nk4:x y\nk5:\nk6:z\n' | kcat -P -b "$BROKER" -t empties -p 0 -K: || fail "kcat"
+printf 'x y\nz\n' >empties.txt
+timeout 60 "$WCSTREAM" --source "kafka://$BROKER/empties?startingOffsets=earliest&maxOffsetsPerTrigger=2&$opts" \
+    --trigger available-now --state empties.db >/dev/null 2>err.txt || fail "empty messages: exit $?"
+check_counts empties.db empties.txt
+[ "$(sql empties.db "select offset from offsets where partition = 'empties/0'")" = 6 ] ||
+    fail "the offsets of empty messages were not committed"
+
+# A partition that comes back after another member moved it on resumes
+# from the group's newer offset, not from this member's older state.
+make_text 60000 13 >b1.txt
+make_text 60000 14 >b2.txt
+make_text 60000 15 >b3.txt
+rm -f ga.db* gb.db*
+produce back 4 b1.txt
+buri="kafka://$BROKER/back?group=back&startingOffsets=earliest&$opts"
+"$WCSTREAM" --source "$buri" --state ga.db --trigger 200ms >ga.out 2>ga.err &
+a=$!
+_bg_pids+=("$a")
+wait_sum "$(count_words b1.txt)"
+"$WCSTREAM" --source "$buri" --state gb.db --trigger 200ms >gb.out 2>gb.err &
+b=$!
+_bg_pids+=("$b")
+wait_for gb.err "assigned back/" 30
+produce back 4 b2.txt
+wait_sum "$(count_words b1.txt b2.txt)"
+kill -TERM "$b"
+wait "$b" || fail "member B: exit $?"
+produce back 4 b3.txt
+wait_sum "$(count_words b1.txt b2.txt b3.txt)"
+sleep 1
+check_counts ga.db+gb.db b1.txt b2.txt b3.txt
+kill -TERM "$a"
+wait "$a" || fail "member A: exit $?"
+
 # The sink during a broker outage: it waits (bounded, logged) and delivers
 # everything once the broker is back; nothing is dropped.
 make_text 30000 12 >s.txt
@@ -199,6 +238,18 @@ for line in open("souts.tsv"):
     got[k] = max(int(v), got.get(k, 0))
 assert got == want, (len(got), len(want))
 PY
+
+# Stopped while the broker is down: exit 1, and the log says how many
+# results were not delivered.
+mkdir -p sin2 && cp s.txt sin2/
+kill -USR1 "$BROKER_PID"
+start_wcs --source "file://$TEST_OUT/sin2" --state so2.db --trigger 100ms \
+    --sink "kafka://$BROKER/souts2?format=text"
+wait_for err.txt "waiting for the broker to take batch 0" 30
+stop_wcs
+kill -USR2 "$BROKER_PID"
+[ "$WCS_RC" = 1 ] || fail "stopped with undelivered results: exit $WCS_RC, want 1"
+grep -q "wcstream: sink kafka://.*not delivered" err.txt || fail "no final sentence: $(tail -2 err.txt)"
 
 # An unreachable broker: keep trying, stop cleanly.
 start_wcs --source "kafka://127.0.0.1:$(free_port)/lines?$opts" --state none.db --trigger 100ms
