@@ -504,7 +504,8 @@ int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_gr
     /* Key order: neighbouring writes land on the same B-tree pages. */
     for (size_t i = 0; i < ngroups; i++)
         st->order[i] = (struct key_order){prefix8(groups[i].word, groups[i].len), &groups[i]};
-    qsort(st->order, ngroups, sizeof(*st->order), cmp_key_order);
+    if (ngroups) /* a batch of offsets only (empty Kafka messages) has none */
+        qsort(st->order, ngroups, sizeof(*st->order), cmp_key_order);
 
     int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     int64_t distinct = st->distinct, total = st->total;

@@ -4,6 +4,8 @@
       compare the state's word_counts view (summed over several states joined
       with '+') with the counts of FILE...
   counts.py total FILE...            print the number of words (whitespace)
+  counts.py changelog STATE TSV      the latest value per key of a changelog
+      (kcat -f '%k\t%s\n') equals the state's word_counts
   counts.py text BYTES [SEED]        print deterministic text of about BYTES
 
 Words are bytes: whitespace split is bytes.split() (ASCII whitespace, as
@@ -54,6 +56,16 @@ def main():
     if cmd == "total":
         print(sum(expected(args, "whitespace", False).values()))
         return 0
+    if cmd == "changelog":
+        want = {w.decode(): n for w, n in state_counts(args[0]).items()}
+        last = {}
+        for line in open(args[1]):
+            k, v = line.rstrip("\n").split("\t")
+            last[k] = max(int(v), last.get(k, 0))  # counts only grow
+        if last == want:
+            return 0
+        print("changelog has %d words, the state %d" % (len(last), len(want)))
+        return 1
     if cmd == "text":
         size, seed = int(args[0]), int(args[1]) if len(args) > 1 else 1
         rnd = random.Random(seed)

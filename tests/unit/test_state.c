@@ -444,6 +444,21 @@ Test(state, top_exact_over_many_batches, .init = st_setup, .fini = st_cleanup)
     wcs_state_close(st);
 }
 
+/* A batch that only moves offsets (input consumed without any text):
+ * committed, recorded, nothing counted. */
+Test(state, offsets_only_batch, .init = st_setup, .fini = st_cleanup)
+{
+    struct wcs_state *st = st_open(st_path("s.db"));
+    struct wcs_offset o = {.source = "kafka:t", .partition = "t/0", .offset = 6};
+    struct wcs_offsets offs = {.v = &o, .n = 1, .cap = 1};
+    char err[256];
+    cr_assert_eq(wcs_state_commit(st, 0, NULL, 0, &offs, 0, "{}", NULL, err, sizeof(err)), 0,
+                 "%s", err);
+    cr_expect_eq(wcs_state_last_batch(st), 0);
+    cr_expect_eq(wcs_state_distinct(st), 0);
+    wcs_state_close(st);
+}
+
 /* ---- odd words --------------------------------------------------------- */
 
 Test(state, odd_bytes_round_trip, .init = st_setup, .fini = st_cleanup)
