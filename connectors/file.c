@@ -287,7 +287,6 @@ static void file_destroy(struct wcs_source *src)
 const struct wcs_source_plugin wcs_source_file = {
     .scheme = "file",
     .usage = "file://PATH            a file or a directory of files, watched; exact restarts",
-    .replayable = true,
     .init = file_init,
     .restore = file_restore,
     .pull = file_pull,

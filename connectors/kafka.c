@@ -37,7 +37,6 @@ struct part {
     int64_t end;  /* available-now: stop here; -1 when not known yet */
     bool assigned;
     bool dirty;       /* read by the batch in hand, not committed yet */
-    bool paused;      /* reached its end (available-now) */
     int64_t restored; /* committed offset (the state's), -1 when none */
 };
 
@@ -113,7 +112,6 @@ static void choose_offsets(rd_kafka_t *rk, struct kafka_src *k,
         if (!p)
             continue;
         p->assigned = true;
-        p->paused = false;
         if (tp->offset >= 0)
             p->next = tp->offset;
         int64_t lo, hi;
@@ -340,7 +338,6 @@ static void hold(struct kafka_src *k, struct part *p, int64_t offset)
     if (e)
         rd_kafka_error_destroy(e);
     rd_kafka_topic_partition_list_destroy(l);
-    p->paused = true;
 }
 
 /* A consumer error: log once per change; some end the query. */
@@ -579,7 +576,6 @@ static void kafka_destroy(struct wcs_source *src)
 const struct wcs_source_plugin wcs_source_kafka = {
     .scheme = "kafka",
     .usage = "kafka://BROKERS/TOPICS a consumer group member; exact restarts",
-    .replayable = true,
     .init = kafka_init,
     .restore = kafka_restore,
     .pull = kafka_pull,

@@ -47,7 +47,6 @@ struct sock_src {
     uint64_t accepted;
     pthread_t tid;
     bool running;
-    int64_t backoff_max_ms;
 };
 
 static int parse_target(struct sock_src *s, struct wcs_uri *uri, char *err, size_t errlen)

@@ -79,7 +79,6 @@ int wcs_pull_offset(struct wcs_pull *p, const char *partition, int64_t offset);
 struct wcs_source_plugin {
     const char *scheme;
     const char *usage; /* one line for --help */
-    bool replayable;   /* offsets in the state make restarts exact */
     /* Parse uri (marking options used), open what must exist now (a
      * listening port, a path), set src->ctx. Threads start here too.
      * 0, or with a sentence in err: WCS_EUSAGE for a bad URI or option,
@@ -87,7 +86,8 @@ struct wcs_source_plugin {
     int (*init)(struct wcs_source *src, struct wcs_uri *uri, const struct wcs_source_env *env,
                 char *err, size_t errlen);
     /* Called once per persisted partition before the first pull. 0 or -1
-     * with a sentence in err. Optional. */
+     * with a sentence in err. Optional: a source that has it is replayable
+     * (its offsets in the state make restarts exact). */
     int (*restore)(struct wcs_source *src, const char *partition, int64_t offset, char *err,
                    size_t errlen);
     /* Append available lines to p->text without blocking. 0, or -1 with a
