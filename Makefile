@@ -10,11 +10,11 @@
 
 CC       ?= cc
 BUILD    ?= build
-PKGS     := sqlite3 libcjson libxxhash libutf8proc libpcre2-8 rdkafka
+PKGS     := sqlite3 libcjson libxxhash libutf8proc libpcre2-8 rdkafka libwebsockets
 # Debian packages: build libraries, then the tools the tests drive.
 DEB_PKGS := pkg-config libsqlite3-dev libcjson-dev libxxhash-dev libutf8proc-dev \
-            libpcre2-dev librdkafka-dev libcriterion-dev netcat-openbsd sqlite3 mawk gawk \
-            time python3 kcat
+            libpcre2-dev librdkafka-dev libwebsockets-dev libcriterion-dev netcat-openbsd \
+            sqlite3 mawk gawk time python3 python3-websockets kcat curl chromium
 
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
@@ -29,7 +29,9 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS   = $(PKG_LIBS) -pthread -lm
 
 LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c connectors/*.c sinks/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/sinks/dashboard/assets.o
+ASSETS   := $(wildcard sinks/dashboard/*.html sinks/dashboard/*.js sinks/dashboard/*.css \
+                       sinks/dashboard/*.svg)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 SUPPORT  := $(BUILD)/gen_corpus $(BUILD)/wc_baseline
@@ -59,6 +61,11 @@ $(BUILD)/obj/%.o: %.c $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
+# The dashboard is built in: .incbin reads the files at assembly time.
+$(BUILD)/obj/sinks/dashboard/assets.o: sinks/dashboard/assets.S $(ASSETS)
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+
 $(BUILD)/wcstream: $(BUILD)/obj/src/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -81,9 +88,11 @@ asan:
 
 run: $(BUILD)/wcstream
 	@echo "wcstream: listening on 127.0.0.1:9999, state in wcstream.db"
+	@echo "  dashboard:                        http://127.0.0.1:8080/"
 	@echo "  send text from another terminal:  nc 127.0.0.1 9999 < book.txt"
 	@echo "  stop with Ctrl-C"
-	./$(BUILD)/wcstream --source listen://127.0.0.1:9999 --sink console --trigger 1s --state wcstream.db
+	./$(BUILD)/wcstream --source listen://127.0.0.1:9999 --sink console --sink ws://127.0.0.1:8080 \
+	  --trigger 1s --state wcstream.db
 
 test: $(BUILD)/wcstream $(BUILD)/unit_tests $(BUILD)/kafka_broker asan
 	@tests/run.sh

@@ -30,33 +30,6 @@ struct jsonl {
     struct wcs_buf line; /* reused from batch to batch */
 };
 
-static int put(struct wcs_buf *b, const char *s)
-{
-    return wcs_buf_append(b, s, strlen(s));
-}
-
-static int put_i64(struct wcs_buf *b, int64_t v)
-{
-    char num[24];
-    int n = snprintf(num, sizeof(num), "%" PRId64, v);
-
-    return wcs_buf_append(b, num, (size_t)n);
-}
-
-/* Append rows as [{"word":"w","count":N},...]. 0 or -ENOMEM. */
-static int put_rows(struct wcs_buf *b, const struct wcs_row *rows, size_t n)
-{
-    if (put(b, "[") < 0)
-        return -ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        if (put(b, i ? ",{\"word\":" : "{\"word\":") < 0 ||
-            wcs_json_string(b, rows[i].word, rows[i].len) < 0 || put(b, ",\"count\":") < 0 ||
-            put_i64(b, rows[i].count) < 0 || put(b, "}") < 0)
-            return -ENOMEM;
-    }
-    return put(b, "]");
-}
-
 /* Build the whole line for res, ending in '\n', into b. 0 or -ENOMEM. */
 static int build_line(struct wcs_buf *b, const struct wcs_result *res, size_t top_n)
 {
@@ -70,15 +43,13 @@ static int build_line(struct wcs_buf *b, const struct wcs_result *res, size_t to
             return -ENOMEM;
     }
     b->len = 0;
-    if (put(b, "{\"batchId\":") < 0 || put_i64(b, res->batch_id) < 0 ||
-        put(b, res->mode == WCS_MODE_UPDATE ? ",\"outputMode\":\"update\""
-                                            : ",\"outputMode\":\"complete\"") < 0 ||
-        put(b, ",\"updated\":") < 0 || put_rows(b, res->updated, res->n_updated) < 0 ||
-        put(b, ",\"top\":") < 0 || put_rows(b, res->top, ntop) < 0 ||
-        put(b, ",\"distinctWords\":") < 0 || put_i64(b, res->distinct_words) < 0 ||
-        put(b, ",\"totalWords\":") < 0 || put_i64(b, res->total_words) < 0 ||
-        put(b, ",\"progress\":") < 0 || put(b, progress ? progress : "null") < 0 ||
-        put(b, "}\n") < 0)
+    if (wcs_buf_printf(b, "{\"batchId\":%" PRId64 ",\"outputMode\":\"%s\",\"updated\":",
+                       res->batch_id, res->mode == WCS_MODE_UPDATE ? "update" : "complete") < 0 ||
+        wcs_json_rows(b, res->updated, res->n_updated, 0) < 0 ||
+        wcs_buf_printf(b, ",\"top\":") < 0 || wcs_json_rows(b, res->top, ntop, 0) < 0 ||
+        wcs_buf_printf(b, ",\"distinctWords\":%" PRId64 ",\"totalWords\":%" PRId64
+                          ",\"progress\":%s}\n",
+                       res->distinct_words, res->total_words, progress ? progress : "null") < 0)
         goto done;
     rc = 0;
 done:

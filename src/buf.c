@@ -11,6 +11,8 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdalign.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,27 @@ int wcs_buf_append(struct wcs_buf *b, const void *data, size_t n)
         return rc;
     memcpy(b->data + b->len, data, n);
     b->len += n;
+    return 0;
+}
+
+int wcs_buf_printf(struct wcs_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    char small[128];
+
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -ENOMEM;
+    if ((size_t)n < sizeof(small))
+        return wcs_buf_append(b, small, (size_t)n);
+    if (wcs_buf_reserve(b, (size_t)n + 1) < 0)
+        return -ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
     return 0;
 }
 

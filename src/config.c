@@ -74,6 +74,7 @@ void wcs_config_free(struct wcs_config *cf)
     free(cf->synchronous);
     free(cf->split_spec);
     free(cf->progress_log);
+    free(cf->dashboard_dir);
     memset(cf, 0, sizeof(*cf));
 }
 
@@ -160,6 +161,8 @@ int wcs_config_set(struct wcs_config *cf, const char *name, const char *value, c
         }
     } else if (strcmp(name, "progress-log") == 0) {
         oom = set_string(&cf->progress_log, value);
+    } else if (strcmp(name, "dashboard-dir") == 0) {
+        oom = set_string(&cf->dashboard_dir, value);
     } else {
         wcs_err(err, errlen, "unknown setting '%s'", name);
         return -1;
@@ -272,6 +275,7 @@ void wcs_config_usage(FILE *out)
             "  --lowercase                Unicode case folding\n"
             "  --log-level LEVEL          error, warn, info (default), debug\n"
             "  --progress-log PATH        append one progress JSON per batch\n"
+            "  --dashboard-dir DIR        ws:// serves the dashboard from DIR, not the binary\n"
             "  --config FILE              read settings from a JSON object\n"
             "  --help, --version\n"
             "\nsources:\n");
@@ -294,6 +298,7 @@ enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, cha
         {"lowercase", no_argument, NULL, 'l'},
         {"log-level", required_argument, NULL, 'v'},
         {"progress-log", required_argument, NULL, 'P'},
+        {"dashboard-dir", required_argument, NULL, 'D'},
         {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},

@@ -142,7 +142,13 @@ static int add_sink(struct wcs_engine *eng, const char *text, char *err, size_t 
         return WCS_EUSAGE;
     struct wcs_sink *sk = &eng->sinks[eng->nsinks];
     const struct wcs_sink_plugin *pl = wcs_registry_sink(uri->scheme);
-    const struct wcs_sink_env env = {.mode = eng->cf->mode, .stopping = &eng->stopping};
+    const char *path = eng->cf->state_path;
+    const struct wcs_sink_env env = {
+        .mode = eng->cf->mode,
+        .stopping = &eng->stopping,
+        .state_path = strcmp(path, ":memory:") ? path : NULL,
+        .dashboard_dir = eng->cf->dashboard_dir,
+    };
     int r = -1;
     if (!pl) {
         wcs_err(err, errlen, "unknown sink '%s'; see --help for the sinks", text);
@@ -160,6 +166,24 @@ static int add_sink(struct wcs_engine *eng, const char *text, char *err, size_t 
     }
     wcs_uri_free(uri);
     return r;
+}
+
+/* Hand the recovered state to the sinks that want it. 0 or -1. */
+static int start_sinks(struct wcs_engine *eng, char *err, size_t errlen)
+{
+    struct wcs_result rec = {
+        .batch_id = wcs_state_last_batch(eng->st),
+        .mode = eng->cf->mode,
+        .distinct_words = wcs_state_distinct(eng->st),
+        .total_words = wcs_state_total(eng->st),
+    };
+    rec.top = wcs_state_top(eng->st, &rec.n_top);
+    for (size_t i = 0; i < eng->nsinks; i++) {
+        struct wcs_sink *sk = &eng->sinks[i];
+        if (sk->plugin->start && sk->plugin->start(sk, &rec, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char *err,
@@ -226,6 +250,8 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
     for (size_t i = 0; i < cf->sources.n; i++)
         if ((r = add_source(eng, cf->sources.v[i], &env, err, errlen)) < 0)
             goto fail;
+    if (start_sinks(eng, err, errlen) < 0)
+        goto fail;
     if (!(eng->sink_desc = calloc(1, desc_len))) {
         wcs_err(err, errlen, "out of memory");
         goto fail;

@@ -16,6 +16,7 @@ static const struct wcs_sink_plugin *const sinks[] = {
     &wcs_sink_console,
     &wcs_sink_jsonl,
     &wcs_sink_kafka,
+    &wcs_sink_websocket,
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

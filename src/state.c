@@ -571,11 +571,79 @@ const struct wcs_row *wcs_state_top(const struct wcs_state *st, size_t *n)
     return st->top.rows;
 }
 
+/* Run a prepared "SELECT count ... WHERE word = ?1". */
+static int64_t count_of(sqlite3_stmt *get, const char *word, size_t len)
+{
+    sqlite3_bind_text(get, 1, len ? word : "", (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(get);
+    int64_t count = rc == SQLITE_ROW ? sqlite3_column_int64(get, 0) : 0;
+    sqlite3_reset(get);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? count : -1;
+}
+
 int64_t wcs_state_count(struct wcs_state *st, const char *word, size_t len)
 {
-    sqlite3_bind_text(st->get, 1, len ? word : "", (int)len, SQLITE_STATIC);
-    int rc = sqlite3_step(st->get);
-    int64_t count = rc == SQLITE_ROW ? sqlite3_column_int64(st->get, 0) : 0;
-    sqlite3_reset(st->get);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? count : -1;
+    return count_of(st->get, word, len);
+}
+
+struct wcs_state_reader {
+    sqlite3 *db;
+    sqlite3_stmt *get, *history;
+};
+
+struct wcs_state_reader *wcs_state_reader_open(const char *path, char *err, size_t errlen)
+{
+    struct wcs_state_reader *r = calloc(1, sizeof(*r));
+    if (!r) {
+        wcs_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    int rc = sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(r->db, 1000);
+        rc = sqlite3_prepare_v2(r->db, "SELECT count FROM counts WHERE word = ?1", -1, &r->get,
+                                NULL);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(r->db,
+                                "SELECT progress FROM (SELECT batch_id, progress FROM batches "
+                                "ORDER BY batch_id DESC LIMIT ?1) ORDER BY batch_id",
+                                -1, &r->history, NULL);
+    if (rc != SQLITE_OK) {
+        wcs_err(err, errlen, "cannot read state %s: %s", path,
+                r->db ? sqlite3_errmsg(r->db) : sqlite3_errstr(rc));
+        wcs_state_reader_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+void wcs_state_reader_close(struct wcs_state_reader *r)
+{
+    if (!r)
+        return;
+    sqlite3_finalize(r->get);
+    sqlite3_finalize(r->history);
+    sqlite3_close(r->db);
+    free(r);
+}
+
+int64_t wcs_state_reader_count(struct wcs_state_reader *r, const char *word, size_t len)
+{
+    return count_of(r->get, word, len);
+}
+
+int wcs_state_reader_history(struct wcs_state_reader *r, size_t n,
+                             int (*fn)(void *arg, const char *json), void *arg)
+{
+    int rc;
+
+    sqlite3_bind_int64(r->history, 1, (sqlite3_int64)n);
+    while ((rc = sqlite3_step(r->history)) == SQLITE_ROW) {
+        const char *json = (const char *)sqlite3_column_text(r->history, 0);
+        if (json && fn(arg, json) != 0)
+            break;
+    }
+    sqlite3_reset(r->history);
+    return rc == SQLITE_DONE ? 0 : -1;
 }

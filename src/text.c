@@ -11,6 +11,7 @@
 #include "wcstream/text.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 
 #include <utf8proc.h>
@@ -189,6 +190,32 @@ int wcs_json_string(struct wcs_buf *out, const char *s, size_t len)
         i += n;
     }
     if (append_run(out, s, run, len) < 0 || wcs_buf_append(out, "\"", 1) < 0)
+        goto fail;
+    return 0;
+
+fail:
+    out->len = undo;
+    return -ENOMEM;
+}
+
+int wcs_json_rows(struct wcs_buf *out, const struct wcs_row *rows, size_t n, size_t max_chars)
+{
+    size_t undo = out->len;
+
+    if (wcs_buf_append(out, "[", 1) < 0)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = rows[i].len;
+
+        if (max_chars)
+            len = wcs_utf8_prefix(rows[i].word, len, max_chars);
+        if (wcs_buf_printf(out, "%s{\"word\":", i ? "," : "") < 0 ||
+            wcs_json_string(out, rows[i].word, len) < 0 ||
+            wcs_buf_printf(out, ",\"count\":%" PRId64 "%s}", rows[i].count,
+                           len < rows[i].len ? ",\"cut\":true" : "") < 0)
+            goto fail;
+    }
+    if (wcs_buf_append(out, "]", 1) < 0)
         goto fail;
     return 0;
 

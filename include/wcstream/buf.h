@@ -23,6 +23,9 @@ int wcs_buf_reserve(struct wcs_buf *b, size_t extra);
 /* Append n bytes. 0 or -ENOMEM (the buffer is unchanged then). */
 int wcs_buf_append(struct wcs_buf *b, const void *data, size_t n);
 
+/* Append formatted text (no NUL is kept). 0 or -ENOMEM. */
+int wcs_buf_printf(struct wcs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Free the bytes; the struct may be reused afterwards. Accepts NULL. */
 void wcs_buf_free(struct wcs_buf *b);
 

@@ -38,7 +38,8 @@ struct wcs_config {
     const char *split_pattern; /* into split_spec, for regex */
     bool lowercase;
     enum wcs_log_level log_level;
-    char *progress_log; /* NULL: none */
+    char *progress_log;  /* NULL: none */
+    char *dashboard_dir; /* NULL: the dashboard built into the binary */
 };
 
 enum wcs_config_status {

@@ -26,6 +26,9 @@ struct wcs_sink_env {
     enum wcs_output_mode mode;
     const volatile sig_atomic_t *stopping; /* set when the query is asked to
                                               stop: give up waiting */
+    const char *state_path; /* the state file, for a wcs_state_reader;
+                               NULL when the state is in memory */
+    const char *dashboard_dir; /* --dashboard-dir, or NULL */
 };
 
 struct wcs_sink_plugin {
@@ -39,6 +42,12 @@ struct wcs_sink_plugin {
     /* Deliver one batch. 0, or -1 with a sentence in err (the engine logs
      * it; the batch stays committed). */
     int (*emit)(struct wcs_sink *sk, const struct wcs_result *res, char *err, size_t errlen);
+    /* Optional: the state as it was recovered, before the first batch (no
+     * updated rows, no progress; batch_id is the last committed, -1 for a
+     * new state). 0, or -1 with a sentence in err (the query does not
+     * start). */
+    int (*start)(struct wcs_sink *sk, const struct wcs_result *recovered, char *err,
+                 size_t errlen);
     /* Flush and free sk->ctx. Must accept a sink whose init failed. */
     void (*destroy)(struct wcs_sink *sk);
 };
@@ -46,6 +55,7 @@ struct wcs_sink_plugin {
 extern const struct wcs_sink_plugin wcs_sink_console;
 extern const struct wcs_sink_plugin wcs_sink_jsonl;
 extern const struct wcs_sink_plugin wcs_sink_kafka;
+extern const struct wcs_sink_plugin wcs_sink_websocket;
 
 /* The console table of one batch, exactly as Spark's console sink prints
  * it, written to out. num_rows >= 1; truncate as Spark's show(). */

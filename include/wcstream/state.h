@@ -82,4 +82,27 @@ const struct wcs_row *wcs_state_top(const struct wcs_state *st, size_t *n);
 /* The count of one word, 0 when absent; -1 on error. */
 int64_t wcs_state_count(struct wcs_state *st, const char *word, size_t len);
 
+/*
+ * A read-only connection to a state file, for another thread (the
+ * websocket sink's) to answer queries while the engine commits: SQLite's
+ * WAL lets it read the last committed batch without blocking the writer.
+ * One thread at a time may use a reader.
+ */
+struct wcs_state_reader;
+
+/* Open the state at path (made by wcs_state_open) for reading. NULL with a
+ * sentence in err. */
+struct wcs_state_reader *wcs_state_reader_open(const char *path, char *err, size_t errlen);
+
+/* Close. Accepts NULL. */
+void wcs_state_reader_close(struct wcs_state_reader *r);
+
+/* The committed count of one word, 0 when absent; -1 on error. */
+int64_t wcs_state_reader_count(struct wcs_state_reader *r, const char *word, size_t len);
+
+/* Call fn with the progress JSON of the last n committed batches, oldest
+ * first. 0, or -1 on error (or when fn returns nonzero). */
+int wcs_state_reader_history(struct wcs_state_reader *r, size_t n,
+                             int (*fn)(void *arg, const char *json), void *arg);
+
 #endif

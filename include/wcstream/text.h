@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "wcstream/buf.h"
+#include "wcstream/result.h"
 
 /* Number of characters: UTF-8 sequences count one each, every byte that
  * does not decode counts one. */
@@ -27,5 +28,10 @@ size_t wcs_utf8_width(const char *s, size_t len);
  * is kept; control characters are escaped; each byte that does not decode
  * becomes \ufffd. 0 or -ENOMEM. */
 int wcs_json_string(struct wcs_buf *out, const char *s, size_t len);
+
+/* Append rows as [{"word":"w","count":N},...]. With max_chars > 0, a word
+ * longer than that many characters is shortened to them and its row gets
+ * "cut":true (for messages that must stay small). 0 or -ENOMEM. */
+int wcs_json_rows(struct wcs_buf *out, const struct wcs_row *rows, size_t n, size_t max_chars);
 
 #endif

@@ -7,12 +7,15 @@
   counts.py changelog STATE TSV      the latest value per key of a changelog
       (kcat -f '%k\t%s\n') equals the state's word_counts
   counts.py text BYTES [SEED]        print deterministic text of about BYTES
+  counts.py checkws JSON FILE...     the "counts" a websocket client learnt
+      (wsclient.py follow --json) equal the counts of FILE...
 
 Words are bytes: whitespace split is bytes.split() (ASCII whitespace, as
 wcstream's default), spark split is line.split(b' ') per line with a
 trailing '\\r' removed. Runs with Debian's /usr/bin/python3.
 """
 import collections
+import json
 import random
 import sqlite3
 import sys
@@ -65,6 +68,16 @@ def main():
         if last == want:
             return 0
         print("changelog has %d words, the state %d" % (len(last), len(want)))
+        return 1
+    if cmd == "checkws":
+        with open(args[0]) as f:
+            got = json.load(f)["counts"]
+        want = {w.decode(): n for w, n in expected(args[1:], "whitespace", False).items()}
+        if got == want:
+            print("websocket counts match: %d distinct" % len(got))
+            return 0
+        diff = [(w, n, got.get(w)) for w, n in want.items() if got.get(w) != n]
+        print("websocket counts differ in %d words, e.g. %s" % (len(diff), diff[:5]))
         return 1
     if cmd == "text":
         size, seed = int(args[0]), int(args[1]) if len(args) > 1 else 1

@@ -157,3 +157,40 @@ crash_loop() {
         log "kill $k at batch $LAST_BATCH"
     done
 }
+
+# Resident memory of a process, in KiB.
+rss_kb() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# One sample's value from a Prometheus endpoint: metric URL 'NAME{labels}'.
+metric() {
+    curl -sf "$1/metrics" | awk -v m="$2" '$1 == m { print $2 }'
+}
+
+# Wait until metric NAME at URL is at least WANT.
+wait_metric() { # URL NAME WANT [SECS]
+    local url=$1 name=$2 want=$3 secs=${4:-30} got i
+    for ((i = 0; i < secs * 10; i++)); do
+        got=$(metric "$url" "$name" || true)
+        [ -n "$got" ] && [ "${got%.*}" -ge "$want" ] && return 0
+        sleep 0.1
+    done
+    fail "$name reached ${got:-nothing}, not $want, in ${secs}s"
+}
+
+# Evaluate a Python expression over JSON files: pyjson 'EXPR' NAME=FILE...
+# (each NAME bound to the file's parsed JSON); prints the result.
+pyjson() {
+    local expr=$1
+    shift
+    $PY - "$expr" "$@" <<'PYEOF'
+import json, sys
+env = {}
+for a in sys.argv[2:]:
+    name, path = a.split("=", 1)
+    with open(path) as f:
+        env[name] = json.load(f)
+print(eval(sys.argv[1], env))
+PYEOF
+}

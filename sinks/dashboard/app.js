@@ -1,0 +1,204 @@
+// wcstream dashboard: one websocket (/ws, subprotocol wcstream.v1) feeds
+// everything. The first message is a snapshot; every batch then sends an
+// update carrying the new top-N and totals, so the page always converges to
+// the latest state even when it missed a message. On a lost connection it
+// reconnects with backoff and starts again from a fresh snapshot.
+'use strict';
+
+const HISTORY = 120; // progress records kept for the charts
+const ROW_HEIGHT = 30; // px per bar, matches .bars li in style.css
+
+const $ = (id) => document.getElementById(id);
+const fmt = new Intl.NumberFormat();
+const num = (v) => (typeof v === 'number' && isFinite(v) ? v : 0);
+
+let history = []; // progress records, oldest first
+let bars = new Map(); // word -> <li>
+
+function setStatus(text, cls) {
+  const s = $('status');
+  s.textContent = text;
+  s.className = 'status ' + cls;
+}
+
+function showTotals(m) {
+  $('batch').textContent = m.batchId >= 0 ? fmt.format(m.batchId) : '–';
+  $('total-words').textContent = fmt.format(num(m.totalWords));
+  $('distinct-words').textContent = fmt.format(num(m.distinctWords));
+  $('batches').textContent = fmt.format(m.batchId + 1);
+}
+
+// The top-N as bars: one <li> per word, kept across batches so that width
+// and position animate (CSS transitions) instead of being redrawn.
+function showTop(top) {
+  const list = $('bars');
+  const max = top.length ? Math.max(1, top[0].count) : 1;
+  const seen = new Set();
+  top.forEach((row, i) => {
+    let li = bars.get(row.word);
+    if (!li) {
+      li = document.createElement('li');
+      li.className = 'bar entering';
+      li.dataset.word = row.word;
+      const fill = document.createElement('span');
+      fill.className = 'fill';
+      const word = document.createElement('span');
+      word.className = 'word';
+      word.textContent = row.word + (row.cut ? '…' : '');
+      word.title = row.word;
+      const count = document.createElement('span');
+      count.className = 'count';
+      li.append(fill, word, count);
+      list.append(li);
+      bars.set(row.word, li);
+      li.style.transform = `translateY(${i * ROW_HEIGHT}px)`;
+      requestAnimationFrame(() => li.classList.remove('entering'));
+    }
+    seen.add(row.word);
+    li.dataset.rank = String(i + 1);
+    li.dataset.count = String(row.count);
+    li.querySelector('.count').textContent = fmt.format(row.count);
+    li.querySelector('.fill').style.width = `${(100 * row.count) / max}%`;
+    li.style.transform = `translateY(${i * ROW_HEIGHT}px)`;
+  });
+  for (const [word, li] of bars) {
+    if (!seen.has(word)) {
+      li.remove();
+      bars.delete(word);
+    }
+  }
+  list.style.height = `${top.length * ROW_HEIGHT}px`;
+  $('bars-empty').hidden = top.length > 0;
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+// Draw series (arrays of numbers) as polylines scaled to the chart.
+function drawChart(svg, series, classes) {
+  const w = 600, h = 160, pad = 4;
+  const n = Math.max(2, ...series.map((s) => s.length));
+  const max = Math.max(1, ...series.flat());
+  svg.replaceChildren();
+  for (const frac of [0.25, 0.5, 0.75]) {
+    const line = document.createElementNS(SVG, 'line');
+    line.setAttribute('x1', 0);
+    line.setAttribute('x2', w);
+    line.setAttribute('y1', h - pad - frac * (h - 2 * pad));
+    line.setAttribute('y2', h - pad - frac * (h - 2 * pad));
+    line.setAttribute('class', 'grid');
+    svg.append(line);
+  }
+  series.forEach((s, k) => {
+    const pts = s.map((v, i) => {
+      const x = (i / (n - 1)) * w;
+      const y = h - pad - (v / max) * (h - 2 * pad);
+      return `${x.toFixed(1)},${y.toFixed(1)}`;
+    });
+    const pl = document.createElementNS(SVG, 'polyline');
+    pl.setAttribute('points', pts.join(' '));
+    pl.setAttribute('class', classes[k]);
+    svg.append(pl);
+  });
+  const label = document.createElementNS(SVG, 'text');
+  label.setAttribute('x', 6);
+  label.setAttribute('y', 16);
+  label.setAttribute('class', 'max');
+  label.textContent = fmt.format(Math.round(max));
+  svg.append(label);
+}
+
+function showSources(p) {
+  const body = $('sources');
+  body.replaceChildren();
+  for (const s of (p && p.sources) || []) {
+    const tr = document.createElement('tr');
+    const lag = s.metrics && s.metrics.maxOffsetsBehindLatest;
+    for (const v of [
+      s.description,
+      JSON.stringify(s.startOffset),
+      JSON.stringify(s.endOffset),
+      fmt.format(num(s.numInputRows)),
+      lag === undefined ? '–' : fmt.format(lag),
+    ]) {
+      const td = document.createElement('td');
+      td.textContent = v;
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+}
+
+function showProgress() {
+  const last = history[history.length - 1];
+  const ops = last && last.stateOperators && last.stateOperators[0];
+  $('state-rows').textContent = ops ? fmt.format(num(ops.numRowsTotal)) : '–';
+  $('input-rate').textContent = last ? fmt.format(Math.round(num(last.inputRowsPerSecond))) : '–';
+  $('processed-rate').textContent = last
+    ? fmt.format(Math.round(num(last.processedRowsPerSecond)))
+    : '–';
+  drawChart(
+    $('rate-chart'),
+    [history.map((p) => num(p.inputRowsPerSecond)), history.map((p) => num(p.processedRowsPerSecond))],
+    ['input', 'processed'],
+  );
+  drawChart($('duration-chart'), [history.map((p) => num(p.durationMs && p.durationMs.triggerExecution))], ['duration']);
+  showSources(last);
+}
+
+function onMessage(ev) {
+  let m;
+  try {
+    m = JSON.parse(ev.data);
+  } catch (e) {
+    return;
+  }
+  if (m.type === 'snapshot') {
+    history = (m.history || []).slice(-HISTORY);
+  } else if (m.type === 'update') {
+    if (m.progress) history.push(m.progress);
+    if (history.length > HISTORY) history.splice(0, history.length - HISTORY);
+  } else {
+    return;
+  }
+  showTotals(m);
+  showTop(m.top || []);
+  showProgress();
+  document.body.dataset.batch = String(m.batchId);
+}
+
+let retryMs = 500;
+
+function connect() {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const ws = new WebSocket(`${scheme}//${location.host}/ws`, 'wcstream.v1');
+  setStatus('connecting', 'connecting');
+  ws.onopen = () => {
+    retryMs = 500;
+    setStatus('live', 'live');
+  };
+  ws.onmessage = onMessage;
+  ws.onclose = () => {
+    setStatus(`reconnecting in ${Math.round(retryMs / 1000)} s`, 'down');
+    setTimeout(connect, retryMs);
+    retryMs = Math.min(retryMs * 2, 10000);
+  };
+}
+
+async function lookup(ev) {
+  ev.preventDefault();
+  const word = $('lookup-word').value.trim();
+  const out = $('lookup-result');
+  if (!word) return;
+  try {
+    const r = await fetch(`api/words/${encodeURIComponent(word)}`);
+    const body = await r.json();
+    out.textContent = r.ok ? `${body.word}: ${fmt.format(body.count)}` : body.error;
+  } catch (e) {
+    out.textContent = 'lookup failed: the server is not reachable';
+  }
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  $('lookup').addEventListener('submit', lookup);
+  connect();
+});

@@ -1,0 +1,1119 @@
+/*
+ * websocket.c - the ws:// sink: the live dashboard, its websocket feed, the
+ * HTTP API and /metrics, all from one libwebsockets server.
+ *
+ * Two threads share one `struct board` under a mutex. The engine thread
+ * calls emit() after each committed batch: it builds the batch's update
+ * message outside the lock, swaps it in with the new top rows, totals,
+ * progress record and counters, and wakes the server with
+ * lws_cancel_service(). The server thread runs lws_service(): it asks every
+ * websocket to become writable and, when the socket can take it, sends the
+ * latest message. Messages are immutable and reference-counted, so all
+ * clients share one copy; a client that has not drained when the next batch
+ * comes simply skips to the newest (counted as dropped). No client ever
+ * holds more than one message and the engine never waits for any of them.
+ *
+ * Word lookups go to SQLite through a read-only connection of the server
+ * thread's own (wcs_state_reader): the WAL lets it read while the engine
+ * commits.
+ */
+#include "wcstream/sink.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "wcstream/buf.h"
+#include "wcstream/log.h"
+#include "wcstream/state.h"
+#include "wcstream/text.h"
+#include "wcstream/topk.h"
+
+#define WS_SUBPROTOCOL  "wcstream.v1"
+#define TOP_HELD        1000 /* rows kept for /api/top */
+#define HISTORY_MAX     120  /* progress records kept for snapshots and /api/progress */
+#define WORD_CHARS_MAX  200  /* longer words are cut in messages */
+#define HEADER_ROOM     2048 /* bytes for a response's headers */
+#define STATIC_MAX      ((off_t)8 << 20)
+#define COOKIE_NAME     "wcstream_token"
+
+/* The dashboard, built into the binary by sinks/dashboard/assets.S. */
+#define ASSET_DECL(sym) extern const char sym[], sym##_end[]
+ASSET_DECL(wcs_asset_index_html);
+ASSET_DECL(wcs_asset_app_js);
+ASSET_DECL(wcs_asset_style_css);
+ASSET_DECL(wcs_asset_favicon_svg);
+
+struct asset {
+    const char *path;
+    const char *data, *end;
+};
+
+static const struct asset assets[] = {
+    {"/index.html", wcs_asset_index_html, wcs_asset_index_html_end},
+    {"/app.js", wcs_asset_app_js, wcs_asset_app_js_end},
+    {"/style.css", wcs_asset_style_css, wcs_asset_style_css_end},
+    {"/favicon.svg", wcs_asset_favicon_svg, wcs_asset_favicon_svg_end},
+};
+
+/* Batch durations, seconds: the buckets of the /metrics histogram. */
+static const double duration_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                          0.25,  0.5,    1,     2.5,  5,     10};
+#define NBUCKETS (sizeof(duration_buckets) / sizeof(duration_buckets[0]))
+
+/* One message, shared by every client that sends it. */
+struct msg {
+    atomic_int refs;
+    size_t len;
+    unsigned char data[]; /* LWS_PRE bytes of room, then len bytes of JSON */
+};
+
+struct source_stats {
+    char *desc;
+    uint64_t rows, bytes;
+    double lag; /* largest partition lag, offsets; < 0 when not reported */
+};
+
+/* What the engine publishes; everything here is guarded by mu. */
+struct board {
+    pthread_mutex_t mu;
+    uint64_t seq;          /* batches published since start */
+    struct msg *update;    /* the latest batch's update, NULL before one */
+    struct msg *snapshot;  /* built on demand for snapshot_seq */
+    uint64_t snapshot_seq; /* seq + 1 of the cached snapshot; 0: none */
+    int64_t batch_id, distinct, total;
+    struct wcs_row *top; /* TOP_HELD at most; words in top_words */
+    char *top_words;
+    size_t ntop;
+    char *history[HISTORY_MAX]; /* progress JSON, a ring */
+    size_t hist_first, hist_n;
+    /* counters for /metrics */
+    uint64_t batches, input_rows, input_bytes, capped;
+    /* websockets that got their snapshot, and those of them that have the
+     * latest update: the others hold one they have not taken yet, which the
+     * next batch replaces (dropped) */
+    unsigned greeted, current;
+    uint64_t dropped;
+    uint64_t buckets[NBUCKETS];
+    double duration_sum;
+    struct source_stats *sources;
+    size_t nsources;
+};
+
+struct ws_sink {
+    struct lws_context *ctx;
+    pthread_t thread;
+    bool running;
+    atomic_bool quit;
+    struct board b;
+    /* settings */
+    char *desc;
+    char *token; /* NULL: none needed */
+    char host[256];
+    uint16_t port;
+    size_t top_n, max_updated;
+    unsigned max_clients;
+    char *dashboard_dir; /* realpath, or NULL */
+    char *state_path;
+    /* owned by the server thread */
+    struct wcs_state_reader *reader;
+    unsigned clients;
+    uint64_t refused, unauthorized;
+};
+
+/* Per connection (lws zeroes it). */
+struct session {
+    bool is_ws;
+    uint64_t sent_seq; /* the last batch this websocket has (0: snapshot not sent) */
+};
+
+static struct msg *msg_new(const struct wcs_buf *json)
+{
+    struct msg *m = malloc(sizeof(*m) + LWS_PRE + json->len);
+    if (!m)
+        return NULL;
+    atomic_init(&m->refs, 1);
+    m->len = json->len;
+    memcpy(m->data + LWS_PRE, json->data, json->len);
+    return m;
+}
+
+static struct msg *msg_ref(struct msg *m)
+{
+    if (m)
+        atomic_fetch_add(&m->refs, 1);
+    return m;
+}
+
+static void msg_unref(struct msg *m)
+{
+    if (m && atomic_fetch_sub(&m->refs, 1) == 1)
+        free(m);
+}
+
+/* ---- what the engine publishes (engine thread) ---- */
+
+/* The update message of one batch. 0 or -ENOMEM. */
+static int build_update(struct ws_sink *ws, const struct wcs_result *res, const char *progress,
+                        struct wcs_buf *out, bool *capped)
+{
+    const struct wcs_row *rows = res->updated;
+    size_t n = res->n_updated;
+    struct wcs_row *best = NULL;
+    int rc = -ENOMEM;
+
+    *capped = n > ws->max_updated;
+    if (*capped) {
+        if (!(best = malloc(ws->max_updated * sizeof(*best))))
+            return -ENOMEM;
+        n = wcs_rows_best(rows, n, ws->max_updated, best);
+        rows = best;
+    }
+    out->len = 0;
+    if (wcs_buf_printf(out, "{\"type\":\"update\",\"batchId\":%" PRId64 ",\"updated\":",
+                       res->batch_id) == 0 &&
+        wcs_json_rows(out, rows, n, WORD_CHARS_MAX) == 0 &&
+        wcs_buf_printf(out, ",\"updatedRows\":%zu,\"updatedCapped\":%s,\"top\":", res->n_updated,
+                       *capped ? "true" : "false") == 0 &&
+        wcs_json_rows(out, res->top, res->n_top < ws->top_n ? res->n_top : ws->top_n,
+                      WORD_CHARS_MAX) == 0 &&
+        wcs_buf_printf(out,
+                       ",\"distinctWords\":%" PRId64 ",\"totalWords\":%" PRId64
+                       ",\"progress\":%s}",
+                       res->distinct_words, res->total_words, progress ? progress : "null") == 0)
+        rc = 0;
+    free(best);
+    return rc;
+}
+
+/* Copy the top rows (words and all) into one new block each. */
+static int copy_top(const struct wcs_result *res, struct wcs_row **rows, char **words, size_t *n)
+{
+    size_t k = res->n_top < TOP_HELD ? res->n_top : TOP_HELD, bytes = 1;
+
+    for (size_t i = 0; i < k; i++)
+        bytes += res->top[i].len;
+    *rows = malloc((k ? k : 1) * sizeof(**rows));
+    *words = malloc(bytes);
+    if (!*rows || !*words) {
+        free(*rows);
+        free(*words);
+        return -ENOMEM;
+    }
+    char *p = *words;
+    for (size_t i = 0; i < k; i++) {
+        memcpy(p, res->top[i].word, res->top[i].len);
+        (*rows)[i] = (struct wcs_row){.word = p, .len = res->top[i].len, .count = res->top[i].count};
+        p += res->top[i].len;
+    }
+    *n = k;
+    return 0;
+}
+
+/* Add a progress record to the ring (takes ownership of json). */
+static void history_push(struct board *b, char *json)
+{
+    if (b->hist_n == HISTORY_MAX) {
+        free(b->history[b->hist_first]);
+        b->history[b->hist_first] = json;
+        b->hist_first = (b->hist_first + 1) % HISTORY_MAX;
+    } else {
+        b->history[(b->hist_first + b->hist_n++) % HISTORY_MAX] = json;
+    }
+}
+
+static double json_number(const cJSON *obj, const char *key, double dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+/* Fold one progress record into the /metrics counters. */
+static void count_progress(struct board *b, const cJSON *p)
+{
+    double secs = json_number(cJSON_GetObjectItemCaseSensitive(p, "durationMs"),
+                              "triggerExecution", 0) /
+                  1000;
+    const cJSON *srcs = cJSON_GetObjectItemCaseSensitive(p, "sources"), *s;
+
+    b->batches++;
+    b->input_rows += (uint64_t)json_number(p, "numInputRows", 0);
+    b->input_bytes += (uint64_t)json_number(p, "numInputBytes", 0);
+    b->duration_sum += secs;
+    for (size_t i = 0; i < NBUCKETS; i++)
+        if (secs <= duration_buckets[i])
+            b->buckets[i]++;
+    size_t i = 0;
+    cJSON_ArrayForEach(s, srcs)
+    {
+        if (i == b->nsources) {
+            const cJSON *d = cJSON_GetObjectItemCaseSensitive(s, "description");
+            struct source_stats *v = realloc(b->sources, (i + 1) * sizeof(*v));
+            char *desc = strdup(cJSON_IsString(d) ? d->valuestring : "?");
+            if (v)
+                b->sources = v;
+            if (!v || !desc) {
+                free(desc);
+                return;
+            }
+            b->sources[b->nsources++] = (struct source_stats){.desc = desc, .lag = -1};
+        }
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(s, "metrics");
+        b->sources[i].rows += (uint64_t)json_number(s, "numInputRows", 0);
+        b->sources[i].bytes += (uint64_t)json_number(m, "numInputBytes", 0);
+        b->sources[i].lag = json_number(m, "maxOffsetsBehindLatest", -1);
+        i++;
+    }
+}
+
+static int ws_emit(struct wcs_sink *sk, const struct wcs_result *res, char *err, size_t errlen)
+{
+    struct ws_sink *ws = sk->ctx;
+    struct board *b = &ws->b;
+    struct wcs_buf json = {0};
+    struct wcs_row *top = NULL;
+    char *top_words = NULL, *progress = NULL;
+    struct msg *m = NULL;
+    size_t ntop = 0;
+    bool capped = false;
+
+    if (res->progress && !(progress = cJSON_PrintUnformatted((cJSON *)res->progress)))
+        goto oom;
+    if (build_update(ws, res, progress, &json, &capped) < 0 || !(m = msg_new(&json)) ||
+        copy_top(res, &top, &top_words, &ntop) < 0)
+        goto oom;
+    wcs_buf_free(&json);
+
+    pthread_mutex_lock(&b->mu);
+    struct msg *old = b->update;
+    struct wcs_row *old_top = b->top;
+    char *old_words = b->top_words;
+    b->update = m;
+    b->top = top;
+    b->top_words = top_words;
+    b->ntop = ntop;
+    b->batch_id = res->batch_id;
+    b->distinct = res->distinct_words;
+    b->total = res->total_words;
+    b->seq++;
+    b->capped += capped;
+    b->dropped += b->greeted - b->current;
+    b->current = 0;
+    if (res->progress)
+        count_progress(b, res->progress);
+    if (progress)
+        history_push(b, progress);
+    pthread_mutex_unlock(&b->mu);
+
+    msg_unref(old);
+    free(old_top);
+    free(old_words);
+    lws_cancel_service(ws->ctx);
+    return 0;
+oom:
+    wcs_buf_free(&json);
+    msg_unref(m);
+    free(progress);
+    wcs_err(err, errlen, "out of memory building the update of batch %" PRId64, res->batch_id);
+    return -1;
+}
+
+/* ---- what the server sends (server thread) ---- */
+
+/* The snapshot message for the board as it is; called with mu held. */
+static struct msg *snapshot_locked(struct ws_sink *ws)
+{
+    struct board *b = &ws->b;
+    struct wcs_buf json = {0};
+    bool ok;
+
+    if (b->snapshot && b->snapshot_seq == b->seq + 1)
+        return msg_ref(b->snapshot);
+    ok = wcs_buf_printf(&json, "{\"type\":\"snapshot\",\"batchId\":%" PRId64 ",\"top\":",
+                        b->batch_id) == 0 &&
+         wcs_json_rows(&json, b->top, b->ntop < ws->top_n ? b->ntop : ws->top_n,
+                       WORD_CHARS_MAX) == 0 &&
+         wcs_buf_printf(&json,
+                        ",\"distinctWords\":%" PRId64 ",\"totalWords\":%" PRId64
+                        ",\"history\":[",
+                        b->distinct, b->total) == 0;
+    for (size_t i = 0; ok && i < b->hist_n; i++)
+        ok = wcs_buf_printf(&json, "%s%s", i ? "," : "",
+                            b->history[(b->hist_first + i) % HISTORY_MAX]) == 0;
+    ok = ok && wcs_buf_printf(&json, "]}") == 0;
+    struct msg *m = ok ? msg_new(&json) : NULL;
+    wcs_buf_free(&json);
+    if (m) {
+        msg_unref(b->snapshot);
+        b->snapshot = msg_ref(m);
+        b->snapshot_seq = b->seq + 1;
+    }
+    return m;
+}
+
+/* The next message for a websocket, NULL when it is up to date. */
+static struct msg *next_message(struct ws_sink *ws, struct session *ss)
+{
+    struct board *b = &ws->b;
+    struct msg *m = NULL;
+
+    pthread_mutex_lock(&b->mu);
+    if (ss->sent_seq == 0) {
+        m = snapshot_locked(ws);
+        if (m) {
+            b->greeted++;
+            b->current++;
+            ss->sent_seq = b->seq + 1;
+        }
+    } else if (ss->sent_seq < b->seq + 1) {
+        m = msg_ref(b->update);
+        b->current++;
+        ss->sent_seq = b->seq + 1;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return m;
+}
+
+/* A websocket closes: it no longer counts as greeted or current. */
+static void forget_session(struct ws_sink *ws, const struct session *ss)
+{
+    struct board *b = &ws->b;
+
+    pthread_mutex_lock(&b->mu);
+    if (ss->sent_seq) {
+        b->greeted--;
+        b->current -= ss->sent_seq == b->seq + 1;
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* ---- HTTP ---- */
+
+static bool equal_secret(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char d = la != lb;
+
+    for (size_t i = 0; i < la && i < lb; i++)
+        d |= (unsigned char)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+/* A header's value as a string ("" when absent or too long). */
+static const char *header(struct lws *wsi, enum lws_token_indexes h, char *buf, int len)
+{
+    if (lws_hdr_copy(wsi, buf, len, h) < 0)
+        buf[0] = '\0';
+    return buf;
+}
+
+/* Whether the request carries the token: ?token=, a Bearer header, or the
+ * cookie the dashboard got. *from_query: it came in the URL. */
+static bool has_token(struct ws_sink *ws, struct lws *wsi, bool *from_query)
+{
+    char buf[512];
+    const char *v;
+
+    *from_query = false;
+    if ((v = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf))) && equal_secret(v, ws->token))
+        return *from_query = true;
+    v = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, buf, sizeof(buf));
+    if (strncasecmp(v, "Bearer ", 7) == 0 && equal_secret(v + 7, ws->token))
+        return true;
+    v = header(wsi, WSI_TOKEN_HTTP_COOKIE, buf, sizeof(buf));
+    for (const char *c = strstr(v, COOKIE_NAME "="); c; c = strstr(c + 1, COOKIE_NAME "=")) {
+        if (c != v && c[-1] != ' ' && c[-1] != ';')
+            continue;
+        char val[512];
+        size_t n = strcspn(c + strlen(COOKIE_NAME "="), "; ");
+        if (n < sizeof(val)) {
+            memcpy(val, c + strlen(COOKIE_NAME "="), n);
+            val[n] = '\0';
+            if (equal_secret(val, ws->token))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Without a token the server is loopback only, and a browser must have
+ * reached it by a loopback name: a page of another site whose name was
+ * rebound to 127.0.0.1 sends its own name in Host and is refused. */
+static bool host_allowed(struct ws_sink *ws, const char *host)
+{
+    static const char *const names[] = {"127.0.0.1", "localhost", "[::1]"};
+    size_t n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
+
+    if (!host[0] || ws->token)
+        return true;
+    if (n == strlen(ws->host) && strncasecmp(host, ws->host, n) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (n == strlen(names[i]) && strncasecmp(host, names[i], n) == 0)
+            return true;
+    return false;
+}
+
+/* A browser's websocket must come from a page of this server. */
+static bool origin_allowed(const char *origin, const char *host)
+{
+    if (!origin[0])
+        return true; /* not a browser */
+    const char *rest = strncasecmp(origin, "http://", 7) == 0    ? origin + 7
+                       : strncasecmp(origin, "https://", 8) == 0 ? origin + 8
+                                                                 : NULL;
+    return rest && host[0] && strcasecmp(rest, host) == 0;
+}
+
+static const char *content_type(const char *path)
+{
+    static const char *const types[][2] = {
+        {".html", "text/html; charset=utf-8"},   {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},     {".svg", "image/svg+xml"},
+        {".json", "application/json"},           {".png", "image/png"},
+        {".txt", "text/plain; charset=utf-8"},   {".ico", "image/x-icon"},
+    };
+    const char *dot = strrchr(path, '.');
+
+    for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(dot, types[i][0]) == 0)
+            return types[i][1];
+    return "application/octet-stream";
+}
+
+/* Send status, headers and body as one write, then end the transaction.
+ * Returns what the lws callback must return. */
+static int respond(struct ws_sink *ws, struct lws *wsi, unsigned status, const char *type,
+                   const struct wcs_buf *body, bool set_cookie)
+{
+    size_t blen = body ? body->len : 0;
+    unsigned char *buf = malloc(LWS_PRE + HEADER_ROOM + blen);
+    unsigned char *start, *p, *end;
+    char cookie[600];
+    static const char *const security[][2] = {
+        {"content-security-policy:",
+         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+         "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+        {"x-content-type-options:", "nosniff"},
+        {"x-frame-options:", "DENY"},
+        {"referrer-policy:", "no-referrer"},
+        {"cache-control:", "no-store"},
+    };
+
+    if (!buf)
+        return -1;
+    start = p = buf + LWS_PRE;
+    end = start + HEADER_ROOM;
+    if (lws_add_http_common_headers(wsi, status, type, blen, &p, end))
+        goto fail;
+    for (size_t i = 0; i < sizeof(security) / sizeof(security[0]); i++)
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)security[i][0],
+                                        (const unsigned char *)security[i][1],
+                                        (int)strlen(security[i][1]), &p, end))
+            goto fail;
+    if (status == 401 &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
+                                    (const unsigned char *)"Bearer", 6, &p, end))
+        goto fail;
+    if (set_cookie) {
+        int n = snprintf(cookie, sizeof(cookie),
+                         COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict", ws->token);
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"set-cookie:",
+                                        (const unsigned char *)cookie, n, &p, end))
+            goto fail;
+    }
+    if (lws_finalize_http_header(wsi, &p, end))
+        goto fail;
+    if (blen)
+        memcpy(p, body->data, blen);
+    int n = lws_write(wsi, start, (size_t)(p - start) + blen, LWS_WRITE_HTTP_FINAL);
+    free(buf);
+    if (n < 0)
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+fail:
+    free(buf);
+    return -1;
+}
+
+/* A JSON error body {"error":"..."} with that status. */
+static int respond_error(struct ws_sink *ws, struct lws *wsi, unsigned status, const char *msg)
+{
+    struct wcs_buf body = {0};
+    int r = -1;
+
+    if (wcs_buf_printf(&body, "{\"error\":") == 0 &&
+        wcs_json_string(&body, msg, strlen(msg)) == 0 && wcs_buf_printf(&body, "}\n") == 0)
+        r = respond(ws, wsi, status, "application/json", &body, false);
+    wcs_buf_free(&body);
+    return r;
+}
+
+/* ?n=N: 1..max, dflt when absent; 0 when malformed. */
+static size_t arg_count(struct lws *wsi, size_t dflt, size_t max)
+{
+    char buf[64];
+    const char *v = lws_get_urlarg_by_name(wsi, "n=", buf, sizeof(buf));
+    char *endp;
+
+    if (!v)
+        return dflt;
+    errno = 0;
+    unsigned long long n = strtoull(v, &endp, 10);
+    if (errno || endp == v || *endp || n == 0 || v[0] == '-')
+        return 0;
+    return n > max ? max : (size_t)n;
+}
+
+static int api_top(struct ws_sink *ws, struct lws *wsi, struct wcs_buf *body)
+{
+    struct board *b = &ws->b;
+    size_t n = arg_count(wsi, ws->top_n, TOP_HELD);
+    int rc;
+
+    if (!n)
+        return respond_error(ws, wsi, 400, "n must be a whole number from 1 to 1000");
+    pthread_mutex_lock(&b->mu);
+    rc = wcs_buf_printf(body, "{\"batchId\":%" PRId64 ",\"top\":", b->batch_id);
+    if (rc == 0)
+        rc = wcs_json_rows(body, b->top, n < b->ntop ? n : b->ntop, 0);
+    pthread_mutex_unlock(&b->mu);
+    if (rc < 0 || wcs_buf_printf(body, "}\n") < 0)
+        return respond_error(ws, wsi, 500, "out of memory");
+    return respond(ws, wsi, 200, "application/json", body, false);
+}
+
+static int api_progress(struct ws_sink *ws, struct lws *wsi, struct wcs_buf *body)
+{
+    struct board *b = &ws->b;
+    size_t n = arg_count(wsi, HISTORY_MAX, HISTORY_MAX);
+    int rc;
+
+    if (!n)
+        return respond_error(ws, wsi, 400, "n must be a whole number from 1 to 120");
+    pthread_mutex_lock(&b->mu);
+    size_t skip = b->hist_n > n ? b->hist_n - n : 0;
+    rc = wcs_buf_printf(body, "[");
+    for (size_t i = skip; rc == 0 && i < b->hist_n; i++)
+        rc = wcs_buf_printf(body, "%s%s", i > skip ? "," : "",
+                            b->history[(b->hist_first + i) % HISTORY_MAX]);
+    pthread_mutex_unlock(&b->mu);
+    if (rc < 0 || wcs_buf_printf(body, "]\n") < 0)
+        return respond_error(ws, wsi, 500, "out of memory");
+    return respond(ws, wsi, 200, "application/json", body, false);
+}
+
+static int api_word(struct ws_sink *ws, struct lws *wsi, const char *word, struct wcs_buf *body)
+{
+    int64_t count;
+    char err[256];
+
+    if (!ws->state_path)
+        return respond_error(ws, wsi, 501,
+                             "word lookups need a state file; this query keeps its state in memory");
+    if (!ws->reader && !(ws->reader = wcs_state_reader_open(ws->state_path, err, sizeof(err))))
+        return respond_error(ws, wsi, 503, err);
+    if ((count = wcs_state_reader_count(ws->reader, word, strlen(word))) < 0)
+        return respond_error(ws, wsi, 503, "the state could not be read; try again");
+    if (wcs_buf_printf(body, "{\"word\":") < 0 || wcs_json_string(body, word, strlen(word)) < 0 ||
+        wcs_buf_printf(body, ",\"count\":%" PRId64 "}\n", count) < 0)
+        return respond_error(ws, wsi, 500, "out of memory");
+    return respond(ws, wsi, 200, "application/json", body, false);
+}
+
+/* Prometheus label value: backslash, quote and newline escaped. */
+static int put_label(struct wcs_buf *out, const char *s)
+{
+    for (; *s; s++) {
+        const char *e = *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : *s == '\n' ? "\\n" : NULL;
+        if (wcs_buf_append(out, e ? e : s, e ? 2 : 1) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+#define METRIC(out, name, type, help)                                                              \
+    wcs_buf_printf(out, "# HELP " name " " help "\n# TYPE " name " " type "\n")
+
+static int metrics_text(struct ws_sink *ws, struct wcs_buf *out)
+{
+    struct board *b = &ws->b;
+    int rc = 0;
+
+    pthread_mutex_lock(&b->mu);
+    rc |= METRIC(out, "wcstream_batches_total", "counter", "Micro-batches emitted.");
+    rc |= wcs_buf_printf(out, "wcstream_batches_total %" PRIu64 "\n", b->batches);
+    rc |= METRIC(out, "wcstream_input_rows_total", "counter", "Lines read by all sources.");
+    rc |= wcs_buf_printf(out, "wcstream_input_rows_total %" PRIu64 "\n", b->input_rows);
+    rc |= METRIC(out, "wcstream_input_bytes_total", "counter", "Bytes read by all sources.");
+    rc |= wcs_buf_printf(out, "wcstream_input_bytes_total %" PRIu64 "\n", b->input_bytes);
+    rc |= METRIC(out, "wcstream_batch_duration_seconds", "histogram",
+                 "Time from trigger to acknowledged batch.");
+    for (size_t i = 0; i < NBUCKETS; i++)
+        rc |= wcs_buf_printf(out, "wcstream_batch_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+                             duration_buckets[i], b->buckets[i]);
+    rc |= wcs_buf_printf(out,
+                         "wcstream_batch_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+                         "wcstream_batch_duration_seconds_sum %.6f\n"
+                         "wcstream_batch_duration_seconds_count %" PRIu64 "\n",
+                         b->batches, b->duration_sum, b->batches);
+    rc |= METRIC(out, "wcstream_last_batch_id", "gauge", "Id of the last committed batch.");
+    rc |= wcs_buf_printf(out, "wcstream_last_batch_id %" PRId64 "\n", b->batch_id);
+    rc |= METRIC(out, "wcstream_state_rows", "gauge", "Distinct words in the state.");
+    rc |= wcs_buf_printf(out, "wcstream_state_rows %" PRId64 "\n", b->distinct);
+    rc |= METRIC(out, "wcstream_state_words", "gauge", "Sum of all counts in the state.");
+    rc |= wcs_buf_printf(out, "wcstream_state_words %" PRId64 "\n", b->total);
+    rc |= METRIC(out, "wcstream_ws_updates_capped_total", "counter",
+                 "Update messages whose updated rows were capped.");
+    rc |= wcs_buf_printf(out, "wcstream_ws_updates_capped_total %" PRIu64 "\n", b->capped);
+    rc |= METRIC(out, "wcstream_ws_messages_dropped_total", "counter",
+                 "Updates replaced by a newer one before a slow client took them.");
+    rc |= wcs_buf_printf(out, "wcstream_ws_messages_dropped_total %" PRIu64 "\n", b->dropped);
+    rc |= METRIC(out, "wcstream_ws_clients_behind", "gauge",
+                 "Websocket clients that have not taken the latest update yet.");
+    rc |= wcs_buf_printf(out, "wcstream_ws_clients_behind %u\n", b->greeted - b->current);
+    rc |= METRIC(out, "wcstream_source_input_rows_total", "counter", "Lines read, per source.");
+    for (size_t i = 0; i < b->nsources; i++) {
+        rc |= wcs_buf_printf(out, "wcstream_source_input_rows_total{source=\"");
+        rc |= put_label(out, b->sources[i].desc);
+        rc |= wcs_buf_printf(out, "\"} %" PRIu64 "\n", b->sources[i].rows);
+    }
+    rc |= METRIC(out, "wcstream_source_input_bytes_total", "counter", "Bytes read, per source.");
+    for (size_t i = 0; i < b->nsources; i++) {
+        rc |= wcs_buf_printf(out, "wcstream_source_input_bytes_total{source=\"");
+        rc |= put_label(out, b->sources[i].desc);
+        rc |= wcs_buf_printf(out, "\"} %" PRIu64 "\n", b->sources[i].bytes);
+    }
+    rc |= METRIC(out, "wcstream_source_lag_offsets", "gauge",
+                 "Largest partition lag behind the latest offset, per source that reports it.");
+    for (size_t i = 0; i < b->nsources; i++) {
+        if (b->sources[i].lag < 0)
+            continue;
+        rc |= wcs_buf_printf(out, "wcstream_source_lag_offsets{source=\"");
+        rc |= put_label(out, b->sources[i].desc);
+        rc |= wcs_buf_printf(out, "\"} %.0f\n", b->sources[i].lag);
+    }
+    pthread_mutex_unlock(&b->mu);
+    rc |= METRIC(out, "wcstream_ws_clients", "gauge", "Connected websocket clients.");
+    rc |= wcs_buf_printf(out, "wcstream_ws_clients %u\n", ws->clients);
+    rc |= METRIC(out, "wcstream_ws_clients_refused_total", "counter",
+                 "Websocket upgrades refused: client limit, Origin or path.");
+    rc |= wcs_buf_printf(out, "wcstream_ws_clients_refused_total %" PRIu64 "\n", ws->refused);
+    rc |= METRIC(out, "wcstream_http_unauthorized_total", "counter",
+                 "Requests refused for a missing or wrong token.");
+    rc |= wcs_buf_printf(out, "wcstream_http_unauthorized_total %" PRIu64 "\n", ws->unauthorized);
+    return rc ? -ENOMEM : 0;
+}
+
+/* A dashboard file from --dashboard-dir: the name must stay inside it. */
+static int serve_dir(struct ws_sink *ws, struct lws *wsi, const char *path, struct wcs_buf *body)
+{
+    char full[PATH_MAX], real[PATH_MAX];
+    size_t dlen = strlen(ws->dashboard_dir);
+    struct stat sb;
+    int fd;
+
+    if (snprintf(full, sizeof(full), "%s%s", ws->dashboard_dir, path) >= (int)sizeof(full) ||
+        !realpath(full, real) || strncmp(real, ws->dashboard_dir, dlen) != 0 || real[dlen] != '/')
+        return respond_error(ws, wsi, 404, "no such file");
+    if ((fd = open(real, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0 ||
+        !S_ISREG(sb.st_mode) || sb.st_size > STATIC_MAX ||
+        wcs_buf_reserve(body, (size_t)sb.st_size) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return respond_error(ws, wsi, 404, "no such file");
+    }
+    ssize_t n = read(fd, body->data, (size_t)sb.st_size);
+    close(fd);
+    if (n != sb.st_size)
+        return respond_error(ws, wsi, 500, "cannot read the file");
+    body->len = (size_t)n;
+    return respond(ws, wsi, 200, content_type(real), body, false);
+}
+
+/* Every path the server knows, for one GET. */
+static int route(struct ws_sink *ws, struct lws *wsi, const char *path, bool set_cookie,
+                 struct wcs_buf *body)
+{
+    if (strcmp(path, "/healthz") == 0) {
+        if (wcs_buf_printf(body, "ok\n") < 0)
+            return -1;
+        return respond(ws, wsi, 200, "text/plain; charset=utf-8", body, false);
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        if (metrics_text(ws, body) < 0)
+            return respond_error(ws, wsi, 500, "out of memory");
+        return respond(ws, wsi, 200, "text/plain; version=0.0.4; charset=utf-8", body, false);
+    }
+    if (strcmp(path, "/api/top") == 0)
+        return api_top(ws, wsi, body);
+    if (strcmp(path, "/api/progress") == 0)
+        return api_progress(ws, wsi, body);
+    if (strncmp(path, "/api/words/", 11) == 0 && path[11])
+        return api_word(ws, wsi, path + 11, body);
+    if (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0 || strcmp(path, "/ws") == 0)
+        return respond_error(ws, wsi, 404, "no such endpoint");
+    if (strcmp(path, "/") == 0)
+        path = "/index.html";
+    if (ws->dashboard_dir)
+        return serve_dir(ws, wsi, path, body);
+    for (size_t i = 0; i < sizeof(assets) / sizeof(assets[0]); i++) {
+        if (strcmp(path, assets[i].path) == 0) {
+            if (wcs_buf_append(body, assets[i].data, (size_t)(assets[i].end - assets[i].data)) < 0)
+                return -1;
+            return respond(ws, wsi, 200, content_type(path), body, set_cookie);
+        }
+    }
+    return respond_error(ws, wsi, 404, "no such file");
+}
+
+static int on_http(struct ws_sink *ws, struct lws *wsi, const char *path)
+{
+    char host[256];
+    bool from_query = false;
+    struct wcs_buf body = {0};
+    int r;
+
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+        return respond_error(ws, wsi, 405, "only GET is served");
+    if (!host_allowed(ws, header(wsi, WSI_TOKEN_HOST, host, sizeof(host))))
+        return respond_error(ws, wsi, 403, "this server answers to loopback names only");
+    if (ws->token && !has_token(ws, wsi, &from_query)) {
+        ws->unauthorized++;
+        return respond_error(ws, wsi, 401, "this server needs its token: ?token=, "
+                                           "Authorization: Bearer, or the dashboard's cookie");
+    }
+    r = route(ws, wsi, path, from_query, &body);
+    wcs_buf_free(&body);
+    return r;
+}
+
+/* Whether a websocket upgrade may go ahead: 0 yes, else what to return. */
+static int confirm_upgrade(struct ws_sink *ws, struct lws *wsi)
+{
+    char uri[64], host[256], origin[256];
+    bool from_query;
+    unsigned status = 0;
+    const char *why = NULL;
+
+    header(wsi, WSI_TOKEN_HOST, host, sizeof(host));
+    if (strcmp(header(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri)), "/ws") != 0) {
+        status = 404, why = "the websocket is at /ws";
+    } else if (!host_allowed(ws, host) ||
+               !origin_allowed(header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin)), host)) {
+        status = 403, why = "websocket from a foreign origin";
+    } else if (ws->token && !has_token(ws, wsi, &from_query)) {
+        status = 401, why = "this server needs its token";
+        ws->unauthorized++;
+    } else if (ws->clients >= ws->max_clients) {
+        status = 503, why = "too many websocket clients";
+    }
+    if (!status)
+        return 0;
+    if (status != 401)
+        ws->refused++;
+    if (lws_return_http_status(wsi, status, why))
+        return -1;
+    return 1;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len);
+
+static const struct lws_protocols protocols[] = {
+    {WS_SUBPROTOCOL, callback, sizeof(struct session), 1024, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    struct lws_context *ctx = lws_get_context(wsi);
+    struct ws_sink *ws = ctx ? lws_context_user(ctx) : NULL;
+    struct session *ss = user;
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return on_http(ws, wsi, in);
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return confirm_upgrade(ws, wsi);
+    case LWS_CALLBACK_ESTABLISHED:
+        ss->is_ws = true;
+        ss->sent_seq = 0;
+        ws->clients++;
+        lws_callback_on_writable(wsi);
+        return 0;
+    case LWS_CALLBACK_CLOSED:
+        if (ss && ss->is_ws) {
+            ss->is_ws = false;
+            ws->clients--;
+            forget_session(ws, ss);
+        }
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE: {
+        struct msg *m = next_message(ws, ss);
+        if (!m)
+            return 0;
+        int n = lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
+        msg_unref(m);
+        if (n < 0)
+            return -1;
+        /* A batch may have come while writing: ask again (a no-op if not). */
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    case LWS_CALLBACK_RECEIVE:
+        return 0; /* clients have nothing to say; pings are answered by lws */
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        lws_callback_on_writable_all_protocol(ctx, &protocols[0]);
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return 0; /* responses are written whole in LWS_CALLBACK_HTTP */
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+static void *serve(void *arg)
+{
+    struct ws_sink *ws = arg;
+
+    while (!atomic_load(&ws->quit))
+        if (lws_service(ws->ctx, 0) < 0)
+            break;
+    return NULL;
+}
+
+static void lws_log_to_ours(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && line[n - 1] == '\n')
+        n--;
+    wcs_debug("libwebsockets: %.*s", (int)n, line);
+}
+
+/* ---- the plugin ---- */
+
+/* Resolve host to a numeric address; *loopback says whether it is one. */
+static int resolve(const char *host, char *ip, size_t iplen, bool *loopback)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_flags = AI_PASSIVE}, *ai;
+
+    if (getaddrinfo(host, NULL, &hints, &ai) != 0)
+        return -1;
+    *loopback = true;
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        if (a->ai_family == AF_INET) {
+            const struct sockaddr_in *s = (const void *)a->ai_addr;
+            *loopback &= (ntohl(s->sin_addr.s_addr) >> 24) == 127;
+        } else if (a->ai_family == AF_INET6) {
+            const struct sockaddr_in6 *s = (const void *)a->ai_addr;
+            *loopback &= IN6_IS_ADDR_LOOPBACK(&s->sin6_addr);
+        }
+    }
+    int r = getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, (socklen_t)iplen, NULL, 0, NI_NUMERICHOST);
+    freeaddrinfo(ai);
+    return r == 0 ? 0 : -1;
+}
+
+/* Why binding host:port fails, for a sentence lws does not give. */
+static const char *bind_error(const char *ip, uint16_t port)
+{
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE}, *ai;
+    char svc[8];
+    const char *why = "the server could not start";
+
+    snprintf(svc, sizeof(svc), "%u", port);
+    if (getaddrinfo(ip, svc, &hints, &ai) != 0)
+        return why;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+            why = strerror(errno);
+        close(fd);
+    }
+    freeaddrinfo(ai);
+    return why;
+}
+
+static bool token_ok(const char *t)
+{
+    if (!t[0] || strlen(t) > 256)
+        return false;
+    for (; *t; t++)
+        if (!(isalnum((unsigned char)*t) || strchr("-._~+/=", *t)))
+            return false;
+    return true;
+}
+
+static void ws_destroy(struct wcs_sink *sk)
+{
+    struct ws_sink *ws = sk->ctx;
+
+    if (!ws)
+        return;
+    if (ws->running) {
+        atomic_store(&ws->quit, true);
+        lws_cancel_service(ws->ctx);
+        pthread_join(ws->thread, NULL);
+    }
+    if (ws->ctx)
+        lws_context_destroy(ws->ctx);
+    wcs_state_reader_close(ws->reader);
+    struct board *b = &ws->b;
+    msg_unref(b->update);
+    msg_unref(b->snapshot);
+    free(b->top);
+    free(b->top_words);
+    for (size_t i = 0; i < b->hist_n; i++)
+        free(b->history[(b->hist_first + i) % HISTORY_MAX]);
+    for (size_t i = 0; i < b->nsources; i++)
+        free(b->sources[i].desc);
+    free(b->sources);
+    pthread_mutex_destroy(&b->mu);
+    free(ws->desc);
+    free(ws->token);
+    free(ws->dashboard_dir);
+    free(ws->state_path);
+    free(ws);
+    sk->ctx = NULL;
+}
+
+static int ws_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_sink_env *env,
+                   char *err, size_t errlen)
+{
+    struct ws_sink *ws = calloc(1, sizeof(*ws));
+    char target[300], ip[INET6_ADDRSTRLEN];
+    size_t max_clients = 1024;
+    bool loopback;
+    const char *token = wcs_uri_get(uri, "token");
+
+    if (!ws) {
+        wcs_err(err, errlen, "out of memory");
+        return -1;
+    }
+    pthread_mutex_init(&ws->b.mu, NULL);
+    ws->b.batch_id = -1;
+    ws->top_n = 20;
+    ws->max_updated = 1000;
+    sk->ctx = ws;
+    snprintf(target, sizeof(target), "%s", uri->target);
+    target[strcspn(target, "/")] = '\0'; /* ws://HOST:PORT/ is the same server */
+    if (wcs_uri_host_port(target, ws->host, sizeof(ws->host), &ws->port, err, errlen) < 0 ||
+        wcs_uri_get_size(uri, "topN", 1, 100, &ws->top_n, err, errlen) < 0 ||
+        wcs_uri_get_size(uri, "maxUpdated", 0, 10000, &ws->max_updated, err, errlen) < 0 ||
+        wcs_uri_get_size(uri, "maxClients", 1, 100000, &max_clients, err, errlen) < 0)
+        return WCS_EUSAGE;
+    ws->max_clients = (unsigned)max_clients;
+    if (token && !token_ok(token)) {
+        wcs_err(err, errlen,
+                "%s: the token must be 1 to 256 characters of letters, digits and -._~+/=",
+                uri->text);
+        return WCS_EUSAGE;
+    }
+    if (resolve(ws->host, ip, sizeof(ip), &loopback) < 0) {
+        wcs_err(err, errlen, "%s: cannot resolve host '%s'", uri->text, ws->host);
+        return WCS_EUSAGE;
+    }
+    if (!loopback && !token) {
+        wcs_err(err, errlen,
+                "%s: serving on a non-loopback address needs a token "
+                "(ws://%s:%u?token=SECRET): the dashboard and API would be open to the network",
+                uri->text, ws->host, ws->port);
+        return WCS_EUSAGE;
+    }
+    if ((token && !(ws->token = strdup(token))) || !(ws->desc = strdup(uri->text)) ||
+        (env->state_path && !(ws->state_path = strdup(env->state_path)))) {
+        wcs_err(err, errlen, "out of memory");
+        return -1;
+    }
+    if (env->dashboard_dir && !(ws->dashboard_dir = realpath(env->dashboard_dir, NULL))) {
+        wcs_err(err, errlen, "--dashboard-dir %s: %s", env->dashboard_dir, strerror(errno));
+        return WCS_EUSAGE;
+    }
+
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = ws->port;
+    info.iface = strcmp(ip, "0.0.0.0") && strcmp(ip, "::") ? ip : NULL;
+    info.protocols = protocols;
+    info.user = ws;
+    info.gid = -1;
+    info.uid = -1;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    if (!strchr(ip, ':') && info.iface)
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.max_http_header_data = 4096;
+    info.fd_limit_per_thread = ws->max_clients + 64;
+    info.timeout_secs = 10;
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
+    if (!(ws->ctx = lws_create_context(&info))) {
+        wcs_err(err, errlen, "%s: cannot listen on %s:%u: %s", uri->text, ws->host, ws->port,
+                bind_error(ip, ws->port));
+        return -1;
+    }
+    sk->top_n = TOP_HELD;
+    return 0;
+}
+
+static int load_history(void *arg, const char *json)
+{
+    char *copy = strdup(json);
+    if (copy)
+        history_push(arg, copy);
+    return 0;
+}
+
+static int ws_start(struct wcs_sink *sk, const struct wcs_result *rec, char *err, size_t errlen)
+{
+    struct ws_sink *ws = sk->ctx;
+    struct board *b = &ws->b;
+
+    if (copy_top(rec, &b->top, &b->top_words, &b->ntop) < 0) {
+        wcs_err(err, errlen, "out of memory");
+        return -1;
+    }
+    b->batch_id = rec->batch_id;
+    b->distinct = rec->distinct_words;
+    b->total = rec->total_words;
+    if (ws->state_path) {
+        if (!(ws->reader = wcs_state_reader_open(ws->state_path, err, errlen)))
+            return -1;
+        if (wcs_state_reader_history(ws->reader, HISTORY_MAX, load_history, b) < 0)
+            wcs_warn("%s: cannot read the past progress records; the charts start empty",
+                     ws->desc);
+    }
+    if (pthread_create(&ws->thread, NULL, serve, ws) != 0) {
+        wcs_err(err, errlen, "%s: cannot start the server thread", ws->desc);
+        return -1;
+    }
+    ws->running = true;
+    wcs_info("dashboard on http://%s:%u/ (websocket /ws, API /api, metrics /metrics)", ws->host,
+             ws->port);
+    return 0;
+}
+
+const struct wcs_sink_plugin wcs_sink_websocket = {
+    .scheme = "ws",
+    .usage = "ws://HOST:PORT[?token=SECRET&topN=N&maxUpdated=N&maxClients=N]",
+    .init = ws_init,
+    .start = ws_start,
+    .emit = ws_emit,
+    .destroy = ws_destroy,
+};
