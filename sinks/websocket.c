@@ -803,33 +803,54 @@ static int on_http(struct ws_sink *ws, struct lws *wsi, const char *path)
     return r;
 }
 
+/* Refuse a websocket upgrade with an HTTP/1.1 answer of our own (lws
+ * would answer an upgrade request in HTTP/1.0, which clients reject as
+ * malformed rather than as refused). Returns what the callback returns. */
+static int refuse_upgrade(struct lws *wsi, unsigned status, const char *why)
+{
+    const char *reason = status == 401   ? "Unauthorized"
+                         : status == 403 ? "Forbidden"
+                         : status == 404 ? "Not Found"
+                                         : "Service Unavailable";
+    unsigned char buf[LWS_PRE + 512];
+    char *p = (char *)buf + LWS_PRE;
+    int body = (int)strlen(why) + 13; /* {"error":"why"} + newline */
+    int n = snprintf(p, sizeof(buf) - LWS_PRE,
+                     "HTTP/1.1 %u %s\r\ncontent-type: application/json\r\n"
+                     "content-length: %d\r\nconnection: close\r\n%s\r\n"
+                     "{\"error\":\"%s\"}\n",
+                     status, reason, body, status == 401 ? "www-authenticate: Bearer\r\n" : "",
+                     why);
+    if (lws_write(wsi, (unsigned char *)p, (size_t)n, LWS_WRITE_HTTP_FINAL) < 0)
+        return -1;
+    return 1;
+}
+
 /* Whether a websocket upgrade may go ahead: 0 yes, else what to return. */
 static int confirm_upgrade(struct ws_sink *ws, struct lws *wsi)
 {
     char uri[64], host[256], origin[256];
     bool from_query;
-    unsigned status = 0;
-    const char *why = NULL;
 
     header(wsi, WSI_TOKEN_HOST, host, sizeof(host));
     if (strcmp(header(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri)), "/ws") != 0) {
-        status = 404, why = "the websocket is at /ws";
-    } else if (!host_allowed(ws, host) ||
-               !origin_allowed(header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin)), host)) {
-        status = 403, why = "websocket from a foreign origin";
-    } else if (ws->token && !has_token(ws, wsi, &from_query)) {
-        status = 401, why = "this server needs its token";
-        ws->unauthorized++;
-    } else if (ws->clients >= ws->max_clients) {
-        status = 503, why = "too many websocket clients";
-    }
-    if (!status)
-        return 0;
-    if (status != 401)
         ws->refused++;
-    if (lws_return_http_status(wsi, status, why))
-        return -1;
-    return 1;
+        return refuse_upgrade(wsi, 404, "the websocket is at /ws");
+    }
+    if (!host_allowed(ws, host) ||
+        !origin_allowed(header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin)), host)) {
+        ws->refused++;
+        return refuse_upgrade(wsi, 403, "a websocket from a foreign origin");
+    }
+    if (ws->token && !has_token(ws, wsi, &from_query)) {
+        ws->unauthorized++;
+        return refuse_upgrade(wsi, 401, "this server needs its token");
+    }
+    if (ws->clients >= ws->max_clients) {
+        ws->refused++;
+        return refuse_upgrade(wsi, 503, "too many websocket clients");
+    }
+    return 0;
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -180,17 +180,15 @@ wait_metric() { # URL NAME WANT [SECS]
 }
 
 # Evaluate a Python expression over JSON files: pyjson 'EXPR' NAME=FILE...
-# (each NAME bound to the file's parsed JSON); prints the result.
+# (each NAME bound to the file's parsed JSON; FILE may be /dev/stdin);
+# prints the result.
 pyjson() {
-    local expr=$1
-    shift
-    $PY - "$expr" "$@" <<'PYEOF'
+    $PY -c '
 import json, sys
 env = {}
 for a in sys.argv[2:]:
     name, path = a.split("=", 1)
     with open(path) as f:
         env[name] = json.load(f)
-print(eval(sys.argv[1], env))
-PYEOF
+print(eval(sys.argv[1], env))' "$@"
 }

@@ -7,6 +7,9 @@
       top-N, totals and batch id, and the messages' types.
   wsclient.py snapshot URL
       Print the first message (which must be a snapshot) as JSON.
+  wsclient.py try URL [ORIGIN]
+      Connect (sending ORIGIN as the Origin header) and print "snapshot" when
+      the first message is one, or "refused STATUS" when the upgrade is.
   wsclient.py many URL N TOTAL
       N clients at once, each following until totalWords >= TOTAL; all must
       end on the same batch, top-N and totals. Prints that final state.
@@ -51,9 +54,16 @@ async def follow(url, total, deadline=60):
                 return state
 
 
-async def first(url):
-    async with websockets.connect(url, max_size=64 << 20) as ws:
+async def first(url, origin=None):
+    async with websockets.connect(url, max_size=64 << 20, origin=origin) as ws:
         return json.loads(await asyncio.wait_for(ws.recv(), 20))
+
+
+async def attempt(url, origin):
+    try:
+        return (await first(url, origin))["type"]
+    except websockets.exceptions.InvalidStatusCode as e:
+        return "refused %d" % e.status_code
 
 
 async def many(url, n, total):
@@ -103,6 +113,8 @@ def main():
             print(out)
     elif cmd == "snapshot":
         print(json.dumps(asyncio.run(first(args[0]))))
+    elif cmd == "try":
+        print(asyncio.run(attempt(args[0], args[1] if len(args) > 1 else None)))
     elif cmd == "many":
         print(json.dumps(asyncio.run(many(args[0], int(args[1]), int(args[2])))))
     elif cmd == "stall":

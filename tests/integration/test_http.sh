@@ -1,0 +1,174 @@
+# The HTTP side of ws://: /api/top, /api/words, /api/progress, /metrics and
+# /healthz return what the state holds; the token, Host and Origin checks;
+# static files that cannot escape their directory; start-up refusals.
+. "$(dirname "$0")/lib.sh"
+
+WS="$PY $HERE/wsclient.py"
+port=$(free_port)
+http=$(free_port)
+H=http://127.0.0.1:$http
+make_text 200000 3 >a.txt
+printf 'naïve café naïve 100%% a/b\n' >u.txt
+
+# status URL [curl args]: the HTTP status only.
+status() {
+    local url=$1
+    shift
+    curl -s -o /dev/null -w '%{http_code}' "$@" "$url"
+}
+
+# expect WANT URL [curl args]
+expect() {
+    local want=$1 got
+    got=$(status "${@:2}")
+    [ "$got" = "$want" ] || fail "$2 ${*:3}: HTTP $got, not $want"
+}
+
+start_wcs --source "listen://127.0.0.1:$port" --sink "ws://127.0.0.1:$http" --trigger 200ms \
+    --state s.db
+wait_for err.txt "dashboard on" 10
+nc -N 127.0.0.1 "$port" <a.txt
+wait_total s.db "$(count_words a.txt)"
+nc -N 127.0.0.1 "$port" <u.txt # a second batch
+want=$(count_words a.txt u.txt)
+wait_total s.db "$want"
+wait_metric "$H" wcstream_state_words "$want" 10
+
+log "the API answers what the state holds"
+curl -sf "$H/api/top?n=5" >top.json
+sqlite3 -readonly -json s.db "select word, count from top_words limit 5" >sqltop.json
+[ "$(pyjson 't["top"] == s' t=top.json s=sqltop.json)" = True ] || fail "/api/top: $(cat top.json)"
+[ "$(curl -sf "$H/api/top" | pyjson 'len(t["top"])' t=/dev/stdin)" = 20 ] ||
+    fail "/api/top without n is not the top 20"
+for w in the w7 w499; do
+    got=$(curl -sf "$H/api/words/$w" | pyjson 'r["count"]' r=/dev/stdin)
+    [ "$got" = "$(sql s.db "select count from word_counts where word = '$w'")" ] ||
+        fail "/api/words/$w: $got"
+done
+[ "$(curl -sf "$H/api/words/na%C3%AFve" | pyjson 'r["word"], r["count"]' r=/dev/stdin)" = \
+    "('naïve', 2)" ] || fail "/api/words of a UTF-8 word"
+[ "$(curl -sf "$H/api/words/100%25" | pyjson 'r["count"]' r=/dev/stdin)" = 1 ] ||
+    fail "/api/words of a word with %"
+[ "$(curl -sf "$H/api/words/never-seen" | pyjson 'r["count"]' r=/dev/stdin)" = 0 ] ||
+    fail "/api/words of an absent word is not 0"
+curl -sf "$H/api/progress?n=2" >progress.json
+last=$(sql s.db "select max(batch_id) from batches")
+[ "$(pyjson '[p["batchId"] for p in r]' r=progress.json)" = "[$((last - 1)), $last]" ] ||
+    fail "/api/progress?n=2: not the last two batches"
+expect 400 "$H/api/top?n=abc"
+expect 400 "$H/api/top?n=0"
+expect 404 "$H/api/nothing"
+expect 404 "$H/nothing.html"
+expect 405 "$H/api/top" -X POST -d x=1
+[ "$(curl -sf "$H/healthz")" = ok ] || fail "/healthz"
+
+log "/metrics agrees with the state"
+curl -sf "$H/metrics" >metrics.txt
+m() { awk -v m="$1" '$1 == m { print $2 }' metrics.txt; }
+batches=$(sql s.db "select count(*) from batches")
+[ "$(m wcstream_batches_total)" = "$batches" ] || fail "batches_total $(m wcstream_batches_total)"
+[ "$(m 'wcstream_batch_duration_seconds_bucket{le="+Inf"}')" = "$batches" ] || fail "histogram"
+[ "$(m wcstream_input_rows_total)" = "$(cat a.txt u.txt | wc -l)" ] || fail "input_rows_total"
+[ "$(m wcstream_input_bytes_total)" = "$(cat a.txt u.txt | wc -c)" ] || fail "input_bytes_total"
+[ "$(m wcstream_state_rows)" = "$(sql s.db 'select count(*) from word_counts')" ] || fail "state_rows"
+[ "$(m wcstream_state_words)" = "$want" ] || fail "state_words"
+[ "$(m "wcstream_source_input_rows_total{source=\"listen://127.0.0.1:$port\"}")" = \
+    "$(cat a.txt u.txt | wc -l)" ] || fail "per-source rows"
+[ "$(m wcstream_ws_clients)" = 0 ] || fail "ws_clients"
+grep -q '^# TYPE wcstream_batch_duration_seconds histogram$' metrics.txt || fail "histogram type"
+
+log "a page of another site (DNS rebinding, foreign Origin) is refused"
+expect 403 "$H/api/top" -H "Host: evil.example:$http"
+expect 200 "$H/api/top" -H "Host: localhost:$http"
+[ "$($WS try "ws://127.0.0.1:$http/ws" "http://evil.example")" = "refused 403" ] ||
+    fail "a foreign Origin got a websocket"
+[ "$($WS try "ws://127.0.0.1:$http/ws" "http://127.0.0.1:$http")" = snapshot ] ||
+    fail "the dashboard's own Origin was refused"
+[ "$($WS try "ws://127.0.0.1:$http/elsewhere")" = "refused 404" ] || fail "websocket off /ws"
+[ "$(curl -sf "$H/metrics" | awk '$1 == "wcstream_ws_clients_refused_total" { print $2 }')" = 2 ] ||
+    fail "refused websockets not counted"
+
+log "paths cannot leave the dashboard"
+for p in /../../../../etc/passwd /%2e%2e/%2e%2e/%2e%2e/etc/passwd /..%2f..%2f..%2fetc/passwd \
+    /static/../../../etc/passwd; do
+    code=$(status "$H$p" --path-as-is)
+    [ "$code" = 404 ] || [ "$code" = 400 ] || [ "$code" = 403 ] || fail "GET $p: HTTP $code"
+done
+stop_wcs
+
+mkdir -p dash/sub
+echo '<p>from disk</p>' >dash/index.html
+echo 'body{}' >dash/sub/x.css
+echo 'secret' >outside.txt
+ln -sf "$PWD/outside.txt" dash/link.txt
+start_wcs --source "listen://127.0.0.1:$port" --sink "ws://127.0.0.1:$http" --state :memory: \
+    --dashboard-dir dash
+wait_for err.txt "dashboard on" 10
+[ "$(curl -sf "$H/")" = '<p>from disk</p>' ] || fail "--dashboard-dir not served"
+[ "$(curl -sf "$H/sub/x.css")" = 'body{}' ] || fail "a file in a subdirectory"
+curl -s -D - -o /dev/null "$H/sub/x.css" | grep -qi '^content-type: text/css' || fail "css content type"
+for p in /link.txt /../outside.txt /%2e%2e/outside.txt /sub/../../outside.txt /sub; do
+    code=$(status "$H$p" --path-as-is)
+    [ "$code" = 404 ] || [ "$code" = 400 ] || [ "$code" = 403 ] || fail "GET $p: HTTP $code"
+done
+expect 501 "$H/api/words/the"
+stop_wcs
+
+log "with a token: 401 without it; query, cookie and Bearer header let in"
+start_wcs --source "listen://127.0.0.1:$port" --sink "ws://127.0.0.1:$http?token=s3cr3t" \
+    --state :memory:
+wait_for err.txt "dashboard on" 10
+expect 401 "$H/"
+expect 401 "$H/api/top"
+expect 401 "$H/metrics"
+expect 401 "$H/api/top?token=wrong"
+expect 401 "$H/api/top" -H 'Cookie: wcstream_token=wrong'
+curl -s -D headers.txt -o /dev/null "$H/?token=s3cr3t"
+head -n 1 headers.txt | grep -q ' 200' || fail "the token in the URL was refused"
+grep -qi '^set-cookie: wcstream_token=s3cr3t; Path=/; HttpOnly; SameSite=Strict' headers.txt ||
+    fail "no cookie for the dashboard"
+expect 200 "$H/app.js" -H 'Cookie: theme=dark; wcstream_token=s3cr3t'
+expect 200 "$H/api/top" -H 'Authorization: Bearer s3cr3t'
+expect 200 "$H/healthz?token=s3cr3t"
+[ "$($WS try "ws://127.0.0.1:$http/ws")" = "refused 401" ] || fail "a websocket without the token"
+[ "$($WS try "ws://127.0.0.1:$http/ws?token=s3cr3t")" = snapshot ] ||
+    fail "a websocket with the token"
+[ "$(curl -sf -H 'Authorization: Bearer s3cr3t' "$H/metrics" |
+    awk '$1 == "wcstream_http_unauthorized_total" { print $2 }')" = 6 ] || fail "401s not counted"
+stop_wcs
+
+log "client limit"
+start_wcs --source "listen://127.0.0.1:$port" --sink "ws://127.0.0.1:$http?maxClients=2" \
+    --state :memory:
+wait_for err.txt "dashboard on" 10
+$WS stall 127.0.0.1 "$http" 30 >s1.out &
+$WS stall 127.0.0.1 "$http" 30 >s2.out &
+wait_for s1.out stalled 10
+wait_for s2.out stalled 10
+[ "$($WS try "ws://127.0.0.1:$http/ws")" = "refused 503" ] || fail "a third client got in"
+stop_wcs
+
+log "refused at start: open to the network without a token, a port in use, bad options"
+rc=0
+timeout 10 "$WCSTREAM" --source "listen://127.0.0.1:$port" --sink "ws://0.0.0.0:$http" --state :memory: \
+    2>refuse.txt || rc=$?
+[ "$rc" = 2 ] && grep -q 'non-loopback address needs a token' refuse.txt ||
+    fail "a non-loopback bind without a token: exit $rc, $(cat refuse.txt)"
+$PY -c 'import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(30)' "$http" &
+blocker=$!
+sleep 0.3
+rc=0
+timeout 10 "$WCSTREAM" --source "listen://127.0.0.1:$port" --sink "ws://127.0.0.1:$http" \
+    --state :memory: 2>inuse.txt || rc=$?
+kill $blocker
+[ "$rc" = 1 ] && grep -q "cannot listen on 127.0.0.1:$http: Address already in use" inuse.txt ||
+    fail "port in use: exit $rc, $(cat inuse.txt)"
+for bad in "ws://127.0.0.1:$http?topN=0" "ws://127.0.0.1:$http?bogus=1" "ws://127.0.0.1" \
+    "ws://127.0.0.1:$http?token=has%20space"; do
+    rc=0
+    timeout 10 "$WCSTREAM" --source "listen://127.0.0.1:$port" --sink "$bad" --state :memory: \
+        2>bad.txt ||
+        rc=$?
+    [ "$rc" = 2 ] || fail "$bad: exit $rc"
+done
+echo ok
