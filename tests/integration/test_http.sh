@@ -158,7 +158,8 @@ $PY -c 'import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKE
 blocker=$!
 sleep 0.3
 rc=0
-timeout 10 "$WCSTREAM" --source "listen://127.0.0.1:$port" --sink "ws://127.0.0.1:$http" \
+LSAN_OPTIONS=suppressions=$HERE/lws-bind-fail.supp \
+    timeout 10 "$WCSTREAM" --source "listen://127.0.0.1:$port" --sink "ws://127.0.0.1:$http" \
     --state :memory: 2>inuse.txt || rc=$?
 kill $blocker
 [ "$rc" = 1 ] && grep -q "cannot listen on 127.0.0.1:$http: Address already in use" inuse.txt ||
