@@ -99,12 +99,7 @@ function drawChart(svg, series, classes) {
     pl.setAttribute('class', classes[k]);
     svg.append(pl);
   });
-  const label = document.createElementNS(SVG, 'text');
-  label.setAttribute('x', 6);
-  label.setAttribute('y', 16);
-  label.setAttribute('class', 'max');
-  label.textContent = fmt.format(Math.round(max));
-  svg.append(label);
+  $(`${svg.id}-max`).textContent = `max ${fmt.format(Math.round(max))}`;
 }
 
 function showSources(p) {
@@ -113,17 +108,19 @@ function showSources(p) {
   for (const s of (p && p.sources) || []) {
     const tr = document.createElement('tr');
     const lag = s.metrics && s.metrics.maxOffsetsBehindLatest;
-    for (const v of [
+    const cells = [
       s.description,
       JSON.stringify(s.startOffset),
       JSON.stringify(s.endOffset),
       fmt.format(num(s.numInputRows)),
       lag === undefined ? '–' : fmt.format(lag),
-    ]) {
+    ];
+    cells.forEach((v, i) => {
       const td = document.createElement('td');
       td.textContent = v;
+      if (i > 0) td.className = 'num';
       tr.append(td);
-    }
+    });
     body.append(tr);
   }
 }
