@@ -237,3 +237,21 @@ Test(arena, impossible_sizes_return_null)
     cr_expect_not_null(wcs_arena_alloc(&a, 1), "still usable afterwards");
     wcs_arena_free(&a);
 }
+
+Test(buf, printf_short_and_long)
+{
+    struct wcs_buf b = {0};
+    cr_assert_eq(wcs_buf_printf(&b, "n=%d", 42), 0);
+    cr_assert_eq(wcs_buf_printf(&b, ",%s", ""), 0);
+    cr_expect_eq(b.len, 5);
+    cr_expect(memcmp(b.data, "n=42,", 5) == 0);
+    char big[1000];
+    memset(big, 'z', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    cr_assert_eq(wcs_buf_printf(&b, "[%s]", big), 0, "longer than the stack buffer");
+    cr_expect_eq(b.len, 5 + 1001);
+    cr_expect_eq(b.data[5], '[');
+    cr_expect_eq(b.data[5 + 1000], ']');
+    cr_expect_eq(b.data[5 + 500], 'z');
+    wcs_buf_free(&b);
+}

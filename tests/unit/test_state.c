@@ -643,6 +643,50 @@ Test(state, second_connection_reads_view_and_batches, .init = st_setup, .fini = 
     wcs_state_close(st);
 }
 
+/* ---- the read-only reader of another thread ---------------------------- */
+
+static int st_collect(void *arg, const char *json)
+{
+    char *out = arg;
+    strcat(out, json);
+    strcat(out, ";");
+    return 0;
+}
+
+Test(state, reader_sees_each_commit_and_the_history, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("s.db");
+    struct wcs_state *st = st_open(path);
+    char err[256], got[256] = "";
+    struct st_batch b = {0};
+    st_addz(&b, "hello", 2);
+    st_commit(st, 0, &b, NULL);
+
+    struct wcs_state_reader *r = wcs_state_reader_open(path, err, sizeof(err));
+    cr_assert_not_null(r, "%s", err);
+    cr_expect_eq(wcs_state_reader_count(r, "hello", 5), 2);
+    cr_expect_eq(wcs_state_reader_count(r, "nobody", 6), 0);
+    for (int64_t id = 1; id <= 2; id++) {
+        struct st_batch more = {0};
+        st_addz(&more, "hello", 1);
+        st_commit(st, id, &more, NULL);
+    }
+    cr_expect_eq(wcs_state_reader_count(r, "hello", 5), 4, "sees commits made after it opened");
+    cr_expect_eq(wcs_state_reader_count(r, "hellox", 5), 4, "the length bounds the word");
+
+    cr_expect_eq(wcs_state_reader_history(r, 2, st_collect, got), 0);
+    cr_expect_str_eq(got, "{\"batchId\":1};{\"batchId\":2};", "the last two, oldest first");
+    got[0] = '\0';
+    cr_expect_eq(wcs_state_reader_history(r, 100, st_collect, got), 0);
+    cr_expect_str_eq(got, "{\"batchId\":0};{\"batchId\":1};{\"batchId\":2};");
+    wcs_state_reader_close(r);
+    wcs_state_close(st);
+
+    cr_expect_null(wcs_state_reader_open(st_path("missing.db"), err, sizeof(err)));
+    cr_expect(strstr(err, "missing.db") != NULL, "%s", err);
+    wcs_state_reader_close(NULL);
+}
+
 /* ---- :memory: ---------------------------------------------------------- */
 
 Test(state, memory_state)

@@ -209,3 +209,40 @@ Test(result, qsort_order)
         cr_expect(memcmp(rows[i].word, want[i], rows[i].len) == 0, "row %zu", i);
     }
 }
+
+/* Rows are what the jsonl and ws sinks send; ws cuts long words. */
+static void check_rows(const struct wcs_row *rows, size_t n, size_t max_chars, const char *want)
+{
+    struct wcs_buf b = {0};
+    cr_assert_eq(wcs_json_rows(&b, rows, n, max_chars), 0);
+    cr_expect_eq(b.len, strlen(want), "got %.*s", (int)b.len, b.data);
+    cr_expect(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0, "got %.*s", (int)b.len,
+              b.data);
+    wcs_buf_free(&b);
+}
+
+Test(text, json_rows)
+{
+    const struct wcs_row rows[] = {
+        {"the", 3, 12},
+        {"caf\xC3\xA9", 5, 3},
+        {"x\"y", 3, -1},
+    };
+    check_rows(rows, 0, 0, "[]");
+    check_rows(rows, 1, 0, "[{\"word\":\"the\",\"count\":12}]");
+    check_rows(rows, 3, 0,
+               "[{\"word\":\"the\",\"count\":12},{\"word\":\"caf\xC3\xA9\",\"count\":3},"
+               "{\"word\":\"x\\\"y\",\"count\":-1}]");
+}
+
+Test(text, json_rows_cut_long_words_by_characters)
+{
+    const struct wcs_row rows[] = {
+        {"caf\xC3\xA9s", 6, 7},
+        {"abc", 3, 1},
+    };
+    /* 4 characters: the cut keeps the two-byte é whole. */
+    check_rows(rows, 2, 4,
+               "[{\"word\":\"caf\xC3\xA9\",\"count\":7,\"cut\":true},{\"word\":\"abc\",\"count\":1}]");
+    check_rows(rows + 1, 1, 3, "[{\"word\":\"abc\",\"count\":1}]");
+}
