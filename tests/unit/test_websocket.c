@@ -1,0 +1,169 @@
+/*
+ * test_websocket.c - unit tests for the ws:// sink (sinks/websocket.c),
+ * driven through its plugin interface in-process: option checks at init,
+ * the recovered state served before any batch, a batch published by emit()
+ * and read back over real loopback HTTP and websocket connections.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "wcstream/result.h"
+#include "wcstream/sink.h"
+#include "wcstream/uri.h"
+
+static volatile sig_atomic_t never;
+
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+    cr_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* init() the sink for text; returns what init returned. */
+static int ws_init(struct wcs_sink *sk, const char *text, char *err, size_t errlen)
+{
+    const struct wcs_sink_env env = {.mode = WCS_MODE_COMPLETE, .stopping = &never};
+    struct wcs_uri *uri = wcs_uri_parse(text, err, errlen);
+    cr_assert_not_null(uri, "%s", err);
+    memset(sk, 0, sizeof(*sk));
+    sk->plugin = &wcs_sink_websocket;
+    int r = sk->plugin->init(sk, uri, &env, err, errlen);
+    if (r == 0)
+        r = wcs_uri_check_unused(uri, err, errlen);
+    wcs_uri_free(uri);
+    return r;
+}
+
+/* Send req to 127.0.0.1:port and return everything read until the server
+ * closes or `until` appears (malloc'd). */
+static char *exchange(int port, const char *req, const char *until)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct timeval tv = {.tv_sec = 5};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    cr_assert(write(fd, req, strlen(req)) == (ssize_t)strlen(req));
+    size_t cap = 1 << 16, len = 0;
+    char *out = calloc(1, cap);
+    ssize_t n;
+    while (len < cap - 1 && (n = read(fd, out + len, cap - 1 - len)) > 0) {
+        len += (size_t)n;
+        out[len] = '\0';
+        if (until && memmem(out, len, until, strlen(until))) /* frames hold NUL bytes */
+            break;
+    }
+    close(fd);
+    return out;
+}
+
+static char *get(int port, const char *path)
+{
+    char req[256];
+    snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    return exchange(port, req, NULL);
+}
+
+Test(websocket, refuses_bad_options)
+{
+    struct wcs_sink sk;
+    char err[256], uri[128];
+    int port = free_port();
+    const char *bad[] = {"?topN=0", "?topN=101", "?maxClients=0", "?token=", "?token=a%20b",
+                         "?nope=1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(uri, sizeof(uri), "ws://127.0.0.1:%d%s", port, bad[i]);
+        cr_expect_eq(ws_init(&sk, uri, err, sizeof(err)), WCS_EUSAGE, "%s", uri);
+        sk.plugin->destroy(&sk);
+    }
+    snprintf(uri, sizeof(uri), "ws://0.0.0.0:%d", port);
+    cr_expect_eq(ws_init(&sk, uri, err, sizeof(err)), WCS_EUSAGE);
+    cr_expect(strstr(err, "needs a token") != NULL, "%s", err);
+    sk.plugin->destroy(&sk);
+}
+
+Test(websocket, serves_the_recovered_state_then_each_batch)
+{
+    struct wcs_sink sk;
+    char err[256], uri[128];
+    int port = free_port();
+    snprintf(uri, sizeof(uri), "ws://127.0.0.1:%d?topN=2", port);
+    cr_assert_eq(ws_init(&sk, uri, err, sizeof(err)), 0, "%s", err);
+    cr_expect_geq(sk.top_n, 2, "asks the engine for the top it serves");
+
+    const struct wcs_row top[] = {{"the", 3, 9}, {"cat", 3, 4}, {"dog", 3, 1}};
+    const struct wcs_result rec = {.batch_id = 4, .top = top, .n_top = 3, .distinct_words = 3,
+                                   .total_words = 14};
+    cr_assert_eq(sk.plugin->start(&sk, &rec, err, sizeof(err)), 0, "%s", err);
+
+    char *r = get(port, "/api/top?n=2");
+    cr_expect(strstr(r, "HTTP/1.") == r && strstr(r, " 200 "), "%s", r);
+    cr_expect(strstr(r, "{\"batchId\":4,\"top\":[{\"word\":\"the\",\"count\":9},"
+                        "{\"word\":\"cat\",\"count\":4}]}") != NULL,
+              "%s", r);
+    cr_expect(strstr(r, "content-security-policy:") != NULL, "%s", r);
+    free(r);
+
+    /* A websocket's first frame is the snapshot: a text frame (0x81). */
+    r = exchange(port,
+                 "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                 "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n",
+                 "\"history\":[]}");
+    cr_expect(strstr(r, "HTTP/1.1 101") == r, "%s", r);
+    char *frame = strstr(r, "\r\n\r\n");
+    cr_assert_not_null(frame);
+    cr_expect_eq((unsigned char)frame[4], 0x81);
+    unsigned char len7 = (unsigned char)frame[5] & 0x7f;
+    const char *payload = frame + 6 + (len7 == 126 ? 2 : 0);
+    cr_expect(strstr(payload, "{\"type\":\"snapshot\",\"batchId\":4,\"top\":[{\"word\":\"the\","
+                            "\"count\":9},{\"word\":\"cat\",\"count\":4}],\"distinctWords\":3,"
+                            "\"totalWords\":14,\"history\":[]}") != NULL,
+              "%s", payload);
+    free(r);
+
+    const struct wcs_row top2[] = {{"cat", 3, 10}, {"the", 3, 9}};
+    const struct wcs_row upd[] = {{"cat", 3, 10}};
+    cJSON *progress = cJSON_Parse("{\"batchId\":5,\"numInputRows\":2,\"numInputBytes\":12,"
+                                  "\"durationMs\":{\"triggerExecution\":3.5}}");
+    const struct wcs_result res = {.batch_id = 5, .updated = upd, .n_updated = 1, .top = top2,
+                                   .n_top = 2, .distinct_words = 3, .total_words = 20,
+                                   .progress = progress};
+    cr_assert_eq(sk.plugin->emit(&sk, &res, err, sizeof(err)), 0, "%s", err);
+    cJSON_Delete(progress);
+
+    r = get(port, "/api/top?n=1");
+    cr_expect(strstr(r, "{\"batchId\":5,\"top\":[{\"word\":\"cat\",\"count\":10}]}"), "%s", r);
+    free(r);
+    r = get(port, "/api/progress");
+    cr_expect(strstr(r, "\r\n\r\n[{\"batchId\":5,"), "%s", r);
+    free(r);
+    r = get(port, "/metrics");
+    cr_expect(strstr(r, "\nwcstream_batches_total 1\n"), "%s", r);
+    cr_expect(strstr(r, "\nwcstream_input_rows_total 2\n"), "%s", r);
+    cr_expect(strstr(r, "\nwcstream_batch_duration_seconds_bucket{le=\"0.0025\"} 0\n"), "%s", r);
+    cr_expect(strstr(r, "\nwcstream_batch_duration_seconds_bucket{le=\"0.005\"} 1\n"), "%s", r);
+    cr_expect(strstr(r, "\nwcstream_state_words 20\n"), "%s", r);
+    free(r);
+    r = get(port, "/api/words/cat");
+    cr_expect(strstr(r, " 501 "), "no state file: %s", r);
+    free(r);
+    r = get(port, "/index.html");
+    cr_expect(strstr(r, " 200 ") && strstr(r, "<script src=\"app.js\""), "%s", r);
+    free(r);
+    sk.plugin->destroy(&sk);
+}
