@@ -44,13 +44,13 @@
 #include "wcstream/text.h"
 #include "wcstream/topk.h"
 
-#define WS_SUBPROTOCOL  "wcstream.v1"
-#define TOP_HELD        1000 /* rows kept for /api/top */
-#define HISTORY_MAX     120  /* progress records kept for snapshots and /api/progress */
-#define WORD_CHARS_MAX  200  /* longer words are cut in messages */
-#define HEADER_ROOM     2048 /* bytes for a response's headers */
-#define STATIC_MAX      ((off_t)8 << 20)
-#define COOKIE_NAME     "wcstream_token"
+#define WS_SUBPROTOCOL "wcstream.v1"
+#define TOP_HELD       1000 /* rows kept for /api/top */
+#define HISTORY_MAX    120  /* progress records kept for snapshots and /api/progress */
+#define WORD_CHARS_MAX 200  /* longer words are cut in messages */
+#define HEADER_ROOM    2048 /* bytes for a response's headers */
+#define STATIC_MAX     ((off_t)8 << 20)
+#define COOKIE_NAME    "wcstream_token"
 
 /* The dashboard, built into the binary by sinks/dashboard/assets.S. */
 #define ASSET_DECL(sym) extern const char sym[], sym##_end[]
@@ -185,16 +185,15 @@ static int build_update(struct ws_sink *ws, const struct wcs_result *res, const 
         rows = best;
     }
     out->len = 0;
-    if (wcs_buf_printf(out, "{\"type\":\"update\",\"batchId\":%" PRId64 ",\"updated\":",
-                       res->batch_id) == 0 &&
+    if (wcs_buf_printf(
+            out, "{\"type\":\"update\",\"batchId\":%" PRId64 ",\"updated\":", res->batch_id) == 0 &&
         wcs_json_rows(out, rows, n, WORD_CHARS_MAX) == 0 &&
         wcs_buf_printf(out, ",\"updatedRows\":%zu,\"updatedCapped\":%s,\"top\":", res->n_updated,
                        *capped ? "true" : "false") == 0 &&
         wcs_json_rows(out, res->top, res->n_top < ws->top_n ? res->n_top : ws->top_n,
                       WORD_CHARS_MAX) == 0 &&
         wcs_buf_printf(out,
-                       ",\"distinctWords\":%" PRId64 ",\"totalWords\":%" PRId64
-                       ",\"progress\":%s}",
+                       ",\"distinctWords\":%" PRId64 ",\"totalWords\":%" PRId64 ",\"progress\":%s}",
                        res->distinct_words, res->total_words, progress ? progress : "null") == 0)
         rc = 0;
     free(best);
@@ -218,7 +217,8 @@ static int copy_top(const struct wcs_result *res, struct wcs_row **rows, char **
     char *p = *words;
     for (size_t i = 0; i < k; i++) {
         memcpy(p, res->top[i].word, res->top[i].len);
-        (*rows)[i] = (struct wcs_row){.word = p, .len = res->top[i].len, .count = res->top[i].count};
+        (*rows)[i] =
+            (struct wcs_row){.word = p, .len = res->top[i].len, .count = res->top[i].count};
         p += res->top[i].len;
     }
     *n = k;
@@ -246,9 +246,9 @@ static double json_number(const cJSON *obj, const char *key, double dflt)
 /* Fold one progress record into the /metrics counters. */
 static void count_progress(struct board *b, const cJSON *p)
 {
-    double secs = json_number(cJSON_GetObjectItemCaseSensitive(p, "durationMs"),
-                              "triggerExecution", 0) /
-                  1000;
+    double secs =
+        json_number(cJSON_GetObjectItemCaseSensitive(p, "durationMs"), "triggerExecution", 0) /
+        1000;
     const cJSON *srcs = cJSON_GetObjectItemCaseSensitive(p, "sources"), *s;
 
     b->batches++;
@@ -344,13 +344,12 @@ static struct msg *snapshot_locked(struct ws_sink *ws)
 
     if (b->snapshot && b->snapshot_seq == b->seq + 1)
         return msg_ref(b->snapshot);
-    ok = wcs_buf_printf(&json, "{\"type\":\"snapshot\",\"batchId\":%" PRId64 ",\"top\":",
-                        b->batch_id) == 0 &&
-         wcs_json_rows(&json, b->top, b->ntop < ws->top_n ? b->ntop : ws->top_n,
-                       WORD_CHARS_MAX) == 0 &&
+    ok = wcs_buf_printf(
+             &json, "{\"type\":\"snapshot\",\"batchId\":%" PRId64 ",\"top\":", b->batch_id) == 0 &&
+         wcs_json_rows(&json, b->top, b->ntop < ws->top_n ? b->ntop : ws->top_n, WORD_CHARS_MAX) ==
+             0 &&
          wcs_buf_printf(&json,
-                        ",\"distinctWords\":%" PRId64 ",\"totalWords\":%" PRId64
-                        ",\"history\":[",
+                        ",\"distinctWords\":%" PRId64 ",\"totalWords\":%" PRId64 ",\"history\":[",
                         b->distinct, b->total) == 0;
     for (size_t i = 0; ok && i < b->hist_n; i++)
         ok = wcs_buf_printf(&json, "%s%s", i ? "," : "",
@@ -483,10 +482,10 @@ static bool origin_allowed(const char *origin, const char *host)
 static const char *content_type(const char *path)
 {
     static const char *const types[][2] = {
-        {".html", "text/html; charset=utf-8"},   {".js", "text/javascript; charset=utf-8"},
-        {".css", "text/css; charset=utf-8"},     {".svg", "image/svg+xml"},
-        {".json", "application/json"},           {".png", "image/png"},
-        {".txt", "text/plain; charset=utf-8"},   {".ico", "image/x-icon"},
+        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},   {".svg", "image/svg+xml"},
+        {".json", "application/json"},         {".png", "image/png"},
+        {".txt", "text/plain; charset=utf-8"}, {".ico", "image/x-icon"},
     };
     const char *dot = strrchr(path, '.');
 
@@ -624,8 +623,8 @@ static int api_word(struct ws_sink *ws, struct lws *wsi, const char *word, struc
     char err[256];
 
     if (!ws->state_path)
-        return respond_error(ws, wsi, 501,
-                             "word lookups need a state file; this query keeps its state in memory");
+        return respond_error(
+            ws, wsi, 501, "word lookups need a state file; this query keeps its state in memory");
     if (!ws->reader && !(ws->reader = wcs_state_reader_open(ws->state_path, err, sizeof(err))))
         return respond_error(ws, wsi, 503, err);
     if ((count = wcs_state_reader_count(ws->reader, word, strlen(word))) < 0)
@@ -647,8 +646,36 @@ static int put_label(struct wcs_buf *out, const char *s)
     return 0;
 }
 
-#define METRIC(out, name, type, help)                                                              \
-    wcs_buf_printf(out, "# HELP " name " " help "\n# TYPE " name " " type "\n")
+/* One metric with no labels. 0 or -ENOMEM. */
+static int scalar(struct wcs_buf *out, const char *name, const char *type, const char *help,
+                  int64_t v)
+{
+    return wcs_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %" PRId64 "\n", name, help, name,
+                          type, name, v);
+}
+
+enum source_field { SOURCE_ROWS, SOURCE_BYTES, SOURCE_LAG };
+
+/* One metric per source, labelled with its URI; sources that do not
+ * report a lag have no lag sample. 0 or -ENOMEM. */
+static int per_source(struct wcs_buf *out, const struct board *b, const char *name,
+                      const char *type, const char *help, enum source_field f)
+{
+    int rc = wcs_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+
+    for (size_t i = 0; rc == 0 && i < b->nsources; i++) {
+        const struct source_stats *s = &b->sources[i];
+        double v = f == SOURCE_ROWS    ? (double)s->rows
+                   : f == SOURCE_BYTES ? (double)s->bytes
+                                       : s->lag;
+        if (v < 0)
+            continue;
+        rc = wcs_buf_printf(out, "%s{source=\"", name);
+        rc = rc ? rc : put_label(out, s->desc);
+        rc = rc ? rc : wcs_buf_printf(out, "\"} %.0f\n", v);
+    }
+    return rc;
+}
 
 static int metrics_text(struct ws_sink *ws, struct wcs_buf *out)
 {
@@ -656,14 +683,15 @@ static int metrics_text(struct ws_sink *ws, struct wcs_buf *out)
     int rc = 0;
 
     pthread_mutex_lock(&b->mu);
-    rc |= METRIC(out, "wcstream_batches_total", "counter", "Micro-batches emitted.");
-    rc |= wcs_buf_printf(out, "wcstream_batches_total %" PRIu64 "\n", b->batches);
-    rc |= METRIC(out, "wcstream_input_rows_total", "counter", "Lines read by all sources.");
-    rc |= wcs_buf_printf(out, "wcstream_input_rows_total %" PRIu64 "\n", b->input_rows);
-    rc |= METRIC(out, "wcstream_input_bytes_total", "counter", "Bytes read by all sources.");
-    rc |= wcs_buf_printf(out, "wcstream_input_bytes_total %" PRIu64 "\n", b->input_bytes);
-    rc |= METRIC(out, "wcstream_batch_duration_seconds", "histogram",
-                 "Time from trigger to acknowledged batch.");
+    rc |= scalar(out, "wcstream_batches_total", "counter", "Micro-batches emitted.",
+                 (int64_t)b->batches);
+    rc |= scalar(out, "wcstream_input_rows_total", "counter", "Lines read by all sources.",
+                 (int64_t)b->input_rows);
+    rc |= scalar(out, "wcstream_input_bytes_total", "counter", "Bytes read by all sources.",
+                 (int64_t)b->input_bytes);
+    rc |= wcs_buf_printf(out, "# HELP wcstream_batch_duration_seconds Time from trigger to "
+                              "acknowledged batch.\n"
+                              "# TYPE wcstream_batch_duration_seconds histogram\n");
     for (size_t i = 0; i < NBUCKETS; i++)
         rc |= wcs_buf_printf(out, "wcstream_batch_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
                              duration_buckets[i], b->buckets[i]);
@@ -672,51 +700,31 @@ static int metrics_text(struct ws_sink *ws, struct wcs_buf *out)
                          "wcstream_batch_duration_seconds_sum %.6f\n"
                          "wcstream_batch_duration_seconds_count %" PRIu64 "\n",
                          b->batches, b->duration_sum, b->batches);
-    rc |= METRIC(out, "wcstream_last_batch_id", "gauge", "Id of the last committed batch.");
-    rc |= wcs_buf_printf(out, "wcstream_last_batch_id %" PRId64 "\n", b->batch_id);
-    rc |= METRIC(out, "wcstream_state_rows", "gauge", "Distinct words in the state.");
-    rc |= wcs_buf_printf(out, "wcstream_state_rows %" PRId64 "\n", b->distinct);
-    rc |= METRIC(out, "wcstream_state_words", "gauge", "Sum of all counts in the state.");
-    rc |= wcs_buf_printf(out, "wcstream_state_words %" PRId64 "\n", b->total);
-    rc |= METRIC(out, "wcstream_ws_updates_capped_total", "counter",
-                 "Update messages whose updated rows were capped.");
-    rc |= wcs_buf_printf(out, "wcstream_ws_updates_capped_total %" PRIu64 "\n", b->capped);
-    rc |= METRIC(out, "wcstream_ws_messages_dropped_total", "counter",
-                 "Updates replaced by a newer one before a slow client took them.");
-    rc |= wcs_buf_printf(out, "wcstream_ws_messages_dropped_total %" PRIu64 "\n", b->dropped);
-    rc |= METRIC(out, "wcstream_ws_clients_behind", "gauge",
-                 "Websocket clients that have not taken the latest update yet.");
-    rc |= wcs_buf_printf(out, "wcstream_ws_clients_behind %u\n", b->greeted - b->current);
-    rc |= METRIC(out, "wcstream_source_input_rows_total", "counter", "Lines read, per source.");
-    for (size_t i = 0; i < b->nsources; i++) {
-        rc |= wcs_buf_printf(out, "wcstream_source_input_rows_total{source=\"");
-        rc |= put_label(out, b->sources[i].desc);
-        rc |= wcs_buf_printf(out, "\"} %" PRIu64 "\n", b->sources[i].rows);
-    }
-    rc |= METRIC(out, "wcstream_source_input_bytes_total", "counter", "Bytes read, per source.");
-    for (size_t i = 0; i < b->nsources; i++) {
-        rc |= wcs_buf_printf(out, "wcstream_source_input_bytes_total{source=\"");
-        rc |= put_label(out, b->sources[i].desc);
-        rc |= wcs_buf_printf(out, "\"} %" PRIu64 "\n", b->sources[i].bytes);
-    }
-    rc |= METRIC(out, "wcstream_source_lag_offsets", "gauge",
-                 "Largest partition lag behind the latest offset, per source that reports it.");
-    for (size_t i = 0; i < b->nsources; i++) {
-        if (b->sources[i].lag < 0)
-            continue;
-        rc |= wcs_buf_printf(out, "wcstream_source_lag_offsets{source=\"");
-        rc |= put_label(out, b->sources[i].desc);
-        rc |= wcs_buf_printf(out, "\"} %.0f\n", b->sources[i].lag);
-    }
+    rc |= scalar(out, "wcstream_last_batch_id", "gauge", "Id of the last committed batch.",
+                 b->batch_id);
+    rc |= scalar(out, "wcstream_state_rows", "gauge", "Distinct words in the state.", b->distinct);
+    rc |= scalar(out, "wcstream_state_words", "gauge", "Sum of all counts in the state.", b->total);
+    rc |= per_source(out, b, "wcstream_source_input_rows_total", "counter",
+                     "Lines read, per source.", SOURCE_ROWS);
+    rc |= per_source(out, b, "wcstream_source_input_bytes_total", "counter",
+                     "Bytes read, per source.", SOURCE_BYTES);
+    rc |= per_source(out, b, "wcstream_source_lag_offsets", "gauge",
+                     "Largest partition lag behind the latest offset, per source that reports it.",
+                     SOURCE_LAG);
+    rc |= scalar(out, "wcstream_ws_updates_capped_total", "counter",
+                 "Update messages whose updated rows were capped.", (int64_t)b->capped);
+    rc |= scalar(out, "wcstream_ws_messages_dropped_total", "counter",
+                 "Updates replaced by a newer one before a slow client took them.",
+                 (int64_t)b->dropped);
+    rc |= scalar(out, "wcstream_ws_clients_behind", "gauge",
+                 "Websocket clients that have not taken the latest update yet.",
+                 b->greeted - b->current);
     pthread_mutex_unlock(&b->mu);
-    rc |= METRIC(out, "wcstream_ws_clients", "gauge", "Connected websocket clients.");
-    rc |= wcs_buf_printf(out, "wcstream_ws_clients %u\n", ws->clients);
-    rc |= METRIC(out, "wcstream_ws_clients_refused_total", "counter",
-                 "Websocket upgrades refused: client limit, Origin or path.");
-    rc |= wcs_buf_printf(out, "wcstream_ws_clients_refused_total %" PRIu64 "\n", ws->refused);
-    rc |= METRIC(out, "wcstream_http_unauthorized_total", "counter",
-                 "Requests refused for a missing or wrong token.");
-    rc |= wcs_buf_printf(out, "wcstream_http_unauthorized_total %" PRIu64 "\n", ws->unauthorized);
+    rc |= scalar(out, "wcstream_ws_clients", "gauge", "Connected websocket clients.", ws->clients);
+    rc |= scalar(out, "wcstream_ws_clients_refused_total", "counter",
+                 "Websocket upgrades refused: client limit, Origin or path.", (int64_t)ws->refused);
+    rc |= scalar(out, "wcstream_http_unauthorized_total", "counter",
+                 "Requests refused for a missing or wrong token.", (int64_t)ws->unauthorized);
     return rc ? -ENOMEM : 0;
 }
 
@@ -731,9 +739,8 @@ static int serve_dir(struct ws_sink *ws, struct lws *wsi, const char *path, stru
     if (snprintf(full, sizeof(full), "%s%s", ws->dashboard_dir, path) >= (int)sizeof(full) ||
         !realpath(full, real) || strncmp(real, ws->dashboard_dir, dlen) != 0 || real[dlen] != '/')
         return respond_error(ws, wsi, 404, "no such file");
-    if ((fd = open(real, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0 ||
-        !S_ISREG(sb.st_mode) || sb.st_size > STATIC_MAX ||
-        wcs_buf_reserve(body, (size_t)sb.st_size) < 0) {
+    if ((fd = open(real, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+        sb.st_size > STATIC_MAX || wcs_buf_reserve(body, (size_t)sb.st_size) < 0) {
         if (fd >= 0)
             close(fd);
         return respond_error(ws, wsi, 404, "no such file");
@@ -795,8 +802,9 @@ static int on_http(struct ws_sink *ws, struct lws *wsi, const char *path)
         return respond_error(ws, wsi, 403, "this server answers to loopback names only");
     if (ws->token && !has_token(ws, wsi, &from_query)) {
         ws->unauthorized++;
-        return respond_error(ws, wsi, 401, "this server needs its token: ?token=, "
-                                           "Authorization: Bearer, or the dashboard's cookie");
+        return respond_error(ws, wsi, 401,
+                             "this server needs its token: ?token=, "
+                             "Authorization: Bearer, or the dashboard's cookie");
     }
     r = route(ws, wsi, path, from_query, &body);
     wcs_buf_free(&body);
@@ -815,12 +823,12 @@ static int refuse_upgrade(struct lws *wsi, unsigned status, const char *why)
     unsigned char buf[LWS_PRE + 512];
     char *p = (char *)buf + LWS_PRE;
     int body = (int)strlen(why) + 13; /* {"error":"why"} + newline */
-    int n = snprintf(p, sizeof(buf) - LWS_PRE,
-                     "HTTP/1.1 %u %s\r\ncontent-type: application/json\r\n"
-                     "content-length: %d\r\nconnection: close\r\n%s\r\n"
-                     "{\"error\":\"%s\"}\n",
-                     status, reason, body, status == 401 ? "www-authenticate: Bearer\r\n" : "",
-                     why);
+    int n =
+        snprintf(p, sizeof(buf) - LWS_PRE,
+                 "HTTP/1.1 %u %s\r\ncontent-type: application/json\r\n"
+                 "content-length: %d\r\nconnection: close\r\n%s\r\n"
+                 "{\"error\":\"%s\"}\n",
+                 status, reason, body, status == 401 ? "www-authenticate: Bearer\r\n" : "", why);
     if (lws_write(wsi, (unsigned char *)p, (size_t)n, LWS_WRITE_HTTP_FINAL) < 0)
         return -1;
     return 1;
@@ -1043,9 +1051,9 @@ static int ws_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_si
         return WCS_EUSAGE;
     ws->max_clients = (unsigned)max_clients;
     if (token && !token_ok(token)) {
-        wcs_err(err, errlen,
-                "%s: the token must be 1 to 256 characters of letters, digits and -._~+/=",
-                uri->text);
+        wcs_err(
+            err, errlen,
+            "%s: the token must be 1 to 256 characters of letters, digits and -._~+/=", uri->text);
         return WCS_EUSAGE;
     }
     if (resolve(ws->host, ip, sizeof(ip), &loopback) < 0) {
@@ -1117,8 +1125,7 @@ static int ws_start(struct wcs_sink *sk, const struct wcs_result *rec, char *err
         if (!(ws->reader = wcs_state_reader_open(ws->state_path, err, errlen)))
             return -1;
         if (wcs_state_reader_history(ws->reader, HISTORY_MAX, load_history, b) < 0)
-            wcs_warn("%s: cannot read the past progress records; the charts start empty",
-                     ws->desc);
+            wcs_warn("%s: cannot read the past progress records; the charts start empty", ws->desc);
     }
     if (pthread_create(&ws->thread, NULL, serve, ws) != 0) {
         wcs_err(err, errlen, "%s: cannot start the server thread", ws->desc);

@@ -51,7 +51,8 @@ static int ws_init(struct wcs_sink *sk, const char *text, char *err, size_t errl
  * closes or `until` appears (malloc'd). */
 static char *exchange(int port, const char *req, const char *until)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct timeval tv = {.tv_sec = 5};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -83,8 +84,8 @@ Test(websocket, refuses_bad_options)
     struct wcs_sink sk;
     char err[256], uri[128];
     int port = free_port();
-    const char *bad[] = {"?topN=0", "?topN=101", "?maxClients=0", "?token=", "?token=a%20b",
-                         "?nope=1"};
+    const char *bad[] = {"?topN=0", "?topN=101",    "?maxClients=0",
+                         "?token=", "?token=a%20b", "?nope=1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(uri, sizeof(uri), "ws://127.0.0.1:%d%s", port, bad[i]);
         cr_expect_eq(ws_init(&sk, uri, err, sizeof(err)), WCS_EUSAGE, "%s", uri);
@@ -106,8 +107,8 @@ Test(websocket, serves_the_recovered_state_then_each_batch)
     cr_expect_geq(sk.top_n, 2, "asks the engine for the top it serves");
 
     const struct wcs_row top[] = {{"the", 3, 9}, {"cat", 3, 4}, {"dog", 3, 1}};
-    const struct wcs_result rec = {.batch_id = 4, .top = top, .n_top = 3, .distinct_words = 3,
-                                   .total_words = 14};
+    const struct wcs_result rec = {
+        .batch_id = 4, .top = top, .n_top = 3, .distinct_words = 3, .total_words = 14};
     cr_assert_eq(sk.plugin->start(&sk, &rec, err, sizeof(err)), 0, "%s", err);
 
     char *r = get(port, "/api/top?n=2");
@@ -131,8 +132,8 @@ Test(websocket, serves_the_recovered_state_then_each_batch)
     unsigned char len7 = (unsigned char)frame[5] & 0x7f;
     const char *payload = frame + 6 + (len7 == 126 ? 2 : 0);
     cr_expect(strstr(payload, "{\"type\":\"snapshot\",\"batchId\":4,\"top\":[{\"word\":\"the\","
-                            "\"count\":9},{\"word\":\"cat\",\"count\":4}],\"distinctWords\":3,"
-                            "\"totalWords\":14,\"history\":[]}") != NULL,
+                              "\"count\":9},{\"word\":\"cat\",\"count\":4}],\"distinctWords\":3,"
+                              "\"totalWords\":14,\"history\":[]}") != NULL,
               "%s", payload);
     free(r);
 
@@ -140,8 +141,13 @@ Test(websocket, serves_the_recovered_state_then_each_batch)
     const struct wcs_row upd[] = {{"cat", 3, 10}};
     cJSON *progress = cJSON_Parse("{\"batchId\":5,\"numInputRows\":2,\"numInputBytes\":12,"
                                   "\"durationMs\":{\"triggerExecution\":3.5}}");
-    const struct wcs_result res = {.batch_id = 5, .updated = upd, .n_updated = 1, .top = top2,
-                                   .n_top = 2, .distinct_words = 3, .total_words = 20,
+    const struct wcs_result res = {.batch_id = 5,
+                                   .updated = upd,
+                                   .n_updated = 1,
+                                   .top = top2,
+                                   .n_top = 2,
+                                   .distinct_words = 3,
+                                   .total_words = 20,
                                    .progress = progress};
     cr_assert_eq(sk.plugin->emit(&sk, &res, err, sizeof(err)), 0, "%s", err);
     cJSON_Delete(progress);
