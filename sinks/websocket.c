@@ -1042,7 +1042,9 @@ static int ws_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_si
     ws->top_n = 20;
     ws->max_updated = 1000;
     sk->ctx = ws;
-    snprintf(target, sizeof(target), "%s", uri->target);
+    /* ws://:PORT binds to loopback, like an absent host should. */
+    snprintf(target, sizeof(target), "%s%s", uri->target[0] == ':' ? "127.0.0.1" : "",
+             uri->target);
     target[strcspn(target, "/")] = '\0'; /* ws://HOST:PORT/ is the same server */
     if (wcs_uri_host_port(target, ws->host, sizeof(ws->host), &ws->port, err, errlen) < 0 ||
         wcs_uri_get_size(uri, "topN", 1, 100, &ws->top_n, err, errlen) < 0 ||

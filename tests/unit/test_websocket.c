@@ -173,3 +173,18 @@ Test(websocket, serves_the_recovered_state_then_each_batch)
     free(r);
     sk.plugin->destroy(&sk);
 }
+
+Test(websocket, no_host_means_loopback)
+{
+    struct wcs_sink sk;
+    char err[256], uri[64];
+    int port = free_port();
+    snprintf(uri, sizeof(uri), "ws://:%d", port);
+    cr_assert_eq(ws_init(&sk, uri, err, sizeof(err)), 0, "%s", err);
+    const struct wcs_result rec = {.batch_id = -1};
+    cr_assert_eq(sk.plugin->start(&sk, &rec, err, sizeof(err)), 0, "%s", err);
+    char *r = get(port, "/healthz");
+    cr_expect(strstr(r, " 200 ") && strstr(r, "\r\n\r\nok\n"), "%s", r);
+    free(r);
+    sk.plugin->destroy(&sk);
+}
