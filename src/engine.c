@@ -113,9 +113,9 @@ static int add_source(struct wcs_engine *eng, const char *text, const struct wcs
     const struct wcs_source_plugin *pl = wcs_registry_source(uri->scheme);
     int r = -1;
     if (!pl) {
-        wcs_err(err, errlen, "unknown source '%s'; see --help for the sources", text);
+        wcs_err(err, errlen, "unknown source '%s'; see --help for the sources", uri->text);
         r = WCS_EUSAGE;
-    } else if ((src->desc = strdup(text)) == NULL) {
+    } else if ((src->desc = strdup(uri->text)) == NULL) {
         wcs_err(err, errlen, "out of memory");
     } else {
         src->plugin = pl;
@@ -126,7 +126,7 @@ static int add_source(struct wcs_engine *eng, const char *text, const struct wcs
         if (r == 0 && pl->restore &&
             wcs_state_offsets(eng->st, src->key ? src->key : src->desc, restore_offset, src, err,
                               errlen) < 0) {
-            wcs_err(err, errlen, "%s: cannot restore its offsets from the state", text);
+            wcs_err(err, errlen, "%s: cannot restore its offsets from the state", uri->text);
             r = -1;
         }
     }
@@ -151,9 +151,9 @@ static int add_sink(struct wcs_engine *eng, const char *text, char *err, size_t 
     };
     int r = -1;
     if (!pl) {
-        wcs_err(err, errlen, "unknown sink '%s'; see --help for the sinks", text);
+        wcs_err(err, errlen, "unknown sink '%s'; see --help for the sinks", uri->text);
         r = WCS_EUSAGE;
-    } else if ((sk->desc = strdup(text)) == NULL) {
+    } else if ((sk->desc = strdup(uri->text)) == NULL) {
         wcs_err(err, errlen, "out of memory");
     } else {
         sk->plugin = pl;
@@ -221,15 +221,14 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
     for (size_t i = 0; i < cf->sinks.n; i++) {
         if ((r = add_sink(eng, cf->sinks.v[i], err, errlen)) < 0)
             goto fail;
-        desc_len += strlen(cf->sinks.v[i]) + 2;
+        desc_len += strlen(eng->sinks[i].desc) + 2;
     }
     /* Every source must name a known scheme before a state file is made. */
     for (size_t i = 0; i < cf->sources.n; i++) {
         struct wcs_uri *uri = wcs_uri_parse(cf->sources.v[i], err, errlen);
         bool known = uri && wcs_registry_source(uri->scheme);
         if (uri && !known)
-            wcs_err(err, errlen, "unknown source '%s'; see --help for the sources",
-                    cf->sources.v[i]);
+            wcs_err(err, errlen, "unknown source '%s'; see --help for the sources", uri->text);
         wcs_uri_free(uri);
         if (!known) {
             r = WCS_EUSAGE;
@@ -259,7 +258,7 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
     for (size_t i = 0; i < cf->sinks.n; i++) {
         if (i)
             strcat(eng->sink_desc, ", ");
-        strcat(eng->sink_desc, cf->sinks.v[i]);
+        strcat(eng->sink_desc, eng->sinks[i].desc);
     }
     if (cf->progress_log && !(eng->progress_log = fopen(cf->progress_log, "ae"))) {
         wcs_err(err, errlen, "cannot open progress log %s: %s", cf->progress_log, strerror(errno));

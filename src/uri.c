@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,10 +101,51 @@ static int parse_params(struct wcs_uri *uri, const char *q, char *err, size_t er
     return 0;
 }
 
+/* Whether a parameter key names a secret: its value never reaches a
+ * message, a log line, a progress record or the state. */
+static bool secret_key(const char *k, size_t n)
+{
+    static const char *const words[] = {"password", "secret", "token", "jaas"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        size_t wl = strlen(words[i]);
+        for (size_t j = 0; j + wl <= n; j++)
+            if (strncasecmp(k + j, words[i], wl) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* text with the values of secret parameters replaced by "***". */
+static char *redact(const char *text)
+{
+    const char *q = strchr(text, '?');
+    size_t pairs = 1;
+    for (const char *p = text; *p; p++)
+        pairs += *p == '&';
+    char *out = malloc(strlen(text) + 3 * pairs + 1);
+    if (!out || !q)
+        return out ? strcpy(out, text) : NULL;
+    char *o = mempcpy(out, text, (size_t)(q + 1 - text));
+    for (const char *p = q + 1;; p++) {
+        const char *amp = strchrnul(p, '&');
+        const char *eq = memchr(p, '=', (size_t)(amp - p));
+        if (eq && secret_key(p, (size_t)(eq - p)))
+            o = mempcpy(mempcpy(o, p, (size_t)(eq + 1 - p)), "***", 3);
+        else
+            o = mempcpy(o, p, (size_t)(amp - p));
+        if (!*amp)
+            break;
+        *o++ = '&';
+        p = amp;
+    }
+    *o = '\0';
+    return out;
+}
+
 struct wcs_uri *wcs_uri_parse(const char *text, char *err, size_t errlen)
 {
     struct wcs_uri *uri = calloc(1, sizeof(*uri));
-    if (!uri || !(uri->text = strdup(text))) {
+    if (!uri || !(uri->text = redact(text))) {
         wcs_err(err, errlen, "out of memory");
         goto fail;
     }

@@ -135,6 +135,11 @@ expect 200 "$H/healthz?token=s3cr3t"
     fail "a websocket with the token"
 [ "$(curl -sf -H 'Authorization: Bearer s3cr3t' "$H/metrics" |
     awk '$1 == "wcstream_http_unauthorized_total" { print $2 }')" = 6 ] || fail "401s not counted"
+echo "one line" | nc -N 127.0.0.1 "$port"
+wait_for err.txt "batch 0:" 10
+curl -sf -H 'Authorization: Bearer s3cr3t' "$H/api/progress" >progress.json
+grep -q 'token=\*\*\*' progress.json || fail "the sink is not described in the progress"
+! grep -q s3cr3t progress.json err.txt || fail "the token leaked into the progress or the log"
 stop_wcs
 
 log "client limit"

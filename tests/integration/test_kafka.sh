@@ -4,7 +4,7 @@
 # messages, a broker outage in the middle of the stream, two members of one
 # group (eager and cooperative, a partition leaving and coming back), the
 # sink's changelog and its outages, a topic that appears later, an
-# unreachable broker.
+# unreachable broker, a failed authentication.
 . "$(dirname "$0")/lib.sh"
 
 start_broker --topic lines:4 --topic crash:4 --topic late:2 --topic outage:2 --topic counts:2 \
@@ -245,4 +245,13 @@ sleep 3
 kill -0 "$WCS_PID" || fail "gave up on an unreachable broker"
 stop_wcs
 [ "$WCS_RC" = 0 ] || fail "stop without a broker: exit $WCS_RC"
+
+# Authentication that fails (the local broker speaks no SASL): a clear
+# error and exit 1, and the password is never printed.
+rc=0
+timeout 60 "$WCSTREAM" --source "kafka://$BROKER/lines?$opts&kafka.security.protocol=SASL_PLAINTEXT&kafka.sasl.mechanism=PLAIN&kafka.sasl.username=wc&kafka.sasl.password=hunter2" \
+    --state auth.db --trigger 100ms 2>auth.txt || rc=$?
+[ "$rc" = 1 ] || fail "failed authentication: exit $rc"
+grep -q 'wcstream: kafka://.*SASL' auth.txt || fail "no clear sentence: $(tail -1 auth.txt)"
+! grep -q hunter2 auth.txt || fail "the password was printed"
 echo ok

@@ -66,6 +66,21 @@ Test(uri, bare_name_with_params)
     wcs_uri_free(uri);
 }
 
+Test(uri, secrets_are_redacted_in_the_text_only)
+{
+    struct wcs_uri *uri = uri_ok("kafka://b:9092/t?kafka.sasl.password=hunter2&group=g&"
+                                 "kafka.sasl.jaas.config=x&token=&kafka.ssl.key.PASSWORD=k");
+    cr_expect_str_eq(uri->text, "kafka://b:9092/t?kafka.sasl.password=***&group=g&"
+                                "kafka.sasl.jaas.config=***&token=***&kafka.ssl.key.PASSWORD=***");
+    cr_assert_eq(uri->nparams, 5);
+    cr_expect_str_eq(uri->params[0].value, "hunter2", "the value itself is kept");
+    cr_expect_str_eq(uri->params[3].value, "");
+    wcs_uri_free(uri);
+    uri = uri_ok("ws://h:1?topN=5&token=s3cr3t");
+    cr_expect_str_eq(uri->text, "ws://h:1?topN=5&token=***");
+    wcs_uri_free(uri);
+}
+
 Test(uri, stdin_and_dash)
 {
     struct wcs_uri *uri = uri_ok("stdin");
