@@ -38,6 +38,10 @@ struct part {
     bool assigned;
     bool dirty;       /* read by the batch in hand, not committed yet */
     int64_t restored; /* committed offset (the state's), -1 when none */
+    /* maxOffsetsPerTrigger's share of this partition in the batch in hand,
+     * -1 for no share of its own; took: messages taken against it */
+    int64_t quota, took, lag;
+    bool over_quota; /* paused until the batch in hand is committed */
 };
 
 struct kafka_src {
@@ -48,6 +52,7 @@ struct kafka_src {
     bool assigned_once;
     int64_t max_per_trigger; /* 0: no bound */
     int64_t taken;           /* messages in the batch in hand */
+    bool quotas_set;         /* the shares of the batch in hand are known */
     int64_t ts_min, ts_max;  /* message timestamps (ms) in the batch in hand */
     int64_t starting;        /* RD_KAFKA_OFFSET_BEGINNING or _END */
     struct part *parts;
@@ -78,7 +83,8 @@ static struct part *find_part(struct kafka_src *k, const char *topic, int32_t pa
     if (!t)
         return NULL;
     k->parts[k->nparts] =
-        (struct part){.topic = t, .partition = partition, .next = -1, .end = -1, .restored = -1};
+        (struct part){.topic = t, .partition = partition, .next = -1, .end = -1, .restored = -1,
+                      .quota = -1};
     return &k->parts[k->nparts++];
 }
 
@@ -421,10 +427,73 @@ static cJSON *lag_metrics(struct kafka_src *k)
     return m;
 }
 
+/* Split maxOffsetsPerTrigger over the assigned partitions in proportion to
+ * their lag, as Spark does, so that a deep partition cannot starve the
+ * others; the shares add up to min(maxOffsetsPerTrigger, total lag). Lags
+ * come from the watermarks librdkafka last saw; while any is unknown
+ * (before the first fetch) the batch has the total bound only. */
+static void set_quotas(struct kafka_src *k)
+{
+    int64_t total = 0, left = k->max_per_trigger;
+    bool known = true;
+
+    k->quotas_set = true;
+    for (size_t i = 0; i < k->nparts; i++) {
+        struct part *p = &k->parts[i];
+        int64_t lo = -1, hi = -1, at;
+        p->quota = p->lag = -1;
+        p->took = 0;
+        if (!p->assigned)
+            continue;
+        if (rd_kafka_get_watermark_offsets(k->rk, p->topic, p->partition, &lo, &hi) || hi < 0)
+            known = false;
+        at = p->next >= 0       ? p->next
+             : p->restored >= 0 ? p->restored
+             : k->starting == RD_KAFKA_OFFSET_BEGINNING ? lo
+                                                         : hi;
+        known = known && at >= 0;
+        p->lag = hi > at ? hi - at : 0;
+        total += p->lag;
+    }
+    for (size_t i = 0; known && i < k->nparts; i++) {
+        struct part *p = &k->parts[i];
+        if (p->lag < 0)
+            continue;
+        p->quota = total <= k->max_per_trigger
+                       ? p->lag /* everyone takes all it has */
+                       : (int64_t)((double)k->max_per_trigger * (double)p->lag / (double)total);
+        left -= p->quota;
+    }
+    for (size_t i = 0; known && i < k->nparts && left > 0; i++) { /* what rounding left */
+        struct part *p = &k->parts[i];
+        if (p->quota >= 0 && p->quota < p->lag) {
+            p->quota++;
+            left--;
+        }
+    }
+}
+
+/* Every partition with a share has taken it: the batch in hand is full. */
+static bool quotas_full(const struct kafka_src *k)
+{
+    bool any = false;
+    for (size_t i = 0; i < k->nparts; i++) {
+        const struct part *p = &k->parts[i];
+        if (p->quota >= 0) {
+            if (p->took < p->quota)
+                return false;
+            any = true;
+        }
+    }
+    return any;
+}
+
 static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, size_t errlen)
 {
     struct kafka_src *k = src->ctx;
     p->start = NULL;
+    if (k->max_per_trigger && k->taken == 0 && !k->quotas_set)
+        set_quotas(k);
     while (!k->revoke && p->bytes < p->budget &&
            (!k->max_per_trigger || k->taken < k->max_per_trigger)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 0);
@@ -459,6 +528,12 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
             rd_kafka_message_destroy(m);
             continue;
         }
+        if (pt->quota >= 0 && pt->took >= pt->quota) { /* its share is taken */
+            hold(k, pt, m->offset);
+            pt->over_quota = true;
+            rd_kafka_message_destroy(m);
+            continue;
+        }
         if (!pt->dirty) {
             pt->dirty = true;
             pt->restored = m->offset; /* the batch's start offset */
@@ -474,6 +549,7 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
             r = wcs_framer_flush(&k->fr, p->text, &p->rows);
         pt->next = m->offset + 1;
         k->taken++;
+        pt->took++;
         p->bytes += p->text->len - before;
         rd_kafka_message_destroy(m);
         if (r < 0) {
@@ -501,9 +577,10 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
     p->end = offsets_json(k, false);
     p->metrics = lag_metrics(k);
     p->lines_cut = k->fr.cuts;
-    /* A rebalance waiting for this batch, or maxOffsetsPerTrigger reached:
-     * the batch in hand is complete. */
-    p->end_batch = k->revoke || (k->max_per_trigger && k->taken >= k->max_per_trigger);
+    /* A rebalance waiting for this batch, or maxOffsetsPerTrigger reached
+     * (or every share of it): the batch in hand is complete. */
+    p->end_batch = k->revoke ||
+                   (k->max_per_trigger && (k->taken >= k->max_per_trigger || quotas_full(k)));
     return 0;
 }
 
@@ -537,6 +614,19 @@ static void kafka_commit(struct wcs_source *src)
             wcs_warn("%s: committing offsets to Kafka: %s", k->desc, rd_kafka_err2str(e));
     }
     rd_kafka_topic_partition_list_destroy(l);
+    /* The next batch gets new shares; partitions that used theirs up go on. */
+    l = rd_kafka_topic_partition_list_new(1);
+    for (size_t i = 0; i < k->nparts; i++) {
+        struct part *p = &k->parts[i];
+        if (p->over_quota)
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+        p->over_quota = false;
+        p->quota = -1;
+    }
+    if (l->cnt)
+        rd_kafka_resume_partitions(k->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    k->quotas_set = false;
     k->taken = 0;
     k->ts_min = k->ts_max = -1;
     if (k->revoke) {

@@ -8,7 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 
 start_broker --topic lines:4 --topic crash:4 --topic late:2 --topic outage:2 --topic counts:2 \
-    --topic group:4 --topic coop:4 --topic souts:1 --topic souts2:1 --topic empties:1 --topic back:4
+    --topic group:4 --topic coop:4 --topic souts:1 --topic souts2:1 --topic empties:1 --topic back:4 \
+    --topic skew:4
 opts="kafka.session.timeout.ms=6000&kafka.heartbeat.interval.ms=500"
 
 # A corpus over 4 partitions, counted as a batch job.
@@ -86,6 +87,37 @@ check_counts crash.db c2.txt
 check_counts max.db c1.txt
 [ "$(sql max.db 'select max(num_input_rows) from batches')" -le 1000 ] || fail "a batch over 1000"
 [ "$(sql max.db 'select count(*) from batches')" -ge 5 ] || fail "too few batches"
+
+# ... and is split over the partitions in proportion to their lag: 2000,
+# 500, 0 and 700 messages, 300 a batch.
+for p in 0 1 2 3; do
+    n=$((p == 0 ? 2000 : p == 1 ? 500 : p == 2 ? 0 : 700))
+    [ "$n" -gt 0 ] && seq -f "p$p-%g" "$n" | kcat -P -b "$BROKER" -t skew -p "$p"
+done
+"$WCSTREAM" --source "kafka://$BROKER/skew?startingOffsets=earliest&maxOffsetsPerTrigger=300&$opts" \
+    --trigger available-now --state skew.db --progress-log skew.jsonl >/dev/null 2>err.txt ||
+    fail "skewed partitions: exit $?"
+[ "$(sql skew.db 'select sum(count) from word_counts')" = 3200 ] || fail "skew: not every message"
+$PY - <<'PY' || fail "maxOffsetsPerTrigger is not split by lag"
+import json
+produced = {"0": 2000, "1": 500, "2": 0, "3": 700}
+pos = dict.fromkeys(produced, 0)
+checked = 0
+for i, line in enumerate(open("skew.jsonl")):
+    end = json.loads(line)["sources"][0]["endOffset"] or {}
+    end = end.get("skew", {})
+    lag = {p: produced[p] - pos[p] for p in produced}
+    took = {p: end.get(p, pos[p]) - pos[p] for p in produced}
+    total = sum(lag.values())
+    if i > 0 and total > 300:  # the first batch may start before any watermark is known
+        assert sum(took.values()) == 300, (i, took)
+        for p in produced:
+            assert abs(took[p] - 300 * lag[p] / total) <= 1, (i, p, took, lag)
+        checked += 1
+    pos.update({p: end.get(p, pos[p]) for p in produced})
+assert checked >= 3, checked
+print("split by lag in %d batches" % checked)
+PY
 
 # startingOffsets=latest: what was there before the start is skipped.
 make_text 20000 3 >old.txt
