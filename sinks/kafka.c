@@ -188,6 +188,7 @@ static void kafka_sink_destroy(struct wcs_sink *sk)
 
 const struct wcs_sink_plugin wcs_sink_kafka = {
     .scheme = "kafka",
+    .at_least_once = true,
     .usage = "kafka://BROKERS/TOPIC[?format=text|json] one message per updated word",
     .init = kafka_sink_init,
     .emit = kafka_sink_emit,

@@ -497,7 +497,13 @@ static int run_batch(struct wcs_engine *eng, const struct wcs_batch_stats *bs, c
     t = wcs_now_ns();
     for (size_t i = 0; i < eng->nsinks; i++) {
         char serr[256];
-        if (eng->sinks[i].plugin->emit(&eng->sinks[i], &res, serr, sizeof(serr)) < 0) {
+        struct wcs_sink *sk = &eng->sinks[i];
+        if (sk->plugin->emit(sk, &res, serr, sizeof(serr)) == 0) {
+            if (sk->plugin->at_least_once &&
+                wcs_state_set_delivered(eng->st, sk->desc, pr.batch_id, serr, sizeof(serr)) < 0)
+                wcs_warn("sink %s: %s; it gets the whole state again at the next start", sk->desc,
+                         serr);
+        } else {
             wcs_warn("sink %s: batch %" PRId64 ": %s", eng->sinks[i].desc, pr.batch_id, serr);
             if (eng->stopping && !eng->stop_err[0]) /* gave up waiting: say so in the exit */
                 snprintf(eng->stop_err, sizeof(eng->stop_err), "sink %s: %s", eng->sinks[i].desc,
@@ -594,6 +600,51 @@ static int gather(struct wcs_engine *eng, struct wcs_batch_stats *bs, bool *full
     return 0;
 }
 
+struct replay {
+    struct wcs_sink *sk;
+    struct wcs_result res;
+    char err[256];
+};
+
+static int replay_rows(void *arg, const struct wcs_row *rows, size_t n)
+{
+    struct replay *r = arg;
+    r->res.updated = rows;
+    r->res.n_updated = n;
+    return r->sk->plugin->emit(r->sk, &r->res, r->err, sizeof(r->err));
+}
+
+/* At-least-once sinks that may have missed the last committed batch (a
+ * crash, or a stop while they waited) get the whole state again first. */
+static int replay_sinks(struct wcs_engine *eng, char *err, size_t errlen)
+{
+    int64_t last = wcs_state_last_batch(eng->st);
+    for (size_t i = 0; i < eng->nsinks && last >= 0; i++) {
+        struct wcs_sink *sk = &eng->sinks[i];
+        if (!sk->plugin->at_least_once || wcs_state_delivered(eng->st, sk->desc) >= last)
+            continue;
+        struct replay r = {.sk = sk, .err = ""};
+        r.res = (struct wcs_result){
+            .batch_id = last,
+            .mode = eng->cf->mode,
+            .distinct_words = wcs_state_distinct(eng->st),
+            .total_words = wcs_state_total(eng->st),
+        };
+        r.res.top = wcs_state_top(eng->st, &r.res.n_top);
+        wcs_info("sink %s: batch %" PRId64 " may not have reached it before the last stop; "
+                 "sending all %" PRId64 " counts again",
+                 sk->desc, last, r.res.distinct_words);
+        if (wcs_state_scan(eng->st, 10000, replay_rows, &r, err, errlen) < 0) {
+            if (r.err[0])
+                wcs_err(err, errlen, "sink %s: %s", sk->desc, r.err);
+            return -1;
+        }
+        if (wcs_state_set_delivered(eng->st, sk->desc, last, err, errlen) < 0)
+            wcs_warn("sink %s: %s", sk->desc, err);
+    }
+    return 0;
+}
+
 int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
 {
     const struct wcs_config *cf = eng->cf;
@@ -603,6 +654,8 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
     wcs_info("query %s run %s started: %zu source(s), %zu sink(s), state %s at batch %" PRId64,
              wcs_state_query_id(eng->st), eng->run_id, eng->nsrcs, eng->nsinks, cf->state_path,
              wcs_state_last_batch(eng->st));
+    if (replay_sinks(eng, err, errlen) < 0)
+        return -1;
     reset_batch(eng);
     while (!eng->stopping) {
         int64_t now = wcs_now_ns();

@@ -228,32 +228,59 @@ static int column_row(sqlite3_stmt *s, struct wcs_arena *a, struct wcs_row *row)
     return 0;
 }
 
-/* Fold the rows of query `sql` into st->top, a block at a time. */
-static int fold_rows(struct wcs_state *st, const char *sql, char *err, size_t errlen)
+/* Call fn with the (word, count) rows of query sql, at most n at a time
+ * (borrowed for the call). SQLITE_DONE when every row went through;
+ * SQLITE_ABORT when fn returned nonzero; another SQLite code on error. */
+static int scan_rows(struct wcs_state *st, const char *sql, size_t n,
+                     int (*fn)(void *arg, const struct wcs_row *rows, size_t n), void *arg)
 {
-    enum { BLOCK = 65536 };
-    struct wcs_row *rows = malloc((BLOCK + st->top.k) * sizeof(*rows));
-    struct wcs_arena words = {0};
     sqlite3_stmt *s = NULL;
+    struct wcs_arena words = {0};
+    struct wcs_row *rows = malloc(n * sizeof(*rows));
+    size_t k = 0;
     int rc = rows ? sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) : SQLITE_NOMEM;
-    size_t n = 0;
-    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW && column_row(s, &words, &rows[n++]) < 0)
-            rc = SQLITE_NOMEM;
-        if ((rc == SQLITE_DONE && n) || n == BLOCK) {
-            memcpy(rows + n, st->top.rows, st->top.n * sizeof(*rows));
-            if (wcs_topk_set(&st->top, rows, n + st->top.n) < 0)
-                rc = SQLITE_NOMEM;
-            n = 0;
-            wcs_arena_reset(&words);
-        }
+    while (rc == SQLITE_OK) {
+        int step = sqlite3_step(s);
+        if (step == SQLITE_ROW && column_row(s, &words, &rows[k]) < 0)
+            step = SQLITE_NOMEM;
+        if (step == SQLITE_ROW && ++k < n)
+            continue;
+        if (k && (step == SQLITE_ROW || step == SQLITE_DONE) && fn(arg, rows, k) != 0)
+            step = SQLITE_ABORT;
+        k = 0;
+        wcs_arena_reset(&words);
+        if (step != SQLITE_ROW)
+            rc = step;
     }
     sqlite3_finalize(s);
     wcs_arena_free(&words);
     free(rows);
+    return rc;
+}
+
+struct fold {
+    struct wcs_topk *top;
+    struct wcs_row *buf; /* room for a block and the top */
+};
+
+static int fold_block(void *arg, const struct wcs_row *rows, size_t n)
+{
+    struct fold *f = arg;
+    memcpy(f->buf, rows, n * sizeof(*rows));
+    memcpy(f->buf + n, f->top->rows, f->top->n * sizeof(*rows));
+    return wcs_topk_set(f->top, f->buf, n + f->top->n);
+}
+
+/* Fold the rows of query `sql` into st->top, a block at a time. */
+static int fold_rows(struct wcs_state *st, const char *sql, char *err, size_t errlen)
+{
+    enum { BLOCK = 65536 };
+    struct fold f = {&st->top, malloc((BLOCK + st->top.k) * sizeof(*f.buf))};
+    int rc = f.buf ? scan_rows(st, sql, BLOCK, fold_block, &f) : SQLITE_NOMEM;
+    free(f.buf);
     if (rc != SQLITE_DONE) {
-        wcs_err(err, errlen, "state: cannot read the top counts: %s", sqlite3_errstr(rc));
+        wcs_err(err, errlen, "state: cannot read the top counts: %s",
+                sqlite3_errstr(rc == SQLITE_ABORT ? SQLITE_NOMEM : rc));
         return -1;
     }
     return 0;
@@ -591,6 +618,52 @@ static int64_t count_of(sqlite3_stmt *get, const char *word, size_t len)
 int64_t wcs_state_count(struct wcs_state *st, const char *word, size_t len)
 {
     return count_of(st->get, word, len);
+}
+
+int64_t wcs_state_delivered(struct wcs_state *st, const char *sink)
+{
+    sqlite3_stmt *s;
+    int64_t id = -1;
+    if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'delivered:' || ?1", -1, &s,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(s, 1, sink, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        id = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return id;
+}
+
+int wcs_state_set_delivered(struct wcs_state *st, const char *sink, int64_t batch_id, char *err,
+                            size_t errlen)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db, "REPLACE INTO meta VALUES('delivered:' || ?1, ?2)", -1,
+                                &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, sink, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, batch_id);
+        rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(st->db);
+        sqlite3_finalize(s);
+    }
+    if (rc != SQLITE_OK) {
+        wcs_err(err, errlen, "state: cannot record the delivery of batch %" PRId64 ": %s",
+                batch_id, sqlite3_errmsg(st->db));
+        return -1;
+    }
+    return 0;
+}
+
+int wcs_state_scan(struct wcs_state *st, size_t n,
+                   int (*fn)(void *arg, const struct wcs_row *rows, size_t n), void *arg, char *err,
+                   size_t errlen)
+{
+    int rc = scan_rows(st, "SELECT word, count FROM counts", n, fn, arg);
+    if (rc == SQLITE_DONE)
+        return 0;
+    wcs_err(err, errlen, "state: cannot read the counts: %s",
+            rc == SQLITE_ABORT ? "stopped" : sqlite3_errstr(rc));
+    return -1;
 }
 
 struct wcs_state_reader {

@@ -9,6 +9,7 @@
 #define WCSTREAM_SINK_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -33,6 +34,12 @@ struct wcs_sink_env {
 
 struct wcs_sink_plugin {
     const char *scheme;
+    /* At-least-once: the engine records each batch the sink took; when the
+     * last committed batch is not recorded at a start (a crash, or a stop
+     * while the sink waited), it first sends the sink the whole state again
+     * as the rows of that batch. For sinks whose rows are absolute counts
+     * keyed by word, where a repeat is harmless. */
+    bool at_least_once;
     const char *usage; /* one line for --help, e.g. "console[?numRows=N&truncate=BOOL]" */
     /* Read options from uri (marking them used), set sk->ctx and
      * sk->top_n. 0, or with a sentence in err: WCS_EUSAGE for a bad

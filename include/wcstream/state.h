@@ -7,7 +7,8 @@
  * memory and persisted (topk.h), so no batch ever scans all counts.
  *
  * Schema (PRAGMA application_id 0x57435354 'WCST', user_version 1):
- *   meta(key PRIMARY KEY, value)                  query_id, created_at, top_k
+ *   meta(key PRIMARY KEY, value)                  query_id, created_at, top_k,
+ *                                                 delivered:SINK (last batch it took)
  *   counts(word PRIMARY KEY, count) WITHOUT ROWID  the running totals
  *   leaders(word PRIMARY KEY, count) WITHOUT ROWID the top_k largest counts
  *   offsets(source, partition, offset)            per-partition progress
@@ -81,6 +82,23 @@ const struct wcs_row *wcs_state_top(const struct wcs_state *st, size_t *n);
 
 /* The count of one word, 0 when absent; -1 on error. */
 int64_t wcs_state_count(struct wcs_state *st, const char *word, size_t len);
+
+/* The last batch that sink (its description) is known to have delivered,
+ * -1 when none is recorded. */
+int64_t wcs_state_delivered(struct wcs_state *st, const char *sink);
+
+/* Record that sink delivered batch_id, in a small transaction of its own.
+ * 0, or -1 with a sentence in err (nothing is lost: the sink is sent the
+ * state again at the next start). */
+int wcs_state_set_delivered(struct wcs_state *st, const char *sink, int64_t batch_id, char *err,
+                            size_t errlen);
+
+/* Call fn with every (word, count) of the state in word order, at most n
+ * rows at a time (borrowed for the call). 0, or -1 with a sentence in err
+ * (also when fn returns nonzero). */
+int wcs_state_scan(struct wcs_state *st, size_t n,
+                   int (*fn)(void *arg, const struct wcs_row *rows, size_t n), void *arg, char *err,
+                   size_t errlen);
 
 /*
  * A read-only connection to a state file, for another thread (the

@@ -270,6 +270,17 @@ stop_wcs
 kill -USR2 "$BROKER_PID"
 [ "$WCS_RC" = 1 ] || fail "stopped with undelivered results: exit $WCS_RC, want 1"
 grep -q "wcstream: sink kafka://.*not delivered" err.txt || fail "no final sentence: $(tail -2 err.txt)"
+# At-least-once: the next start sends the whole state again (the batch may
+# never have reached the topic), and then the changelog holds every count.
+"$WCSTREAM" --source "file://$TEST_OUT/sin2" --state so2.db --trigger available-now \
+    --sink "kafka://$BROKER/souts2?format=text" >/dev/null 2>err.txt || fail "replay: exit $?"
+grep -q "sending all .* counts again" err.txt || fail "no replay: $(tail -2 err.txt)"
+kcat -C -b "$BROKER" -t souts2 -e -q -f '%k\t%s\n' >souts2.tsv
+$PY "$HERE/counts.py" changelog so2.db souts2.tsv || fail "the replay did not deliver the state"
+# Delivered now: a start without new data sends nothing again.
+"$WCSTREAM" --source "file://$TEST_OUT/sin2" --state so2.db --trigger available-now \
+    --sink "kafka://$BROKER/souts2?format=text" >/dev/null 2>err.txt || fail "exit $?"
+! grep -q "counts again" err.txt || fail "replayed a delivered batch"
 
 # An unreachable broker: keep trying, stop cleanly.
 start_wcs --source "kafka://127.0.0.1:$(free_port)/lines?$opts" --state none.db --trigger 100ms
