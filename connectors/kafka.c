@@ -19,9 +19,12 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -207,6 +210,32 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_assign(rk, NULL);
 }
 
+/* Errors that say a topic or partition is not in the cluster's metadata. */
+static bool gone_error(int err)
+{
+    return err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+           err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+}
+
+/* A topic the query has read from is gone: with failOnDataLoss, stop. */
+static void topic_lost(struct kafka_src *k, const char *topic)
+{
+    set_fatal(k,
+              "%s: topic %s no longer exists, so what it held is lost. "
+              "Use failOnDataLoss=false to wait for it to come back",
+              k->desc, topic);
+}
+
+/* Whether this query has read from topic (its offsets are in the state). */
+static bool had_topic(const struct kafka_src *k, const char *topic)
+{
+    for (size_t i = 0; i < k->nparts; i++)
+        if ((k->parts[i].next >= 0 || k->parts[i].restored >= 0) &&
+            strcmp(k->parts[i].topic, topic) == 0)
+            return true;
+    return false;
+}
+
 /* Client-level errors (brokers down, authentication): once per change. */
 static void on_client_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
@@ -215,6 +244,17 @@ static void on_client_error(rd_kafka_t *rk, int err, const char *reason, void *o
     if (err == RD_KAFKA_RESP_ERR__FATAL || err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
         set_fatal(k, "%s: %s", k->desc, reason);
         return;
+    }
+    if (gone_error(err) && k->fail_on_data_loss) {
+        /* librdkafka names the partition first: "TOPIC [N]: ..." */
+        for (size_t i = 0; i < k->nparts; i++) {
+            size_t n = strlen(k->parts[i].topic);
+            if (strncmp(reason, k->parts[i].topic, n) == 0 && reason[n] == ' ' &&
+                had_topic(k, k->parts[i].topic)) {
+                topic_lost(k, k->parts[i].topic);
+                return;
+            }
+        }
     }
     if ((rd_kafka_resp_err_t)err != k->last_err) {
         k->last_err = (rd_kafka_resp_err_t)err;
@@ -364,10 +404,14 @@ static void on_error(struct kafka_src *k, const rd_kafka_message_t *m)
         set_fatal(k, "%s: %s", k->desc, rd_kafka_message_errstr(m));
         return;
     }
+    bool unknown = gone_error(m->err);
+    if (unknown && k->fail_on_data_loss && had_topic(k, topic)) {
+        topic_lost(k, topic);
+        return;
+    }
     if (m->err != k->last_err) {
         k->last_err = m->err;
-        if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-            m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC)
+        if (unknown)
             wcs_warn("%s: topic %s does not exist (yet); waiting for it", k->desc, topic);
         else
             wcs_warn("%s: %s; retrying", k->desc, rd_kafka_message_errstr(m));
@@ -636,11 +680,82 @@ static void kafka_commit(struct wcs_source *src)
     }
 }
 
+/* A consumer being closed on a thread of its own, so that a close that
+ * never ends cannot hold the process: librdkafka 2.0 can wait for ever in
+ * rd_kafka_destroy() (seen after a subscribed topic was deleted). */
+struct closing {
+    rd_kafka_t *rk;
+    bool leave_group; /* consumer_close: commit, leave the group */
+    bool done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+static void finish(rd_kafka_t *rk, bool leave_group)
+{
+    if (leave_group) {
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+    } else {
+        rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    }
+}
+
+static void *close_consumer(void *arg)
+{
+    struct closing *c = arg;
+    finish(c->rk, c->leave_group);
+    pthread_mutex_lock(&c->mu);
+    c->done = true;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* Close rk within CLOSE_WAIT_S; false when it had to be left behind (its
+ * callbacks may still run: the caller must not free what they use). */
+#define CLOSE_WAIT_S 10
+static bool close_within(rd_kafka_t *rk, bool leave_group, const char *desc)
+{
+    struct closing *c = malloc(sizeof(*c));
+    pthread_t t;
+    if (c) {
+        *c = (struct closing){.rk = rk, .leave_group = leave_group};
+        pthread_mutex_init(&c->mu, NULL);
+        pthread_cond_init(&c->cv, NULL);
+    }
+    if (!c || pthread_create(&t, NULL, close_consumer, c) != 0) {
+        free(c);
+        finish(rk, leave_group); /* no thread: here, however long it takes */
+        return true;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += CLOSE_WAIT_S;
+    pthread_mutex_lock(&c->mu);
+    while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
+        ;
+    bool done = c->done;
+    pthread_mutex_unlock(&c->mu);
+    if (!done) {
+        wcs_warn("%s: the Kafka client did not close within %d s; leaving it behind", desc,
+                 CLOSE_WAIT_S);
+        pthread_detach(t);
+        return false; /* c stays with the thread */
+    }
+    pthread_join(t, NULL);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+    return true;
+}
+
 static void kafka_destroy(struct wcs_source *src)
 {
     struct kafka_src *k = src->ctx;
     if (!k)
         return;
+    src->ctx = NULL;
     if (k->rk) {
         /* What was read and not committed is read again from the state's
          * offsets next time: nothing may hold the close's revocation. */
@@ -651,8 +766,10 @@ static void kafka_destroy(struct wcs_source *src)
             rd_kafka_topic_partition_list_destroy(k->revoke);
             k->revoke = NULL;
         }
-        rd_kafka_consumer_close(k->rk);
-        rd_kafka_destroy(k->rk);
+        /* After a fatal error (a topic gone, authentication refused) the
+         * group is past helping: leave it to the session timeout. */
+        if (!close_within(k->rk, !k->fatal, k->desc))
+            return; /* its callbacks may still use k: the process is ending */
     }
     for (size_t i = 0; i < k->nparts; i++)
         free(k->parts[i].topic);
@@ -660,7 +777,6 @@ static void kafka_destroy(struct wcs_source *src)
     free(k->fatal);
     wcs_framer_free(&k->fr);
     free(k);
-    src->ctx = NULL;
 }
 
 const struct wcs_source_plugin wcs_source_kafka = {

@@ -316,8 +316,9 @@ void wcs_engine_stop(struct wcs_engine *eng)
 }
 
 /* Fold a chunk's offsets into the batch's: the start keeps what it saw
- * first, the end what it saw last (per key when they are objects, as a
- * file source's {"path": offset} are). Takes ownership of next. */
+ * first, the end what it saw last (per key, at every depth, when they are
+ * objects, as a file source's {"path": offset} and Kafka's {"topic":
+ * {"partition": offset}} are). Takes ownership of next. */
 static void merge_offset(cJSON **acc, cJSON *next, bool keep_first)
 {
     if (!*acc || !next || !cJSON_IsObject(*acc) || !cJSON_IsObject(next)) {
@@ -335,6 +336,8 @@ static void merge_offset(cJSON **acc, cJSON *next, bool keep_first)
         cJSON *have = cJSON_GetObjectItemCaseSensitive(*acc, item->string);
         if (!have) {
             cJSON_AddItemToArray(*acc, item); /* keeps item's own key */
+        } else if (cJSON_IsObject(have) && cJSON_IsObject(item)) {
+            merge_offset(&have, item, keep_first); /* {"topic": {"partition": n}} */
         } else if (!keep_first) {
             cJSON_ReplaceItemViaPointer(*acc, have, item);
         } else {

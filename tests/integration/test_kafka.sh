@@ -1,15 +1,16 @@
 # kafka:// against the local Kafka-protocol broker: exact counts from a
 # 4-partition topic, exactly-once state across 10 kill -9 during
-# consumption, failOnDataLoss, startingOffsets, maxOffsetsPerTrigger, empty
-# messages, a broker outage in the middle of the stream, two members of one
+# consumption, failOnDataLoss, startingOffsets, maxOffsetsPerTrigger (split
+# by lag), big and binary messages, empty messages, a broker outage in the middle of the stream, two members of one
 # group (eager and cooperative, a partition leaving and coming back), the
 # sink's changelog and its outages, a topic that appears later, an
-# unreachable broker, a failed authentication.
+# unreachable broker, a topic deleted under the query, a failed
+# authentication.
 . "$(dirname "$0")/lib.sh"
 
 start_broker --topic lines:4 --topic crash:4 --topic late:2 --topic outage:2 --topic counts:2 \
     --topic group:4 --topic coop:4 --topic souts:1 --topic souts2:1 --topic empties:1 --topic back:4 \
-    --topic skew:4
+    --topic skew:4 --topic gone:2 --vanishing gone --topic blobs:1
 opts="kafka.session.timeout.ms=6000&kafka.heartbeat.interval.ms=500"
 
 # A corpus over 4 partitions, counted as a batch job.
@@ -104,8 +105,11 @@ produced = {"0": 2000, "1": 500, "2": 0, "3": 700}
 pos = dict.fromkeys(produced, 0)
 checked = 0
 for i, line in enumerate(open("skew.jsonl")):
-    end = json.loads(line)["sources"][0]["endOffset"] or {}
-    end = end.get("skew", {})
+    src = json.loads(line)["sources"][0]
+    end = (src["endOffset"] or {}).get("skew", {})
+    start = (src["startOffset"] or {}).get("skew", {})
+    # startOffset names every partition the batch read, at its start
+    assert start == {p: pos[p] for p in end if end[p] > pos[p]}, (i, start, pos, end)
     lag = {p: produced[p] - pos[p] for p in produced}
     took = {p: end.get(p, pos[p]) - pos[p] for p in produced}
     total = sum(lag.values())
@@ -118,6 +122,18 @@ for i, line in enumerate(open("skew.jsonl")):
 assert checked >= 3, checked
 print("split by lag in %d batches" % checked)
 PY
+
+# Big and binary messages are text like any other: a 3 MB message of lines
+# and 256 KiB of random bytes (NULs, invalid UTF-8, a last line without a
+# newline) are counted exactly.
+make_text 3000000 13 >big.txt
+$PY -c 'import random, sys; r = random.Random(7); sys.stdout.buffer.write(r.randbytes(262144))' >bin.dat
+kcat -P -b "$BROKER" -t blobs -X message.max.bytes=10000000 big.txt bin.dat || fail "kcat blobs"
+"$WCSTREAM" --source "kafka://$BROKER/blobs?startingOffsets=earliest&$opts" \
+    --trigger available-now --state blobs.db >/dev/null 2>err.txt || fail "blobs: exit $?"
+check_counts blobs.db big.txt bin.dat
+[ "$(sql blobs.db 'select sum(num_input_rows) from batches')" = \
+    "$(($(wc -l <big.txt) + $(wc -l <bin.dat) + 1))" ] || fail "blobs: lines miscounted"
 
 # startingOffsets=latest: what was there before the start is skipped.
 make_text 20000 3 >old.txt
@@ -288,6 +304,19 @@ sleep 3
 kill -0 "$WCS_PID" || fail "gave up on an unreachable broker"
 stop_wcs
 [ "$WCS_RC" = 0 ] || fail "stop without a broker: exit $WCS_RC"
+
+# A topic this query has read from disappears (deleted): with
+# failOnDataLoss=true (the default) that is data loss: clear error, exit 1.
+seq 100 | kcat -P -b "$BROKER" -t gone
+start_wcs --source "kafka://$BROKER/gone?startingOffsets=earliest&kafka.topic.metadata.refresh.interval.ms=500&$opts" \
+    --state gone.db --trigger 200ms
+wait_total gone.db 100
+kill -HUP "$BROKER_PID"
+WCS_RC=0
+wait "$WCS_PID" || WCS_RC=$?
+WCS_PID=
+[ "$WCS_RC" = 1 ] || fail "a vanished topic: exit $WCS_RC"
+grep -q "wcstream: kafka://.*topic gone no longer exists" err.txt || fail "$(tail -1 err.txt)"
 
 # Authentication that fails (the local broker speaks no SASL): a clear
 # error and exit 1, and the password is never printed.

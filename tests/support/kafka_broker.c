@@ -7,9 +7,11 @@
  * the bootstrap address (the mock picks its own ports) on stdout and to a
  * file, and runs until SIGTERM or SIGINT. SIGUSR1 takes every broker down
  * (connections are dropped and refused), SIGUSR2 brings them back: the
- * tests use that for broker outages.
+ * tests use that for broker outages. SIGHUP makes the --vanishing topic
+ * unknown to the cluster's metadata, as if it had been deleted.
  *
  *   kafka_broker [--brokers N] [--topic NAME:PARTITIONS]... [--bootstrap-file PATH]
+ *                [--vanishing TOPIC]
  *
  * Limits of librdkafka 2.0.2's mock: about 5 MiB retained per partition,
  * transactions accepted but not isolated, no CreateTopics admin API.
@@ -23,7 +25,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-static volatile sig_atomic_t stop, down, up;
+static volatile sig_atomic_t stop, down, up, vanish;
 
 static void on_signal(int sig)
 {
@@ -31,6 +33,8 @@ static void on_signal(int sig)
         down = 1;
     else if (sig == SIGUSR2)
         up = 1;
+    else if (sig == SIGHUP)
+        vanish = 1;
     else
         stop = 1;
 }
@@ -38,14 +42,14 @@ static void on_signal(int sig)
 static void usage(void)
 {
     fprintf(stderr, "usage: kafka_broker [--brokers N] [--topic NAME:PARTITIONS]... "
-                    "[--bootstrap-file PATH]\n");
+                    "[--bootstrap-file PATH] [--vanishing TOPIC]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     int brokers = 1;
-    const char *bootstrap_file = NULL;
+    const char *bootstrap_file = NULL, *vanishing = NULL;
     char errstr[512];
 
     for (int i = 1; i < argc; i++) {
@@ -53,6 +57,8 @@ int main(int argc, char **argv)
             brokers = atoi(argv[++i]);
         else if (strcmp(argv[i], "--bootstrap-file") == 0 && i + 1 < argc)
             bootstrap_file = argv[++i];
+        else if (strcmp(argv[i], "--vanishing") == 0 && i + 1 < argc)
+            vanishing = argv[++i];
         else if (strcmp(argv[i], "--topic") == 0 && i + 1 < argc)
             i++; /* created below, once the cluster exists */
         else
@@ -74,8 +80,11 @@ int main(int argc, char **argv)
         return 1;
     }
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--topic") != 0)
+        if (strcmp(argv[i], "--topic") != 0) {
+            i += strcmp(argv[i], "--brokers") == 0 || strcmp(argv[i], "--bootstrap-file") == 0 ||
+                 strcmp(argv[i], "--vanishing") == 0;
             continue;
+        }
         char name[256];
         int parts = 1;
         const char *spec = argv[++i], *colon = strrchr(spec, ':');
@@ -110,6 +119,7 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGUSR2, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     while (!stop) {
         usleep(50000);
         if (down) {
@@ -121,6 +131,11 @@ int main(int argc, char **argv)
             up = 0;
             rd_kafka_mock_broker_set_up(mc, -1);
             fprintf(stderr, "kafka_broker: brokers up\n");
+        }
+        if (vanish && vanishing) {
+            vanish = 0;
+            rd_kafka_mock_topic_set_error(mc, vanishing, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+            fprintf(stderr, "kafka_broker: topic %s vanished\n", vanishing);
         }
     }
     rd_kafka_mock_cluster_destroy(mc);
