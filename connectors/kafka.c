@@ -49,7 +49,7 @@ struct part {
 
 struct kafka_src {
     rd_kafka_t *rk;
-    const char *desc;
+    char *desc;
     bool available_now;
     bool fail_on_data_loss;
     bool assigned_once;
@@ -271,7 +271,11 @@ static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct 
         return -1;
     }
     src->ctx = k;
-    k->desc = src->desc;
+    k->desc = strdup(src->desc); /* its own: callbacks may outlive src (close_within) */
+    if (!k->desc) {
+        wcs_err(err, errlen, "out of memory");
+        return -1;
+    }
     k->available_now = env->available_now;
     k->fail_on_data_loss = true;
     k->ts_min = k->ts_max = -1;
@@ -473,7 +477,7 @@ static cJSON *lag_metrics(struct kafka_src *k)
 
 /* Split maxOffsetsPerTrigger over the assigned partitions in proportion to
  * their lag, as Spark does, so that a deep partition cannot starve the
- * others; the shares add up to min(maxOffsetsPerTrigger, total lag). Lags
+ * others; the shares add up to maxOffsetsPerTrigger. Lags
  * come from the watermarks librdkafka last saw; while any is unknown
  * (before the first fetch) the batch has the total bound only. */
 static void set_quotas(struct kafka_src *k)
@@ -499,13 +503,14 @@ static void set_quotas(struct kafka_src *k)
         p->lag = hi > at ? hi - at : 0;
         total += p->lag;
     }
+    /* Within the bound everyone takes all it has, and whatever arrives
+     * meanwhile: no shares. */
+    known = known && total > k->max_per_trigger;
     for (size_t i = 0; known && i < k->nparts; i++) {
         struct part *p = &k->parts[i];
         if (p->lag < 0)
             continue;
-        p->quota = total <= k->max_per_trigger
-                       ? p->lag /* everyone takes all it has */
-                       : (int64_t)((double)k->max_per_trigger * (double)p->lag / (double)total);
+        p->quota = (int64_t)((double)k->max_per_trigger * (double)p->lag / (double)total);
         left -= p->quota;
     }
     for (size_t i = 0; known && i < k->nparts && left > 0; i++) { /* what rounding left */
@@ -515,6 +520,24 @@ static void set_quotas(struct kafka_src *k)
             left--;
         }
     }
+}
+
+/* Forget the shares: the next batch gets new ones, and the partitions that
+ * used theirs up go on. */
+static void release_quotas(struct kafka_src *k)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    for (size_t i = 0; i < k->nparts; i++) {
+        struct part *p = &k->parts[i];
+        if (p->over_quota)
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+        p->over_quota = false;
+        p->quota = -1;
+    }
+    if (l->cnt)
+        rd_kafka_resume_partitions(k->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    k->quotas_set = false;
 }
 
 /* Every partition with a share has taken it: the batch in hand is full. */
@@ -607,6 +630,8 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
         wcs_err(err, errlen, "%s", k->fatal);
         return -1;
     }
+    if (k->quotas_set && k->taken == 0) /* shares from stale lags: plan again */
+        release_quotas(k);
     for (size_t i = 0; i < k->nparts; i++) {
         char key[300];
         if (!k->parts[i].dirty)
@@ -658,19 +683,7 @@ static void kafka_commit(struct wcs_source *src)
             wcs_warn("%s: committing offsets to Kafka: %s", k->desc, rd_kafka_err2str(e));
     }
     rd_kafka_topic_partition_list_destroy(l);
-    /* The next batch gets new shares; partitions that used theirs up go on. */
-    l = rd_kafka_topic_partition_list_new(1);
-    for (size_t i = 0; i < k->nparts; i++) {
-        struct part *p = &k->parts[i];
-        if (p->over_quota)
-            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
-        p->over_quota = false;
-        p->quota = -1;
-    }
-    if (l->cnt)
-        rd_kafka_resume_partitions(k->rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    k->quotas_set = false;
+    release_quotas(k);
     k->taken = 0;
     k->ts_min = k->ts_max = -1;
     if (k->revoke) {
@@ -775,6 +788,7 @@ static void kafka_destroy(struct wcs_source *src)
         free(k->parts[i].topic);
     free(k->parts);
     free(k->fatal);
+    free(k->desc);
     wcs_framer_free(&k->fr);
     free(k);
 }

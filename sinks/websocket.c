@@ -413,9 +413,12 @@ static bool equal_secret(const char *a, const char *b)
     return d == 0;
 }
 
-/* A header's value as a string ("" when absent or too long). */
+/* A header's value as a string: "" when absent, NULL when longer than the
+ * buffer (a check must refuse it, not take it for absent). */
 static const char *header(struct lws *wsi, enum lws_token_indexes h, char *buf, int len)
 {
+    if (lws_hdr_total_length(wsi, h) >= len)
+        return NULL;
     if (lws_hdr_copy(wsi, buf, len, h) < 0)
         buf[0] = '\0';
     return buf;
@@ -432,10 +435,11 @@ static bool has_token(struct ws_sink *ws, struct lws *wsi, bool *from_query)
     if ((v = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf))) && equal_secret(v, ws->token))
         return *from_query = true;
     v = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, buf, sizeof(buf));
-    if (strncasecmp(v, "Bearer ", 7) == 0 && equal_secret(v + 7, ws->token))
+    if (v && strncasecmp(v, "Bearer ", 7) == 0 && equal_secret(v + 7, ws->token))
         return true;
     v = header(wsi, WSI_TOKEN_HTTP_COOKIE, buf, sizeof(buf));
-    for (const char *c = strstr(v, COOKIE_NAME "="); c; c = strstr(c + 1, COOKIE_NAME "=")) {
+    for (const char *c = v ? strstr(v, COOKIE_NAME "=") : NULL; c;
+         c = strstr(c + 1, COOKIE_NAME "=")) {
         if (c != v && c[-1] != ' ' && c[-1] != ';')
             continue;
         char val[512];
@@ -456,10 +460,12 @@ static bool has_token(struct ws_sink *ws, struct lws *wsi, bool *from_query)
 static bool host_allowed(struct ws_sink *ws, const char *host)
 {
     static const char *const names[] = {"127.0.0.1", "localhost", "[::1]"};
-    size_t n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
 
+    if (!host)
+        return false; /* too long to be one of ours */
     if (!host[0] || ws->token)
         return true;
+    size_t n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
     if (n == strlen(ws->host) && strncasecmp(host, ws->host, n) == 0)
         return true;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -471,6 +477,8 @@ static bool host_allowed(struct ws_sink *ws, const char *host)
 /* A browser's websocket must come from a page of this server. */
 static bool origin_allowed(const char *origin, const char *host)
 {
+    if (!origin || !host)
+        return false; /* too long to be this server */
     if (!origin[0])
         return true; /* not a browser */
     const char *rest = strncasecmp(origin, "http://", 7) == 0    ? origin + 7
@@ -729,7 +737,8 @@ static int metrics_text(struct ws_sink *ws, struct wcs_buf *out)
 }
 
 /* A dashboard file from --dashboard-dir: the name must stay inside it. */
-static int serve_dir(struct ws_sink *ws, struct lws *wsi, const char *path, struct wcs_buf *body)
+static int serve_dir(struct ws_sink *ws, struct lws *wsi, const char *path, bool set_cookie,
+                     struct wcs_buf *body)
 {
     char full[PATH_MAX], real[PATH_MAX];
     size_t dlen = strlen(ws->dashboard_dir);
@@ -750,7 +759,7 @@ static int serve_dir(struct ws_sink *ws, struct lws *wsi, const char *path, stru
     if (n != sb.st_size)
         return respond_error(ws, wsi, 500, "cannot read the file");
     body->len = (size_t)n;
-    return respond(ws, wsi, 200, content_type(real), body, false);
+    return respond(ws, wsi, 200, content_type(real), body, set_cookie);
 }
 
 /* Every path the server knows, for one GET. */
@@ -778,7 +787,7 @@ static int route(struct ws_sink *ws, struct lws *wsi, const char *path, bool set
     if (strcmp(path, "/") == 0)
         path = "/index.html";
     if (ws->dashboard_dir)
-        return serve_dir(ws, wsi, path, body);
+        return serve_dir(ws, wsi, path, set_cookie, body);
     for (size_t i = 0; i < sizeof(assets) / sizeof(assets[0]); i++) {
         if (strcmp(path, assets[i].path) == 0) {
             if (wcs_buf_append(body, assets[i].data, (size_t)(assets[i].end - assets[i].data)) < 0)
@@ -840,13 +849,14 @@ static int confirm_upgrade(struct ws_sink *ws, struct lws *wsi)
     char uri[64], host[256], origin[256];
     bool from_query;
 
-    header(wsi, WSI_TOKEN_HOST, host, sizeof(host));
-    if (strcmp(header(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri)), "/ws") != 0) {
+    const char *h = header(wsi, WSI_TOKEN_HOST, host, sizeof(host));
+    const char *u = header(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri));
+    if (!u || strcmp(u, "/ws") != 0) {
         ws->refused++;
         return refuse_upgrade(wsi, 404, "the websocket is at /ws");
     }
-    if (!host_allowed(ws, host) ||
-        !origin_allowed(header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin)), host)) {
+    if (!host_allowed(ws, h) ||
+        !origin_allowed(header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin)), h)) {
         ws->refused++;
         return refuse_upgrade(wsi, 403, "a websocket from a foreign origin");
     }
@@ -1043,8 +1053,7 @@ static int ws_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_si
     ws->max_updated = 1000;
     sk->ctx = ws;
     /* ws://:PORT binds to loopback, like an absent host should. */
-    snprintf(target, sizeof(target), "%s%s", uri->target[0] == ':' ? "127.0.0.1" : "",
-             uri->target);
+    snprintf(target, sizeof(target), "%s%s", uri->target[0] == ':' ? "127.0.0.1" : "", uri->target);
     target[strcspn(target, "/")] = '\0'; /* ws://HOST:PORT/ is the same server */
     if (wcs_uri_host_port(target, ws->host, sizeof(ws->host), &ws->port, err, errlen) < 0 ||
         wcs_uri_get_size(uri, "topN", 1, 100, &ws->top_n, err, errlen) < 0 ||

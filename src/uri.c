@@ -84,7 +84,7 @@ static int parse_params(struct wcs_uri *uri, const char *q, char *err, size_t er
             free(pm->key);
             free(pm->value);
             wcs_err(err, errlen, "%s: bad percent-escape in option '%.*s'", uri->text,
-                    (int)(amp - q), q);
+                    (int)(eq - q), q); /* the key only: the value may be a secret */
             return -1;
         }
         for (size_t i = 0; i < uri->nparams; i++) {
@@ -129,7 +129,10 @@ static char *redact(const char *text)
     for (const char *p = q + 1;; p++) {
         const char *amp = strchrnul(p, '&');
         const char *eq = memchr(p, '=', (size_t)(amp - p));
-        if (eq && secret_key(p, (size_t)(eq - p)))
+        char *key = eq ? decode(p, (size_t)(eq - p)) : NULL; /* pass%77ord is password */
+        bool secret = key && secret_key(key, strlen(key));
+        free(key);
+        if (secret)
             o = mempcpy(mempcpy(o, p, (size_t)(eq + 1 - p)), "***", 3);
         else
             o = mempcpy(o, p, (size_t)(amp - p));

@@ -80,12 +80,16 @@ grep -q '^# TYPE wcstream_batch_duration_seconds histogram$' metrics.txt || fail
 log "a page of another site (DNS rebinding, foreign Origin) is refused"
 expect 403 "$H/api/top" -H "Host: evil.example:$http"
 expect 200 "$H/api/top" -H "Host: localhost:$http"
+long=$(printf 'a%.0s' $(seq 300)).example
+expect 403 "$H/api/top" -H "Host: $long:$http" # too long to check is refused, not skipped
+[ "$($WS try "ws://127.0.0.1:$http/ws" "http://$long")" = "refused 403" ] ||
+    fail "an Origin too long to check got a websocket"
 [ "$($WS try "ws://127.0.0.1:$http/ws" "http://evil.example")" = "refused 403" ] ||
     fail "a foreign Origin got a websocket"
 [ "$($WS try "ws://127.0.0.1:$http/ws" "http://127.0.0.1:$http")" = snapshot ] ||
     fail "the dashboard's own Origin was refused"
 [ "$($WS try "ws://127.0.0.1:$http/elsewhere")" = "refused 404" ] || fail "websocket off /ws"
-[ "$(curl -sf "$H/metrics" | awk '$1 == "wcstream_ws_clients_refused_total" { print $2 }')" = 2 ] ||
+[ "$(curl -sf "$H/metrics" | awk '$1 == "wcstream_ws_clients_refused_total" { print $2 }')" = 3 ] ||
     fail "refused websockets not counted"
 
 log "paths cannot leave the dashboard"

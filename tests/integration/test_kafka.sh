@@ -122,6 +122,13 @@ for i, line in enumerate(open("skew.jsonl")):
 assert checked >= 3, checked
 print("split by lag in %d batches" % checked)
 PY
+# Streaming with the bound: once caught up, new messages keep coming in.
+start_wcs --source "kafka://$BROKER/skew?startingOffsets=earliest&maxOffsetsPerTrigger=300&$opts" \
+    --trigger 200ms --state skew.db
+sleep 2 # caught up: every lag is 0
+seq -f "late-%g" 50 | kcat -P -b "$BROKER" -t skew -p 2
+wait_total skew.db 3250 30
+stop_wcs
 
 # Big and binary messages are text like any other: a 3 MB message of lines
 # and 256 KiB of random bytes (NULs, invalid UTF-8, a last line without a

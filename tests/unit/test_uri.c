@@ -79,6 +79,12 @@ Test(uri, secrets_are_redacted_in_the_text_only)
     uri = uri_ok("ws://h:1?topN=5&token=s3cr3t");
     cr_expect_str_eq(uri->text, "ws://h:1?topN=5&token=***");
     wcs_uri_free(uri);
+    uri = uri_ok("kafka://b/t?kafka.sasl.pass%77ord=s3cr3t");
+    cr_expect_str_eq(uri->text, "kafka://b/t?kafka.sasl.pass%77ord=***", "decided on the decoded key");
+    wcs_uri_free(uri);
+    char err[256];
+    cr_expect_null(wcs_uri_parse("kafka://b/t?kafka.sasl.password=s3%zzcr3t", err, sizeof(err)));
+    cr_expect(strstr(err, "s3") == NULL, "the value stays out of the message: %s", err);
 }
 
 Test(uri, stdin_and_dash)
