@@ -883,7 +883,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                     size_t len)
 {
     struct lws_context *ctx = lws_get_context(wsi);
-    struct ws_sink *ws = ctx ? lws_context_user(ctx) : NULL;
+    struct ws_sink *ws = lws_context_user(ctx);
     struct session *ss = user;
 
     switch (reason) {
