@@ -507,10 +507,9 @@ static int run_batch(struct wcs_engine *eng, const struct wcs_batch_stats *bs, c
                 wcs_warn("sink %s: %s; it gets the whole state again at the next start", sk->desc,
                          serr);
         } else {
-            wcs_warn("sink %s: batch %" PRId64 ": %s", eng->sinks[i].desc, pr.batch_id, serr);
+            wcs_warn("sink %s: batch %" PRId64 ": %s", sk->desc, pr.batch_id, serr);
             if (eng->stopping && !eng->stop_err[0]) /* gave up waiting: say so in the exit */
-                snprintf(eng->stop_err, sizeof(eng->stop_err), "sink %s: %s", eng->sinks[i].desc,
-                         serr);
+                snprintf(eng->stop_err, sizeof(eng->stop_err), "sink %s: %s", sk->desc, serr);
         }
     }
     cJSON_Delete(progress);
