@@ -41,6 +41,7 @@ struct wcs_state {
     sqlite3 *db;
     sqlite3_stmt *get, *offset, *batch, *lead_put, *lead_del;
     sqlite3_stmt *lookup, *apply; /* whole-batch statements over wcs_batch */
+    sqlite3_stmt *delivered;      /* a sink's last batch, after each batch */
     char query_id[37];
     int64_t last_batch;
     int64_t distinct, total;
@@ -385,6 +386,8 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
                 errlen) < 0 ||
         prepare(st, &st->apply, "REPLACE INTO counts(word, count) SELECT word, total FROM wcs_batch",
                 err, errlen) < 0 ||
+        prepare(st, &st->delivered, "REPLACE INTO meta VALUES('delivered:' || ?1, ?2)", err,
+                errlen) < 0 ||
         prepare(st, &st->offset,
                 "INSERT INTO offsets(source, partition, offset) VALUES(?1, ?2, ?3) "
                 "ON CONFLICT(source, partition) DO UPDATE SET offset = excluded.offset",
@@ -412,6 +415,7 @@ void wcs_state_close(struct wcs_state *st)
     sqlite3_finalize(st->get);
     sqlite3_finalize(st->lookup);
     sqlite3_finalize(st->apply);
+    sqlite3_finalize(st->delivered);
     sqlite3_finalize(st->offset);
     sqlite3_finalize(st->batch);
     sqlite3_finalize(st->lead_put);
@@ -770,16 +774,9 @@ int64_t wcs_state_delivered(struct wcs_state *st, const char *sink)
 int wcs_state_set_delivered(struct wcs_state *st, const char *sink, int64_t batch_id, char *err,
                             size_t errlen)
 {
-    sqlite3_stmt *s;
-    int rc = sqlite3_prepare_v2(st->db, "REPLACE INTO meta VALUES('delivered:' || ?1, ?2)", -1,
-                                &s, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, sink, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, batch_id);
-        rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(st->db);
-        sqlite3_finalize(s);
-    }
-    if (rc != SQLITE_OK) {
+    sqlite3_bind_text(st->delivered, 1, sink, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st->delivered, 2, batch_id);
+    if (step_done(st->delivered) != SQLITE_OK) {
         wcs_err(err, errlen, "state: cannot record the delivery of batch %" PRId64 ": %s",
                 batch_id, sqlite3_errmsg(st->db));
         return -1;
