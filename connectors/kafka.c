@@ -55,7 +55,8 @@ struct kafka_src {
     bool assigned_once;
     int64_t max_per_trigger; /* 0: no bound */
     int64_t taken;           /* messages in the batch in hand */
-    bool quotas_set;         /* the shares of the batch in hand are known */
+    bool quotas_set;         /* the batch in hand has shares */
+    int idle_pulls;          /* pulls in a row that took nothing while shares held */
     int64_t ts_min, ts_max;  /* message timestamps (ms) in the batch in hand */
     int64_t starting;        /* RD_KAFKA_OFFSET_BEGINNING or _END */
     struct part *parts;
@@ -479,13 +480,13 @@ static cJSON *lag_metrics(struct kafka_src *k)
  * their lag, as Spark does, so that a deep partition cannot starve the
  * others; the shares add up to maxOffsetsPerTrigger. Lags
  * come from the watermarks librdkafka last saw; while any is unknown
- * (before the first fetch) the batch has the total bound only. */
+ * (before the first fetch) the batch has the total bound only. Shares are
+ * set once a batch, by its first pull; within the bound there are none. */
 static void set_quotas(struct kafka_src *k)
 {
     int64_t total = 0, left = k->max_per_trigger;
     bool known = true;
 
-    k->quotas_set = true;
     for (size_t i = 0; i < k->nparts; i++) {
         struct part *p = &k->parts[i];
         int64_t lo = -1, hi = -1, at;
@@ -520,6 +521,7 @@ static void set_quotas(struct kafka_src *k)
             left--;
         }
     }
+    k->quotas_set = known; /* else planned again by the next pull that finds none taken */
 }
 
 /* Forget the shares: the next batch gets new ones, and the partitions that
@@ -538,6 +540,7 @@ static void release_quotas(struct kafka_src *k)
         rd_kafka_resume_partitions(k->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     k->quotas_set = false;
+    k->idle_pulls = 0;
 }
 
 /* Every partition with a share has taken it: the batch in hand is full. */
@@ -555,9 +558,12 @@ static bool quotas_full(const struct kafka_src *k)
     return any;
 }
 
+#define IDLE_PULLS_MAX 10 /* the engine waits 100 ms between empty pulls */
+
 static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, size_t errlen)
 {
     struct kafka_src *k = src->ctx;
+    int64_t taken_before = k->taken;
     p->start = NULL;
     if (k->max_per_trigger && k->taken == 0 && !k->quotas_set)
         set_quotas(k);
@@ -630,8 +636,10 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
         wcs_err(err, errlen, "%s", k->fatal);
         return -1;
     }
-    if (k->quotas_set && k->taken == 0) /* shares from stale lags: plan again */
-        release_quotas(k);
+    /* Shares from lags that overstate what is there (transaction markers,
+     * compaction) could hold the batch open for ever: after a second or
+     * so of pulls that find nothing, the batch ends with what it has. */
+    k->idle_pulls = k->quotas_set && k->taken == taken_before ? k->idle_pulls + 1 : 0;
     for (size_t i = 0; i < k->nparts; i++) {
         char key[300];
         if (!k->parts[i].dirty)
@@ -649,7 +657,8 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
     /* A rebalance waiting for this batch, or maxOffsetsPerTrigger reached
      * (or every share of it): the batch in hand is complete. */
     p->end_batch = k->revoke ||
-                   (k->max_per_trigger && (k->taken >= k->max_per_trigger || quotas_full(k)));
+                   (k->max_per_trigger && (k->taken >= k->max_per_trigger || quotas_full(k) ||
+                                           (k->taken > 0 && k->idle_pulls >= IDLE_PULLS_MAX)));
     return 0;
 }
 

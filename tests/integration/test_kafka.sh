@@ -122,12 +122,17 @@ for i, line in enumerate(open("skew.jsonl")):
 assert checked >= 3, checked
 print("split by lag in %d batches" % checked)
 PY
-# Streaming with the bound: once caught up, new messages keep coming in.
+# Streaming with the bound: once caught up, new messages keep coming in;
+# the dashboard's /metrics shows the consumer lag.
+http=$(free_port)
 start_wcs --source "kafka://$BROKER/skew?startingOffsets=earliest&maxOffsetsPerTrigger=300&$opts" \
-    --trigger 200ms --state skew.db
+    --trigger 200ms --state skew.db --sink "ws://127.0.0.1:$http"
 sleep 2 # caught up: every lag is 0
 seq -f "late-%g" 50 | kcat -P -b "$BROKER" -t skew -p 2
 wait_total skew.db 3250 30
+sleep 0.5 # one more batch, empty or not, to see the last lag
+curl -sf "http://127.0.0.1:$http/metrics" | grep -q '^wcstream_source_lag_offsets{source="kafka://.*/skew?.*"} 0$' ||
+    fail "no Kafka lag in /metrics: $(curl -sf "http://127.0.0.1:$http/metrics" | grep lag)"
 stop_wcs
 
 # Big and binary messages are text like any other: a 3 MB message of lines
