@@ -479,9 +479,10 @@ static cJSON *lag_metrics(struct kafka_src *k)
 /* Split maxOffsetsPerTrigger over the assigned partitions in proportion to
  * their lag, as Spark does, so that a deep partition cannot starve the
  * others; the shares add up to maxOffsetsPerTrigger. Lags
- * come from the watermarks librdkafka last saw; while any is unknown
- * (before the first fetch) the batch has the total bound only. Shares are
- * set once a batch, by its first pull; within the bound there are none. */
+ * come from the watermarks librdkafka last saw, or asks for once; while any
+ * is unknown the batch has the total bound only. Shares are set once a
+ * batch, by its first pull; within the bound there are none. */
+#define WATERMARK_WAIT_MS 1000
 static void set_quotas(struct kafka_src *k)
 {
     int64_t total = 0, left = k->max_per_trigger;
@@ -494,8 +495,14 @@ static void set_quotas(struct kafka_src *k)
         p->took = 0;
         if (!p->assigned)
             continue;
-        if (rd_kafka_get_watermark_offsets(k->rk, p->topic, p->partition, &lo, &hi) || hi < 0)
-            known = false;
+        /* The watermarks librdkafka cached from its fetches; a partition
+         * not fetched yet (or whose low mark was not reported) is asked. */
+        if (rd_kafka_get_watermark_offsets(k->rk, p->topic, p->partition, &lo, &hi) || hi < 0 ||
+            (lo < 0 && p->next < 0 && p->restored < 0))
+            if (rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, &lo, &hi,
+                                                 WATERMARK_WAIT_MS) ||
+                hi < 0)
+                known = false;
         at = p->next >= 0       ? p->next
              : p->restored >= 0 ? p->restored
              : k->starting == RD_KAFKA_OFFSET_BEGINNING ? lo
