@@ -565,7 +565,7 @@ static bool quotas_full(const struct kafka_src *k)
     return any;
 }
 
-#define IDLE_PULLS_MAX 10 /* the engine waits 100 ms between empty pulls */
+#define IDLE_PULLS_MAX 50 /* the engine waits 100 ms between empty pulls */
 
 static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, size_t errlen)
 {
@@ -644,8 +644,9 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
         return -1;
     }
     /* Shares from lags that overstate what is there (transaction markers,
-     * compaction) could hold the batch open for ever: after a second or
-     * so of pulls that find nothing, the batch ends with what it has. */
+     * compaction) could hold the batch open for ever: after about five
+     * seconds of pulls that find nothing, the batch ends with what it has
+     * (a paused partition's refetch takes well under that, even loaded). */
     k->idle_pulls = k->quotas_set && k->taken == taken_before ? k->idle_pulls + 1 : 0;
     for (size_t i = 0; i < k->nparts; i++) {
         char key[300];
