@@ -493,7 +493,7 @@ static void set_quotas(struct kafka_src *k)
         int64_t lo = -1, hi = -1, at;
         p->quota = p->lag = -1;
         p->took = 0;
-        if (!p->assigned)
+        if (!p->assigned || !known) /* one unknown lag is enough: ask no more */
             continue;
         /* The watermarks librdkafka cached from its fetches; a partition
          * not fetched yet (or whose low mark was not reported) is asked. */
