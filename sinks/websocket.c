@@ -122,7 +122,6 @@ struct ws_sink {
     atomic_bool quit;
     struct board b;
     /* settings */
-    char *desc;
     char *token; /* NULL: none needed */
     char host[256];
     uint16_t port;
@@ -628,13 +627,10 @@ static int api_progress(struct ws_sink *ws, struct lws *wsi, struct wcs_buf *bod
 static int api_word(struct ws_sink *ws, struct lws *wsi, const char *word, struct wcs_buf *body)
 {
     int64_t count;
-    char err[256];
 
-    if (!ws->state_path)
+    if (!ws->reader) /* opened by start() whenever there is a state file */
         return respond_error(
             ws, wsi, 501, "word lookups need a state file; this query keeps its state in memory");
-    if (!ws->reader && !(ws->reader = wcs_state_reader_open(ws->state_path, err, sizeof(err))))
-        return respond_error(ws, wsi, 503, err);
     if ((count = wcs_state_reader_count(ws->reader, word, strlen(word))) < 0)
         return respond_error(ws, wsi, 503, "the state could not be read; try again");
     if (wcs_buf_printf(body, "{\"word\":") < 0 || wcs_json_string(body, word, strlen(word)) < 0 ||
@@ -1026,7 +1022,6 @@ static void ws_destroy(struct wcs_sink *sk)
         free(b->sources[i].desc);
     free(b->sources);
     pthread_mutex_destroy(&b->mu);
-    free(ws->desc);
     free(ws->token);
     free(ws->dashboard_dir);
     free(ws->state_path);
@@ -1078,7 +1073,7 @@ static int ws_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_si
                 uri->text, ws->host, ws->port);
         return WCS_EUSAGE;
     }
-    if ((token && !(ws->token = strdup(token))) || !(ws->desc = strdup(uri->text)) ||
+    if ((token && !(ws->token = strdup(token))) ||
         (env->state_path && !(ws->state_path = strdup(env->state_path)))) {
         wcs_err(err, errlen, "out of memory");
         return -1;
@@ -1136,10 +1131,10 @@ static int ws_start(struct wcs_sink *sk, const struct wcs_result *rec, char *err
         if (!(ws->reader = wcs_state_reader_open(ws->state_path, err, errlen)))
             return -1;
         if (wcs_state_reader_history(ws->reader, HISTORY_MAX, load_history, b) < 0)
-            wcs_warn("%s: cannot read the past progress records; the charts start empty", ws->desc);
+            wcs_warn("%s: cannot read the past progress records; the charts start empty", sk->desc);
     }
     if (pthread_create(&ws->thread, NULL, serve, ws) != 0) {
-        wcs_err(err, errlen, "%s: cannot start the server thread", ws->desc);
+        wcs_err(err, errlen, "%s: cannot start the server thread", sk->desc);
         return -1;
     }
     ws->running = true;

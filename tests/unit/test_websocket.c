@@ -40,6 +40,7 @@ static int ws_init(struct wcs_sink *sk, const char *text, char *err, size_t errl
     cr_assert_not_null(uri, "%s", err);
     memset(sk, 0, sizeof(*sk));
     sk->plugin = &wcs_sink_websocket;
+    sk->desc = (char *)text; /* the engine's copy, in the service */
     int r = sk->plugin->init(sk, uri, &env, err, errlen);
     if (r == 0)
         r = wcs_uri_check_unused(uri, err, errlen);
