@@ -44,7 +44,11 @@ free_port() {
 
 # Start wcstream in the background: stdout -> out.txt, stderr -> err.txt.
 start_wcs() {
-    "$WCSTREAM" "$@" >"$TEST_OUT/out.txt" 2>"$TEST_OUT/err.txt" &
+    # Emptied here, not by the background job's redirection, which may come
+    # after a wait_for has already read the last run's "started".
+    : >"$TEST_OUT/out.txt"
+    : >"$TEST_OUT/err.txt"
+    "$WCSTREAM" "$@" >>"$TEST_OUT/out.txt" 2>>"$TEST_OUT/err.txt" &
     WCS_PID=$!
 }
 
