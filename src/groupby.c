@@ -11,6 +11,7 @@
  * the engine can reuse its read buffer while a batch keeps growing.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,31 @@ static int insert(struct wcs_groupby *gb, const char *word, size_t len, uint64_t
     return 0;
 }
 
+/* a[0, n) == b[0, n) for the short words most words are, without a call:
+ * two overlapping loads cover any length from 4 to 16. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y, u, v;
+    uint32_t p, q, r, t;
+    if (n >= 8 && n <= 16) {
+        memcpy(&x, a, 8), memcpy(&y, b, 8);
+        memcpy(&u, a + n - 8, 8), memcpy(&v, b + n - 8, 8);
+        return ((x ^ y) | (u ^ v)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        memcpy(&p, a, 4), memcpy(&q, b, 4);
+        memcpy(&r, a + n - 4, 4), memcpy(&t, b + n - 4, 4);
+        return ((p ^ q) | (r ^ t)) == 0;
+    }
+    if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            if (a[i] != b[i])
+                return false;
+        return true;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
 static inline int add(struct wcs_groupby *gb, const char *word, size_t len, uint64_t h,
                       int64_t delta)
 {
@@ -137,7 +163,7 @@ static inline int add(struct wcs_groupby *gb, const char *word, size_t len, uint
 
     while ((slot = gb->index[i]) != 0) {
         struct wcs_group *g = &gb->groups[slot - 1];
-        if (g->hash == h && g->len == len && (len == 0 || memcmp(g->word, word, len) == 0)) {
+        if (g->hash == h && g->len == len && same_bytes(g->word, word, len)) {
             g->delta += delta;
             return 0;
         }
