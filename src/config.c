@@ -16,6 +16,7 @@
 
 #include <cJSON.h>
 
+#include "wcstream/fold.h"
 #include "wcstream/log.h"
 #include "wcstream/registry.h"
 #include "wcstream/uri.h"
@@ -140,6 +141,17 @@ int wcs_config_set(struct wcs_config *cf, const char *name, const char *value, c
     } else if (strcmp(name, "max-line-bytes") == 0) {
         /* A word is at most a line: keep it far below SQLite's limits. */
         return parse_bytes(name, value, 64, (size_t)64 << 20, &cf->max_line, err, errlen);
+    } else if (strcmp(name, "threads") == 0) {
+        char *end;
+        errno = 0;
+        long n = strtol(value, &end, 10);
+        if (errno || end == value || *end || n < 0 || n > WCS_FOLD_MAX_THREADS) {
+            wcs_err(err, errlen,
+                    "threads must be a number from 1 to %d, or 0 for one per core, not '%s'",
+                    WCS_FOLD_MAX_THREADS, value);
+            return -1;
+        }
+        cf->threads = (int)n;
     } else if (strcmp(name, "state") == 0) {
         oom = set_string(&cf->state_path, value);
     } else if (strcmp(name, "synchronous") == 0) {
@@ -269,6 +281,7 @@ void wcs_config_usage(FILE *out)
             "                             such as 500ms, 1s, 2m, or available-now\n"
             "  --max-bytes-per-trigger N  bound on one batch's input (default 64MiB)\n"
             "  --max-line-bytes N         longer lines are cut (default 1MiB)\n"
+            "  --threads N                tokenizing threads (default 0: one per core)\n"
             "  --state PATH               SQLite state (default wcstream.db; :memory: for none)\n"
             "  --synchronous MODE         SQLite synchronous: off, normal (default), full\n"
             "  --split MODE               whitespace (default), spark, words, regex:PATTERN\n"
@@ -292,6 +305,7 @@ enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, cha
         {"trigger", required_argument, NULL, 't'},
         {"max-bytes-per-trigger", required_argument, NULL, 'b'},
         {"max-line-bytes", required_argument, NULL, 'L'},
+        {"threads", required_argument, NULL, 'T'},
         {"state", required_argument, NULL, 'S'},
         {"synchronous", required_argument, NULL, 'y'},
         {"split", required_argument, NULL, 'p'},

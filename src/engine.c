@@ -11,37 +11,58 @@
  *   5. ack       sources learn that the batch is durable.
  * Memory of a batch lives in its text buffer and arena, reset afterwards.
  * The engine never names a concrete source or sink: the registry does.
+ *
+ * Steps 1 and 2 run on the engine's thread (step 2 on every core, fold.h);
+ * steps 3 and 4 on a committer thread, so that batch N commits while batch
+ * N + 1 is read and tokenized. Batches still commit, emit and ack strictly
+ * in order: N + 1 is handed over only once N is done. A source that must
+ * see its batch's ack before it is pulled again (Kafka: it commits its
+ * group offsets and resumes paused partitions then) turns the overlap off.
  */
 #include "wcstream/engine.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "wcstream/groupby.h"
+#include "wcstream/fold.h"
 #include "wcstream/log.h"
 #include "wcstream/notify.h"
 #include "wcstream/progress.h"
 #include "wcstream/registry.h"
 #include "wcstream/state.h"
-#include "wcstream/tokenize.h"
 
-#define IDLE_POLL_MS     100               /* wake-up for sources that cannot signal */
-#define RETRY_MIN_MS     100               /* first wait after a failed commit */
-#define RETRY_MAX_MS     10000             /* longest wait between commit attempts */
-#define CHUNK_BYTES      ((size_t)4 << 20) /* input read and tokenized at a time */
-#define BATCH_MAX_GROUPS (1u << 20)        /* distinct words that end a batch early */
+#define IDLE_POLL_MS 100               /* wake-up for sources that cannot signal */
+#define RETRY_MIN_MS 100               /* first wait after a failed commit */
+#define RETRY_MAX_MS 10000             /* longest wait between commit attempts */
+#define CHUNK_BYTES  ((size_t)4 << 20) /* input read and tokenized at a time */
+#define BATCH_MAX_GROUPS                                                                           \
+    (1u << 19) /* words (summed over the threads' tables) that end a batch early */
+
+/* A batch from its trigger to its ack: what it read, and what gathering it
+ * measured, for its progress record. */
+struct batch {
+    struct wcs_arena arena; /* offset names */
+    struct wcs_offsets offs;
+    struct wcs_progress_source *psrc; /* one per source */
+    struct wcs_group_set *sets;       /* its words: one set per tokenizing thread */
+    size_t nsets;
+    int64_t start_ns; /* monotonic, at the trigger */
+    struct timespec wall;
+    size_t bytes;
+    int64_t get_ns, tokenize_ns, aggregate_ns;
+};
 
 struct wcs_engine {
     const struct wcs_config *cf;
     struct wcs_notify notify;
     volatile sig_atomic_t stopping;
     struct wcs_state *st;
-    struct wcs_tokenizer *tk;
-    struct wcs_groupby *gb;
+    struct wcs_fold *fold;
     struct wcs_source *srcs;
     size_t nsrcs, next_src;
     struct wcs_sink *sinks;
@@ -50,27 +71,23 @@ struct wcs_engine {
     FILE *progress_log;
     char run_id[37];
 
-    /* The batch in hand. */
-    struct wcs_buf text;    /* the chunk being tokenized */
-    struct wcs_arena words; /* its folded words, reset per chunk */
-    struct wcs_arena arena; /* the batch's: offset names */
-    struct wcs_offsets offs;
-    struct wcs_progress_source *psrc;
-    struct wcs_row *updated;
-    size_t updated_cap;
-    int64_t agg_ns;
-    int agg_err;
-    bool end_batch;     /* a source asked for the batch in hand to commit now */
-    char stop_err[512]; /* a sink that gave up when asked to stop */
+    struct wcs_buf text; /* the chunk being tokenized */
+    struct batch batches[2];
+    struct batch *cur; /* the one being gathered */
+    bool end_batch;    /* a source asked for the batch in hand to commit now */
+    bool overlap;      /* batches may be gathered while the last one commits */
     int64_t prev_trigger_ns;
-};
+    char stop_err[512]; /* a sink that gave up when asked to stop */
 
-/* What gathering a batch measured, for its progress record. */
-struct wcs_batch_stats {
-    int64_t start_ns; /* monotonic, at the trigger */
-    struct timespec wall;
-    size_t bytes;
-    int64_t get_ns, tokenize_ns, aggregate_ns;
+    /* The committer thread and its one-batch queue. */
+    pthread_t committer;
+    bool committer_started, quit;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct batch *job; /* handed over, not yet done */
+    bool handed;       /* the engine thread's view: a batch awaits its ack */
+    int job_rc;
+    char job_err[512];
 };
 
 int wcs_pull_offset(struct wcs_pull *p, const char *partition, int64_t offset)
@@ -197,21 +214,27 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
         return NULL;
     }
     eng->cf = cf;
+    pthread_mutex_init(&eng->mu, NULL);
+    pthread_cond_init(&eng->cv, NULL);
     eng->notify.fd = -1;
     if (wcs_notify_init(&eng->notify) < 0) {
         wcs_err(err, errlen, "cannot create an eventfd: %s", strerror(errno));
         goto fail;
     }
-    eng->tk = wcs_tokenizer_new(cf->split, cf->split_pattern, cf->lowercase, err, errlen);
-    eng->gb = wcs_groupby_new();
+    eng->fold = wcs_fold_new(cf->threads, cf->split, cf->split_pattern, cf->lowercase, err, errlen);
     eng->srcs = calloc(cf->sources.n, sizeof(*eng->srcs));
-    eng->psrc = calloc(cf->sources.n, sizeof(*eng->psrc));
     eng->sinks = calloc(cf->sinks.n, sizeof(*eng->sinks));
-    if (!eng->tk) {
-        r = WCS_EUSAGE; /* the pattern does not compile */
+    if (!eng->fold) {
+        r = cf->split == WCS_SPLIT_REGEX ? WCS_EUSAGE : -1; /* the pattern does not compile */
         goto fail;
     }
-    if (!eng->gb || !eng->srcs || !eng->psrc || !eng->sinks) {
+    for (int i = 0; i < 2; i++) {
+        eng->batches[i].psrc = calloc(cf->sources.n, sizeof(*eng->batches[i].psrc));
+        eng->batches[i].sets = calloc(wcs_fold_threads(eng->fold), sizeof(*eng->batches[i].sets));
+    }
+    eng->cur = &eng->batches[0];
+    if (!eng->batches[0].psrc || !eng->batches[1].psrc || !eng->batches[0].sets ||
+        !eng->batches[1].sets || !eng->srcs || !eng->sinks) {
         wcs_err(err, errlen, "out of memory");
         goto fail;
     }
@@ -285,23 +308,32 @@ void wcs_engine_free(struct wcs_engine *eng)
         eng->sinks[i].plugin->destroy(&eng->sinks[i]);
         free(eng->sinks[i].desc);
     }
-    if (eng->psrc)
-        for (size_t i = 0; i < eng->cf->sources.n; i++) {
-            cJSON_Delete(eng->psrc[i].start);
-            cJSON_Delete(eng->psrc[i].end);
-            cJSON_Delete(eng->psrc[i].metrics);
+    if (eng->committer_started) {
+        pthread_mutex_lock(&eng->mu);
+        eng->quit = true;
+        pthread_cond_broadcast(&eng->cv);
+        pthread_mutex_unlock(&eng->mu);
+        pthread_join(eng->committer, NULL);
+    }
+    pthread_cond_destroy(&eng->cv);
+    pthread_mutex_destroy(&eng->mu);
+    for (int i = 0; i < 2; i++) {
+        struct batch *b = &eng->batches[i];
+        for (size_t j = 0; b->psrc && j < eng->cf->sources.n; j++) {
+            cJSON_Delete(b->psrc[j].start);
+            cJSON_Delete(b->psrc[j].end);
+            cJSON_Delete(b->psrc[j].metrics);
         }
+        free(b->psrc);
+        free(b->sets);
+        free(b->offs.v);
+        wcs_arena_free(&b->arena);
+    }
     free(eng->srcs);
     free(eng->sinks);
-    free(eng->psrc);
     free(eng->sink_desc);
-    free(eng->updated);
-    free(eng->offs.v);
     wcs_buf_free(&eng->text);
-    wcs_arena_free(&eng->words);
-    wcs_arena_free(&eng->arena);
-    wcs_groupby_free(eng->gb);
-    wcs_tokenizer_free(eng->tk);
+    wcs_fold_free(eng->fold);
     wcs_state_close(eng->st);
     if (eng->progress_log)
         fclose(eng->progress_log);
@@ -351,17 +383,18 @@ static void merge_offset(cJSON **acc, cJSON *next, bool keep_first)
  * bytes, starting with a different source each time so none starves. */
 static int pull(struct wcs_engine *eng, size_t budget, char *err, size_t errlen)
 {
+    struct batch *b = eng->cur;
     eng->text.len = 0;
     for (size_t k = 0; k < eng->nsrcs; k++) {
         size_t i = (eng->next_src + k) % eng->nsrcs;
         struct wcs_source *src = &eng->srcs[i];
-        struct wcs_progress_source *ps = &eng->psrc[i];
+        struct wcs_progress_source *ps = &b->psrc[i];
         size_t used = eng->text.len;
         struct wcs_pull p = {
             .text = &eng->text,
             .budget = used < budget ? budget - used : 0,
-            .arena = &eng->arena,
-            .offs = &eng->offs,
+            .arena = &b->arena,
+            .offs = &b->offs,
             .source = src->key ? src->key : src->desc,
         };
         int r = src->plugin->pull(src, &p, err, errlen);
@@ -391,16 +424,6 @@ static bool all_finished(struct wcs_engine *eng)
     return true;
 }
 
-/* Step 2's fold: words from the tokenizer into the group-by table. */
-static void on_words(void *arg, const struct wcs_word *words, size_t n)
-{
-    struct wcs_engine *eng = arg;
-    int64_t t0 = wcs_now_ns();
-    if (wcs_groupby_add_words(eng->gb, words, n) < 0)
-        eng->agg_err = -ENOMEM;
-    eng->agg_ns += wcs_now_ns() - t0;
-}
-
 static void phase(struct wcs_progress *pr, enum wcs_phase ph, int64_t ns)
 {
     pr->phase_ms[ph] = (double)ns / 1e6;
@@ -408,73 +431,66 @@ static void phase(struct wcs_progress *pr, enum wcs_phase ph, int64_t ns)
 }
 
 /* Step 3, retried with backoff while it fails (a full disk, a locked file):
- * the batch in hand stays in memory and nothing new is pulled meanwhile. */
-static int commit(struct wcs_engine *eng, struct wcs_progress *pr, const struct wcs_group *groups,
-                  size_t ngroups, char *err, size_t errlen)
+ * the batch stays in memory and no next batch is handed over meanwhile. */
+static int commit(struct wcs_engine *eng, const struct batch *b, struct wcs_progress *pr, char *err,
+                  size_t errlen)
 {
     cJSON *json = wcs_progress_json(pr);
     char *text = json ? cJSON_PrintUnformatted(json) : NULL;
     cJSON_Delete(json);
     int64_t wait_ms = RETRY_MIN_MS;
     int r;
-    while ((r = wcs_state_commit(eng->st, pr->batch_id, groups, ngroups, &eng->offs, pr->input_rows,
-                                 text, eng->updated, err, errlen)) < 0) {
+    while ((r = wcs_state_commit(eng->st, pr->batch_id, &b->offs, pr->input_rows, text, err,
+                                 errlen)) < 0) {
         if (eng->stopping) {
             wcs_error("%s", err);
             break;
         }
         wcs_error("%s; the state still holds batch %" PRId64 "; retrying in %" PRId64 " ms", err,
                   pr->batch_id - 1, wait_ms);
-        /* Sources keep signalling new data; only a stop cuts the wait short. */
+        /* Only a stop cuts the wait short (looked at every 50 ms). */
         for (int64_t until = wcs_now_ns() + wait_ms * 1000000, now;
-             !eng->stopping && (now = wcs_now_ns()) < until;)
-            wcs_notify_wait(&eng->notify, (until - now) / 1000000 + 1);
+             !eng->stopping && (now = wcs_now_ns()) < until;) {
+            int64_t ns = until - now < 50000000 ? until - now : 50000000;
+            nanosleep(&(struct timespec){.tv_nsec = (long)ns}, NULL);
+        }
         wait_ms = wait_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : wait_ms * 2;
     }
     free(text);
     return r;
 }
 
-/* Steps 2 to 5 for the text in hand. */
-static int run_batch(struct wcs_engine *eng, const struct wcs_batch_stats *bs, char *err,
-                     size_t errlen)
+/* Steps 3 and 4 for a gathered batch: stage its words, commit, emit. */
+static int run_batch(struct wcs_engine *eng, const struct batch *b, char *err, size_t errlen)
 {
     struct wcs_progress pr = {
         .id = wcs_state_query_id(eng->st),
         .run_id = eng->run_id,
         .batch_id = wcs_state_last_batch(eng->st) + 1,
-        .timestamp = bs->wall,
-        .sources = eng->psrc,
+        .timestamp = b->wall,
+        .sources = b->psrc,
         .nsources = eng->nsrcs,
         .sink_description = eng->sink_desc,
     };
     for (size_t i = 0; i < eng->nsrcs; i++) {
-        pr.input_rows += eng->psrc[i].rows;
-        pr.input_bytes += eng->psrc[i].bytes;
+        pr.input_rows += b->psrc[i].rows;
+        pr.input_bytes += b->psrc[i].bytes;
     }
     if (eng->prev_trigger_ns)
         pr.input_rows_per_second =
-            (double)pr.input_rows / ((double)(bs->start_ns - eng->prev_trigger_ns) / 1e9);
-    eng->prev_trigger_ns = bs->start_ns;
-    phase(&pr, WCS_PHASE_GET_BATCH, bs->get_ns);
-    phase(&pr, WCS_PHASE_TOKENIZE, bs->tokenize_ns);
-    phase(&pr, WCS_PHASE_AGGREGATE, bs->aggregate_ns);
-
-    size_t ngroups = wcs_groupby_size(eng->gb);
-    const struct wcs_group *groups = wcs_groupby_groups(eng->gb);
-    if (ngroups > eng->updated_cap) {
-        free(eng->updated);
-        eng->updated_cap = ngroups + ngroups / 2;
-        eng->updated = malloc(eng->updated_cap * sizeof(*eng->updated));
-        if (!eng->updated) {
-            eng->updated_cap = 0;
-            wcs_err(err, errlen, "out of memory for batch %" PRId64, pr.batch_id);
-            return -1;
-        }
-    }
-    pr.rows_updated = (int64_t)ngroups;
+            (double)pr.input_rows / ((double)(b->start_ns - eng->prev_trigger_ns) / 1e9);
+    eng->prev_trigger_ns = b->start_ns;
+    /* The threads' tables, merged into key order: part of aggregating. */
     int64_t t = wcs_now_ns();
-    if (commit(eng, &pr, groups, ngroups, err, errlen) < 0)
+    size_t ngroups;
+    if (wcs_state_stage(eng->st, b->sets, b->nsets, &ngroups, err, errlen) < 0)
+        return -1;
+    phase(&pr, WCS_PHASE_GET_BATCH, b->get_ns);
+    phase(&pr, WCS_PHASE_TOKENIZE, b->tokenize_ns);
+    phase(&pr, WCS_PHASE_AGGREGATE, b->aggregate_ns + wcs_now_ns() - t);
+    pr.rows_updated = (int64_t)ngroups;
+    t = wcs_now_ns();
+    if (commit(eng, b, &pr, err, errlen) < 0)
         return -1;
     phase(&pr, WCS_PHASE_STATE_COMMIT, wcs_now_ns() - t);
     pr.rows_total = wcs_state_distinct(eng->st);
@@ -484,12 +500,12 @@ static int run_batch(struct wcs_engine *eng, const struct wcs_batch_stats *bs, c
     size_t ntop;
     const struct wcs_row *top = wcs_state_top(eng->st, &ntop);
     pr.sink_output_rows = eng->cf->mode == WCS_MODE_COMPLETE ? pr.rows_total : pr.rows_updated;
-    phase(&pr, WCS_PHASE_TRIGGER, wcs_now_ns() - bs->start_ns);
+    phase(&pr, WCS_PHASE_TRIGGER, wcs_now_ns() - b->start_ns);
     cJSON *progress = wcs_progress_json(&pr);
     struct wcs_result res = {
         .batch_id = pr.batch_id,
         .mode = eng->cf->mode,
-        .updated = eng->updated,
+        .updated = wcs_state_updated(eng->st, &ngroups),
         .n_updated = ngroups,
         .top = top,
         .n_top = ntop,
@@ -514,12 +530,7 @@ static int run_batch(struct wcs_engine *eng, const struct wcs_batch_stats *bs, c
     }
     cJSON_Delete(progress);
     phase(&pr, WCS_PHASE_SINKS, wcs_now_ns() - t);
-
-    for (size_t i = 0; i < eng->nsrcs; i++)
-        if (eng->srcs[i].plugin->commit)
-            eng->srcs[i].plugin->commit(&eng->srcs[i]);
-
-    phase(&pr, WCS_PHASE_TRIGGER, wcs_now_ns() - bs->start_ns);
+    phase(&pr, WCS_PHASE_TRIGGER, wcs_now_ns() - b->start_ns);
     if (eng->progress_log) {
         progress = wcs_progress_json(&pr);
         char *line = progress ? cJSON_PrintUnformatted(progress) : NULL;
@@ -540,17 +551,19 @@ static int run_batch(struct wcs_engine *eng, const struct wcs_batch_stats *bs, c
     return 0;
 }
 
-static void reset_batch(struct wcs_engine *eng)
+/* Make b ready to gather the next batch into. */
+static void reset_batch(struct wcs_engine *eng, struct batch *b)
 {
-    eng->offs.n = 0;
-    wcs_arena_reset(&eng->arena);
-    wcs_groupby_reset(eng->gb);
+    b->offs.n = 0;
+    wcs_arena_reset(&b->arena);
     for (size_t i = 0; i < eng->nsrcs; i++) {
-        cJSON_Delete(eng->psrc[i].start);
-        cJSON_Delete(eng->psrc[i].end);
-        cJSON_Delete(eng->psrc[i].metrics);
-        eng->psrc[i] = (struct wcs_progress_source){.description = eng->srcs[i].desc};
+        cJSON_Delete(b->psrc[i].start);
+        cJSON_Delete(b->psrc[i].end);
+        cJSON_Delete(b->psrc[i].metrics);
+        b->psrc[i] = (struct wcs_progress_source){.description = eng->srcs[i].desc};
     }
+    b->bytes = 0;
+    b->get_ns = b->tokenize_ns = b->aggregate_ns = 0;
 }
 
 /*
@@ -563,43 +576,110 @@ static void reset_batch(struct wcs_engine *eng)
  * depend on how fast a reader thread happens to be. *full: the last chunk
  * was full.
  */
-static int gather(struct wcs_engine *eng, struct wcs_batch_stats *bs, bool *full, char *err,
-                  size_t errlen)
+static int gather(struct wcs_engine *eng, bool *full, char *err, size_t errlen)
 {
+    struct batch *b = eng->cur;
     bool available_now = eng->cf->available_now;
     *full = false;
     eng->end_batch = false;
-    while (bs->bytes < eng->cf->max_bytes && !eng->stopping && !eng->end_batch &&
-           wcs_groupby_size(eng->gb) < BATCH_MAX_GROUPS) {
-        size_t budget = eng->cf->max_bytes - bs->bytes;
+    while (b->bytes < eng->cf->max_bytes && !eng->stopping && !eng->end_batch &&
+           wcs_fold_groups(eng->fold) < BATCH_MAX_GROUPS) {
+        size_t budget = eng->cf->max_bytes - b->bytes;
         budget = budget < CHUNK_BYTES ? budget : CHUNK_BYTES;
         int64_t t = wcs_now_ns();
         if (pull(eng, budget, err, errlen) < 0)
             return -1;
         if (eng->text.len == 0 && available_now && !all_finished(eng)) {
             wcs_notify_wait(&eng->notify, IDLE_POLL_MS); /* more is coming */
-            bs->get_ns += wcs_now_ns() - t;
+            b->get_ns += wcs_now_ns() - t;
             continue;
         }
-        int64_t t1 = wcs_now_ns();
-        bs->get_ns += t1 - t;
+        b->get_ns += wcs_now_ns() - t;
         if (eng->text.len == 0)
             break;
-        eng->agg_ns = 0;
-        if (wcs_tokenize(eng->tk, eng->text.data, eng->text.len, &eng->words, on_words, eng) < 0 ||
-            eng->agg_err) {
+        if (wcs_fold_text(eng->fold, eng->text.data, eng->text.len) < 0) {
             wcs_err(err, errlen, "out of memory while tokenizing");
             return -1;
         }
-        wcs_arena_reset(&eng->words); /* the group-by copied what it keeps */
-        bs->tokenize_ns += wcs_now_ns() - t1 - eng->agg_ns;
-        bs->aggregate_ns += eng->agg_ns;
-        bs->bytes += eng->text.len;
+        b->bytes += eng->text.len;
         *full = eng->text.len >= budget / 2;
         if (!*full && !available_now)
             break;
     }
+    wcs_fold_times(eng->fold, &b->tokenize_ns, &b->aggregate_ns);
+    b->nsets = wcs_fold_sets(eng->fold, b->sets);
     return 0;
+}
+
+/* Step 5: the sources learn that a batch is durable and delivered. */
+static void ack(struct wcs_engine *eng)
+{
+    for (size_t i = 0; i < eng->nsrcs; i++)
+        if (eng->srcs[i].plugin->commit)
+            eng->srcs[i].plugin->commit(&eng->srcs[i]);
+}
+
+static void *committer_main(void *arg)
+{
+    struct wcs_engine *eng = arg;
+    pthread_mutex_lock(&eng->mu);
+    for (;;) {
+        while (!eng->job && !eng->quit)
+            pthread_cond_wait(&eng->cv, &eng->mu);
+        if (!eng->job)
+            break;
+        struct batch *b = eng->job;
+        pthread_mutex_unlock(&eng->mu);
+        char err[sizeof(eng->job_err)];
+        int rc = run_batch(eng, b, err, sizeof(err));
+        pthread_mutex_lock(&eng->mu);
+        eng->job_rc = rc;
+        if (rc < 0)
+            memcpy(eng->job_err, err, sizeof(err));
+        eng->job = NULL;
+        pthread_cond_broadcast(&eng->cv);
+    }
+    pthread_mutex_unlock(&eng->mu);
+    return NULL;
+}
+
+/* Wait until the batch handed over (if any) is committed and emitted, then
+ * ack it. 0, or -1 with the committer's error. */
+static int finish_batch(struct wcs_engine *eng, char *err, size_t errlen)
+{
+    if (!eng->handed)
+        return 0;
+    eng->handed = false;
+    pthread_mutex_lock(&eng->mu);
+    while (eng->job)
+        pthread_cond_wait(&eng->cv, &eng->mu);
+    int rc = eng->job_rc;
+    if (rc < 0)
+        wcs_err(err, errlen, "%s", eng->job_err);
+    eng->job_rc = 0;
+    pthread_mutex_unlock(&eng->mu);
+    if (rc == 0)
+        ack(eng);
+    return rc;
+}
+
+/* Hand the gathered batch to the committer (after the one before it is
+ * done) and start gathering the next into the other buffers; without
+ * overlap, wait for this one too. 0 or -1. */
+static int hand_over(struct wcs_engine *eng, char *err, size_t errlen)
+{
+    if (finish_batch(eng, err, errlen) < 0)
+        return -1;
+    pthread_mutex_lock(&eng->mu);
+    eng->job = eng->cur;
+    eng->handed = true;
+    pthread_cond_broadcast(&eng->cv);
+    pthread_mutex_unlock(&eng->mu);
+    /* The other buffers' batch is done: gather into them. */
+    eng->cur = eng->cur == &eng->batches[0] ? &eng->batches[1] : &eng->batches[0];
+    wcs_fold_swap(eng->fold);
+    reset_batch(eng, eng->cur);
+    return eng->overlap ? 0 : finish_batch(eng, err, errlen);
 }
 
 struct replay {
@@ -658,7 +738,16 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
              wcs_state_last_batch(eng->st));
     if (replay_sinks(eng, err, errlen) < 0)
         return -1;
-    reset_batch(eng);
+    eng->overlap = true;
+    for (size_t i = 0; i < eng->nsrcs; i++)
+        eng->overlap &= eng->srcs[i].plugin->commit == NULL;
+    int e = pthread_create(&eng->committer, NULL, committer_main, eng);
+    if (e) {
+        wcs_err(err, errlen, "cannot start the committer thread: %s", strerror(e));
+        return -1;
+    }
+    eng->committer_started = true;
+    reset_batch(eng, eng->cur);
     while (!eng->stopping) {
         int64_t now = wcs_now_ns();
         if (interval_ns) {
@@ -672,23 +761,23 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
             if (eng->stopping)
                 break;
         }
-        struct wcs_batch_stats bs = {.start_ns = wcs_now_ns()};
-        clock_gettime(CLOCK_REALTIME, &bs.wall);
+        eng->cur->start_ns = wcs_now_ns();
+        clock_gettime(CLOCK_REALTIME, &eng->cur->wall);
         bool finished = all_finished(eng); /* before the pull: no data may slip in after */
-        if (gather(eng, &bs, &backlog, err, errlen) < 0)
+        if (gather(eng, &backlog, err, errlen) < 0)
             return -1;
         /* No new data, no batch; but consumed input without text (empty
          * Kafka messages) still moves offsets that must commit. */
-        if (bs.bytes == 0 && eng->offs.n == 0) {
+        if (eng->cur->bytes == 0 && eng->cur->offs.n == 0) {
             if (finished)
                 break;
             continue;
         }
-        int r = run_batch(eng, &bs, err, errlen);
-        reset_batch(eng);
-        if (r < 0)
+        if (hand_over(eng, err, errlen) < 0)
             return -1;
     }
+    if (finish_batch(eng, err, errlen) < 0)
+        return -1;
     wcs_info("query %s stopped at batch %" PRId64, wcs_state_query_id(eng->st),
              wcs_state_last_batch(eng->st));
     if (eng->stop_err[0]) {

@@ -31,6 +31,7 @@ struct wcs_config {
     bool available_now;
     size_t max_bytes; /* per trigger */
     size_t max_line;
+    int threads; /* tokenizing threads; 0: one per core */
     char *state_path;
     char *synchronous;
     char *split_spec; /* as given; parsed by wcs_split_parse */

@@ -23,6 +23,13 @@ struct wcs_group {
     int64_t delta;
 };
 
+/* One table's groups, as handed to the state (see fold.h: one table per
+ * tokenizing thread, so a word may be in several sets). */
+struct wcs_group_set {
+    const struct wcs_group *v;
+    size_t n;
+};
+
 struct wcs_groupby;
 
 /* New, empty table. NULL when out of memory. */

@@ -62,19 +62,29 @@ int wcs_state_offsets(struct wcs_state *st, const char *source,
                       char *err, size_t errlen);
 
 /*
- * Commit batch `batch_id` (must be last_batch + 1): add every group's delta
- * (groups are distinct words with positive deltas), persist the offsets and
- * the changed top-k rows, record the batch with its input rows and progress
- * JSON, all in one transaction. Fills updated[i] with the new total of each
- * group (same order as the groups; the words are borrowed from the groups)
- * and returns 0. On failure everything is rolled back, the state (in the
- * file and in memory) is as before the call, and -1 is returned with a
- * sentence in err; the caller may retry the same batch.
+ * Stage the next batch's words: the groups of nsets sets (a word may be in
+ * several; its deltas are summed), sorted into key order so that the
+ * commit writes neighbouring B-tree pages. Pure memory work, no SQL. Sets
+ * *distinct to the batch's distinct words and returns 0, or -1 (out of
+ * memory) with a sentence in err. The groups' words are borrowed until
+ * the commit's rows are no longer needed.
  */
-int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_group *groups,
-                     size_t ngroups, const struct wcs_offsets *offs, uint64_t input_rows,
-                     const char *progress_json, struct wcs_row *updated, char *err, size_t errlen);
-
+int wcs_state_stage(struct wcs_state *st, const struct wcs_group_set *sets, size_t nsets,
+                    size_t *distinct, char *err, size_t errlen);
+/*
+ * Commit the staged words as batch `batch_id` (must be last_batch + 1): add
+ * every delta, persist the offsets and the changed top-k rows, record the
+ * batch with its input rows and progress JSON, all in one transaction, and
+ * return 0; wcs_state_updated() then gives the new totals. On failure
+ * everything is rolled back, the state (in the file and in memory) is as
+ * before the call, and -1 is returned with a sentence in err; the caller
+ * may retry the same batch.
+ */
+int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_offsets *offs,
+                     uint64_t input_rows, const char *progress_json, char *err, size_t errlen);
+/* The last commit's distinct words with their new totals, in key order
+ * (bytewise). Borrowed: valid until the next stage. */
+const struct wcs_row *wcs_state_updated(const struct wcs_state *st, size_t *n);
 /* The largest counts as of the last commit, count descending then word
  * ascending: *n rows (the top_k asked for at open, fewer when the state is
  * smaller). Borrowed: valid until the next commit. */

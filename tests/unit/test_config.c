@@ -97,6 +97,7 @@ Test(config, defaults)
     cr_expect_not(cf.lowercase);
     cr_expect_eq(cf.log_level, WCS_LOG_INFO);
     cr_expect_null(cf.progress_log);
+    cr_expect_eq(cf.threads, 0, "one tokenizing thread per core");
     wcs_config_free(&cf);
     cr_expect_null(cf.sources.v, "free leaves a zeroed struct");
     wcs_config_free(&cf); /* twice is fine */
@@ -128,7 +129,9 @@ Test(config, every_flag)
                     "--log-level",
                     "debug",
                     "--progress-log",
-                    "/tmp/p.jsonl"};
+                    "/tmp/p.jsonl",
+                    "--threads",
+                    "3"};
     struct wcs_config cf;
     char err[256];
     cr_assert_eq(cfg_run(&cf, CFG_ARGC(argv), argv, err, sizeof(err)), WCS_CONFIG_OK, "%s", err);
@@ -153,6 +156,7 @@ Test(config, every_flag)
     cr_expect(cf.lowercase);
     cr_expect_eq(cf.log_level, WCS_LOG_DEBUG);
     cr_expect_str_eq(cf.progress_log, "/tmp/p.jsonl");
+    cr_expect_eq(cf.threads, 3);
     wcs_config_free(&cf);
 }
 
@@ -242,6 +246,10 @@ Test(config, bad_sizes_and_levels)
     cfg_usage(CFG_ARGC(a4), a4, "synchronous");
     char *a5[] = {"wcstream", "--source", "stdin", "--log-level", "loud"};
     cfg_usage(CFG_ARGC(a5), a5, "'loud'");
+    char *a6[] = {"wcstream", "--source", "stdin", "--threads", "65"};
+    cfg_usage(CFG_ARGC(a6), a6, "threads must be a number from 1 to 64");
+    char *a7[] = {"wcstream", "--source", "stdin", "--threads", "2x"};
+    cfg_usage(CFG_ARGC(a7), a7, "'2x'");
 
     /* The smallest accepted values. */
     char *ok[] = {"wcstream", "--source",         "stdin", "--max-bytes-per-trigger",

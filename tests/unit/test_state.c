@@ -81,8 +81,8 @@ static struct wcs_state *st_open(const char *path)
 
 struct st_batch {
     struct wcs_group g[ST_BATCH_MAX];
-    struct wcs_row updated[ST_BATCH_MAX];
-    size_t n;
+    struct wcs_row updated[ST_BATCH_MAX]; /* after the commit, in key order */
+    size_t n, n_updated;
 };
 
 static void st_add(struct st_batch *b, const char *word, size_t len, int64_t delta)
@@ -103,8 +103,15 @@ static int st_commit_err(struct wcs_state *st, int64_t id, struct st_batch *b,
     char progress[64];
     snprintf(progress, sizeof(progress), "{\"batchId\":%" PRId64 "}", id);
     errbuf[0] = '\0';
-    return wcs_state_commit(st, id, b->g, b->n, offs, 10 + (uint64_t)id, progress, b->updated,
-                            errbuf, errlen);
+    struct wcs_group_set set = {b->g, b->n};
+    size_t distinct;
+    if (wcs_state_stage(st, &set, 1, &distinct, errbuf, errlen) < 0 ||
+        wcs_state_commit(st, id, offs, 10 + (uint64_t)id, progress, errbuf, errlen) < 0)
+        return -1;
+    const struct wcs_row *rows = wcs_state_updated(st, &b->n_updated);
+    cr_assert_eq(b->n_updated, distinct);
+    memcpy(b->updated, rows, b->n_updated * sizeof(*rows));
+    return 0;
 }
 
 static void st_commit(struct wcs_state *st, int64_t id, struct st_batch *b,
@@ -113,6 +120,20 @@ static void st_commit(struct wcs_state *st, int64_t id, struct st_batch *b,
     char err[512];
     cr_assert_eq(st_commit_err(st, id, b, offs, err, sizeof(err)), 0, "batch %" PRId64 ": %s", id,
                  err);
+}
+
+/* The new total of word among b's updated rows; -1 when absent. */
+static int64_t st_updated(const struct st_batch *b, const char *word, size_t len)
+{
+    for (size_t i = 0; i < b->n_updated; i++)
+        if (b->updated[i].len == len && memcmp(b->updated[i].word, word, len) == 0)
+            return b->updated[i].count;
+    return -1;
+}
+
+static int64_t st_updatedz(const struct st_batch *b, const char *word)
+{
+    return st_updated(b, word, strlen(word));
 }
 
 static int64_t st_countz(struct wcs_state *st, const char *word)
@@ -218,18 +239,21 @@ Test(state, commit_updates_totals, .init = st_setup, .fini = st_cleanup)
     cr_expect_eq(wcs_state_last_batch(st), 0);
     cr_expect_eq(wcs_state_distinct(st), 3);
     cr_expect_eq(wcs_state_total(st), 6);
+    cr_assert_eq(b.n_updated, 3);
+    const char *order[] = {"a", "fox", "the"};
     for (size_t i = 0; i < 3; i++) {
-        cr_expect_eq(b.updated[i].count, b.g[i].delta, "a new word's total is its delta");
-        cr_expect_eq(b.updated[i].word, b.g[i].word, "words are borrowed from the groups");
-        cr_expect_eq(b.updated[i].len, b.g[i].len);
+        cr_expect_str_eq(b.updated[i].word, order[i], "updated rows come in key order");
+        cr_expect_eq(b.updated[i].count, st_updatedz(&b, order[i]));
     }
+    cr_expect_eq(st_updatedz(&b, "the"), 3, "a new word's total is its delta");
+    cr_expect_eq(b.updated[2].word, b.g[0].word, "words are borrowed from the groups");
 
     struct st_batch b2 = {0};
     st_addz(&b2, "new", 5);
     st_addz(&b2, "the", 2);
     st_commit(st, 1, &b2, NULL);
-    cr_expect_eq(b2.updated[0].count, 5);
-    cr_expect_eq(b2.updated[1].count, 5, "the: 3 + 2");
+    cr_expect_eq(st_updatedz(&b2, "new"), 5);
+    cr_expect_eq(st_updatedz(&b2, "the"), 5, "the: 3 + 2");
     cr_expect_eq(wcs_state_last_batch(st), 1);
     cr_expect_eq(wcs_state_distinct(st), 4);
     cr_expect_eq(wcs_state_total(st), 13);
@@ -254,10 +278,45 @@ Test(state, same_word_twice_in_a_batch, .init = st_setup, .fini = st_cleanup)
     st_addz(&b, "dup", 2);
     st_addz(&b, "dup", 3);
     st_commit(st, 0, &b, NULL);
-    cr_expect_eq(b.updated[0].count, 2);
-    cr_expect_eq(b.updated[1].count, 5);
+    cr_expect_eq(b.n_updated, 1, "one row per distinct word");
+    cr_expect_eq(b.updated[0].count, 5);
     cr_expect_eq(wcs_state_distinct(st), 1);
     cr_expect_eq(wcs_state_total(st), 5);
+    wcs_state_close(st);
+}
+
+/* What fold.h hands over: one table per thread, words shared between them. */
+Test(state, sets_are_summed_in_key_order, .init = st_setup, .fini = st_cleanup)
+{
+    struct wcs_state *st = st_open(st_path("s.db"));
+    /* Prefixes of 8 bytes alike and not, an empty word, a word that is a
+     * prefix of another. */
+    const char *one[] = {"interest", "interesting", "b", "", "a", "zz"};
+    const char *two[] = {"zz", "interested", "", "interest", "c"};
+    struct wcs_group g1[6], g2[5];
+    for (size_t i = 0; i < 6; i++)
+        g1[i] = (struct wcs_group){.word = one[i], .len = strlen(one[i]), .delta = 1};
+    for (size_t i = 0; i < 5; i++)
+        g2[i] = (struct wcs_group){.word = two[i], .len = strlen(two[i]), .delta = 10};
+    struct wcs_group_set sets[] = {{g1, 6}, {g2, 5}};
+    size_t distinct;
+    char err[256];
+    cr_assert_eq(wcs_state_stage(st, sets, 2, &distinct, err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(distinct, 8);
+    cr_assert_eq(wcs_state_commit(st, 0, NULL, 1, "{}", err, sizeof(err)), 0, "%s", err);
+    size_t n;
+    const struct wcs_row *rows = wcs_state_updated(st, &n);
+    const char *want[] = {"", "a", "b", "c", "interest", "interested", "interesting", "zz"};
+    const int64_t count[] = {11, 1, 1, 10, 11, 10, 1, 11};
+    cr_assert_eq(n, 8);
+    for (size_t i = 0; i < n; i++) {
+        cr_expect(rows[i].len == strlen(want[i]) && memcmp(rows[i].word, want[i], rows[i].len) == 0,
+                  "row %zu: got '%.*s', want '%s'", i, (int)rows[i].len, rows[i].word, want[i]);
+        cr_expect_eq(rows[i].count, count[i], "row %zu", i);
+    }
+    cr_expect_eq(wcs_state_distinct(st), 8);
+    cr_expect_eq(wcs_state_total(st), 56);
+    cr_expect_eq(st_countz(st, "interest"), 11);
     wcs_state_close(st);
 }
 
@@ -452,8 +511,9 @@ Test(state, offsets_only_batch, .init = st_setup, .fini = st_cleanup)
     struct wcs_offset o = {.source = "kafka:t", .partition = "t/0", .offset = 6};
     struct wcs_offsets offs = {.v = &o, .n = 1, .cap = 1};
     char err[256];
-    cr_assert_eq(wcs_state_commit(st, 0, NULL, 0, &offs, 0, "{}", NULL, err, sizeof(err)), 0,
-                 "%s", err);
+    size_t none;
+    cr_assert_eq(wcs_state_stage(st, NULL, 0, &none, err, sizeof(err)), 0);
+    cr_assert_eq(wcs_state_commit(st, 0, &offs, 0, "{}", err, sizeof(err)), 0, "%s", err);
     cr_expect_eq(wcs_state_last_batch(st), 0);
     cr_expect_eq(wcs_state_distinct(st), 0);
     wcs_state_close(st);
@@ -507,8 +567,8 @@ Test(state, odd_bytes_round_trip, .init = st_setup, .fini = st_cleanup)
     st_add(&b2, nul, 3, 1);
     st_add(&b2, "", 0, 1);
     st_commit(st, 1, &b2, NULL);
-    cr_expect_eq(b2.updated[0].count, 4);
-    cr_expect_eq(b2.updated[1].count, 5);
+    cr_expect_eq(st_updated(&b2, nul, 3), 4);
+    cr_expect_eq(st_updated(&b2, "", 0), 5);
     cr_expect_eq(wcs_state_distinct(st), 5);
     wcs_state_close(st);
 }
@@ -970,9 +1030,12 @@ static void st_failed_commit_rolls_back(const char *where)
     cr_expect_eq(st_sql_int(db, "SELECT sum(count) FROM word_counts"), 4);
     sqlite3_close(db);
 
-    /* The same batch again, once the cause is gone. */
+    /* The same batch again, once the cause is gone: committed again as
+     * staged, as the engine retries. */
     st_poison(path, where, false);
-    st_commit(st, 1, &b1, &offs1);
+    cr_assert_eq(wcs_state_commit(st, 1, &offs1, 11, "{}", err, sizeof(err)), 0, "%s", err);
+    memcpy(b1.updated, wcs_state_updated(st, &b1.n_updated), 3 * sizeof(*b1.updated));
+    cr_assert_eq(b1.n_updated, 3);
     cr_expect_eq(b1.updated[0].count, 5);
     cr_expect_eq(b1.updated[1].count, 2);
     cr_expect_eq(b1.updated[2].count, 1);
