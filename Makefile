@@ -3,7 +3,8 @@
 #   make          release build: build/wcstream (-O2)
 #   make run      install what is missing, build, start the default service
 #   make test     unit + integration tests, release and ASan+UBSan builds
-#   make bench    throughput against mawk and sort | uniq -c
+#   make bench    throughput, memory, state and latency figures against mawk, gawk,
+#                 sort | uniq -c and a plain C counter (tests/bench/bench.sh)
 #   make kafka-demo  a local Kafka-protocol broker, a producer, wcstream on it
 #   make deps     install missing Debian packages (root) or print the command
 #   make clean
@@ -97,7 +98,7 @@ run: $(BUILD)/wcstream
 test: $(BUILD)/wcstream $(BUILD)/unit_tests $(BUILD)/kafka_broker asan
 	@tests/run.sh
 
-bench: $(BUILD)/wcstream $(SUPPORT)
+bench: $(BUILD)/wcstream $(SUPPORT) $(BUILD)/count_sum $(BUILD)/kafka_broker
 	@tests/bench/bench.sh
 
 kafka-demo: $(BUILD)/wcstream $(BUILD)/kafka_broker

@@ -1,293 +1,206 @@
 #!/usr/bin/env bash
-# bench.sh - `make bench`: wcstream's throughput against mawk, sort | uniq -c
-# and a plain single-threaded C word counter, all on one corpus.
+# bench.sh - `make bench`: wcstream's throughput, memory, state and latency
+# figures side by side with mawk, gawk, sort | uniq -c and a plain C word
+# counter, in one invocation, every figure checked for correct counts.
 #
-# 1. Makes a deterministic natural-like corpus of BENCH_MB MiB with
-#    build/gen_corpus, cached as build/bench/corpus-<MB>.txt (made again
-#    only when build/gen_corpus is newer than it).
-# 2. Runs every program once and checks that they all count the same words:
-#    total words, distinct words and the full sorted (count, word) sets
-#    (wcstream's read back from its SQLite state). On any difference it
-#    prints the first differing lines and exits 1 before reporting a speed.
-# 3. Times BENCH_RUNS runs of each program (round-robin, stdout to
-#    /dev/null) and reports the best (lowest wall time) of each: seconds,
-#    MB/s, Mwords/s, peak RSS and how many times wcstream's throughput is
-#    that program's. wcstream starts from a deleted state each run and
-#    commits into a real file (build/bench/state.db); its counts are checked
-#    again after every timed run.
-# 4. Sums wcstream's per-batch log lines (tokenize, aggregate, commit,
-#    sinks) of its best run to show where its time goes.
-#
-# Units: MB is 10^6 bytes everywhere (corpus, MB/s, RSS). Wall seconds come
-# from bash's $EPOCHREALTIME around /usr/bin/time (ms resolution); peak RSS
-# is GNU time's %M. For the `sort | uniq -c` pipeline, timed as
-# `bash -c '...'`, %M is the largest RSS of the shell and of the processes
-# it waited for, i.e. of the largest process in the pipeline (sort).
-# The issue's target (wcstream >= 4x mawk's throughput) is reported, never
-# enforced.
+# 1. Corpora, generated deterministically and cached in build/bench/ (made
+#    again when build/gen_corpus is newer):
+#      natural   corpus-<MB>.txt: BENCH_MB MiB of natural-like text (Zipf
+#                vocabulary of 60,000 words, punctuation, numbers, UTF-8);
+#      highcard  highcard-<N>.txt: exactly BENCH_HC_WORDS distinct words (4
+#                base-62 characters each up to 14.7M), the vocabulary
+#                growing to the last line (gen_corpus --high-card);
+#      kafka     the head of natural, BENCH_KAFKA_MB MB of whole lines;
+#      small     the first 1,000 lines of natural.
+#    Each corpus's reference counts are wc_baseline's, kept as a fingerprint
+#    (total, distinct, checksum: tests/bench/count_sum.c) next to it.
+# 2. Workloads, each in a file of its own (all sourced here, helpers in
+#    lib.sh), selected with BENCH_ONLY:
+#      baselines  mawk, gawk, sort | uniq -c, wc_baseline on natural (and
+#                 on highcard when that runs too)          stdin.sh
+#      stdin      (a) --source stdin --trigger available-now, state file,
+#                 on natural                               stdin.sh
+#      highcard   (a) the same on highcard, then a small batch's commit on
+#                 the 10M-key state against an empty one, and startup on
+#                 it                                       highcard.sh
+#      listen     (b) listen:// with 4 nc clients, --trigger 1s, sustained
+#                 MB/s and RSS over time                   network.sh
+#      socket     (c) socket:// from an nc -l server       network.sh
+#      kafka      (d) kafka:// through build/kafka_broker   kafka.sh
+#      latency    line-to-dashboard latency, listen:// + ws:// at 1 MB/s,
+#                 --trigger 0 (latency.py)                 latency.sh
+#    Every run is checked before its time counts: wcstream's SQLite state
+#    (word_counts) and every baseline's output must have the reference
+#    fingerprint; a wrong run is reported and gets no speed.
+# 3. report.py prints the tables (throughput, where wcstream's batches
+#    spend their time from its progress records, every wcstream/baseline
+#    ratio, RSS over the listen run, the high-card and latency figures, the
+#    issue's targets as met / NOT met) and writes build/bench/results.json,
+#    where every figure names its corpus, command and machine.
 #
 # Run:   make bench
-#        BENCH_MB=200 BENCH_RUNS=5 make bench
-#        tests/bench/bench.sh   (once build/wcstream, build/gen_corpus and
-#                                build/wc_baseline are built)
-# Knobs: BENCH_MB (default 40), BENCH_RUNS (default 3).
-# Out:   the table on stdout, progress on stderr, build/bench/results.json,
-#        wcstream's logs in build/bench/wcstream-run-<N>.log.
-# Exit:  0 when all counts agree; 1 when they disagree or a program fails;
-#        2 for a bad knob or a missing tool.
+#        BENCH_ONLY=stdin,baselines BENCH_RUNS=5 make bench
+#        tests/bench/bench.sh   (once the programs `make bench` builds exist)
+# Knobs: BENCH_MB             natural corpus size in MiB (default 40)
+#        BENCH_RUNS           runs of each workload, best reported (3)
+#        BENCH_ONLY           comma-separated subset of the workloads above
+#                             (default: all)
+#        BENCH_HC_WORDS       distinct words of the highcard corpus (10000000)
+#        BENCH_HC_RUNS        runs over the highcard corpus (1: ~25 s each for
+#                             wcstream, mawk, gawk)
+#        BENCH_LISTEN_COPIES  times each of the 4 listen clients sends the
+#                             natural corpus (4: 670 MB in all, so that the
+#                             1 s trigger's granularity stays small)
+#        BENCH_KAFKA_MB       size of the kafka corpus in MB (15; at most ~16
+#                             fits the local broker's 4 partitions)
+#        BENCH_LATENCY_S      seconds the latency probe sends (15)
+#        BENCH_LATENCY_RATE   its bytes per second (1000000)
+#        WCSTREAM             the binary (build/wcstream)
+# Out:   the tables on stdout, progress on stderr, build/bench/results.json;
+#        per run: build/bench/*.err (wcstream's log), *.progress.jsonl.
+# Exit:  0 when every count checked was right (targets never matter);
+#        1 when one was wrong or a program failed; 2 for a bad knob or a
+#        missing tool.
 set -euo pipefail
 export LC_ALL=C
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
+# shellcheck source=tests/bench/stdin.sh
+. tests/bench/stdin.sh
+# shellcheck source=tests/bench/highcard.sh
+. tests/bench/highcard.sh
+# shellcheck source=tests/bench/network.sh
+. tests/bench/network.sh
+# shellcheck source=tests/bench/kafka.sh
+. tests/bench/kafka.sh
+# shellcheck source=tests/bench/latency.sh
+. tests/bench/latency.sh
 
 MB=${BENCH_MB:-40}
 RUNS=${BENCH_RUNS:-3}
-DIR=build/bench
-CORPUS=$DIR/corpus-$MB.txt
-STATE=$DIR/state.db
-WCS=build/wcstream
-GEN=build/gen_corpus
-BASE=build/wc_baseline
-TIMEF=$DIR/time.out
+ONLY=${BENCH_ONLY:-baselines,stdin,highcard,listen,socket,kafka,latency}
+HC_WORDS=${BENCH_HC_WORDS:-10000000}
+HC_RUNS=${BENCH_HC_RUNS:-1}
+LISTEN_COPIES=${BENCH_LISTEN_COPIES:-4}
+KAFKA_MB=${BENCH_KAFKA_MB:-15}
+LAT_S=${BENCH_LATENCY_S:-15}
+LAT_RATE=${BENCH_LATENCY_RATE:-1000000}
+ALL_WORKLOADS=(baselines stdin highcard listen socket kafka latency)
 
-# shellcheck disable=SC2016 # $i and $0 are mawk's, not the shell's
-MAWK_PROG='{for(i=1;i<=NF;i++) c[$i]++} END{for(w in c) print c[w], w}'
-PIPE="LC_ALL=C tr -s ' \\t' '\\n' | LC_ALL=C sort | LC_ALL=C uniq -c"
+# ---- knobs and tools -----------------------------------------------------
 
-KEYS=(wcstream mawk sortuniq baseline)
-declare -A LABEL=(
-    [wcstream]="wcstream (stdin, state)"
-    [mawk]="mawk"
-    [sortuniq]="sort | uniq -c"
-    [baseline]="wc_baseline (C)"
-)
+for knob in MB RUNS HC_WORDS HC_RUNS LISTEN_COPIES KAFKA_MB LAT_S LAT_RATE; do
+    [[ ${!knob} =~ ^[1-9][0-9]*$ ]] ||
+        die 2 "BENCH_$knob must be a positive whole number, not '${!knob}'"
+done
+declare -A WANT=()
+IFS=, read -ra picked <<<"$ONLY"
+for w in "${picked[@]}"; do
+    [[ " ${ALL_WORKLOADS[*]} " == *" $w "* ]] ||
+        die 2 "BENCH_ONLY: unknown workload '$w' (known: ${ALL_WORKLOADS[*]})"
+    WANT[$w]=1
+done
+want() { [[ -n ${WANT[$1]:-} ]]; }
 
-say() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-    say "$2"
-    exit "$1"
-}
-
-# 1234567 -> 1,234,567
-commas() {
-    local s=$1 out=""
-    while ((${#s} > 3)); do
-        out=",${s: -3}$out"
-        s=${s:0:${#s}-3}
-    done
-    printf '%s%s' "$s" "$out"
-}
-
-# A JSON string literal for $1 (no control characters expected).
-json_str() {
-    local s=${1//\\/\\\\}
-    printf '"%s"' "${s//\"/\\\"}"
-}
-
-# Floating-point arithmetic: calc FORMAT EXPR-over-a,b,c [a [b [c]]]
-calc() {
-    awk -v a="${3:-0}" -v b="${4:-0}" -v c="${5:-0}" "BEGIN { printf \"$1\", $2 }"
-}
-
-# Sets CMD to the command line of program $1.
-set_cmd() {
-    case $1 in
-    wcstream)
-        CMD=("$WCS" --source stdin --trigger available-now --state "$STATE"
-            --sink 'console?numRows=1')
-        ;;
-    mawk) CMD=(mawk "$MAWK_PROG") ;;
-    sortuniq) CMD=(bash -c "$PIPE") ;;
-    baseline) CMD=("$BASE") ;;
-    esac
-}
-
-# run KEY OUT ERR [timed]: one run of program KEY over the corpus, stdout to
-# OUT, stderr to ERR. Sets RUN_S (wall seconds) and, when timed, RUN_KB (peak
-# RSS in KiB). wcstream's state files are deleted first, outside the clock.
-run() {
-    local key=$1 out=$2 err=$3 timed=${4:-} rc=0 t0 t1
-    local -a pre=()
-    set_cmd "$key"
-    if [[ -n $timed ]]; then
-        pre=(/usr/bin/time -f '%e %M' -o "$TIMEF")
-    fi
-    if [[ $key == wcstream ]]; then
-        rm -f "$STATE" "$STATE-wal" "$STATE-shm"
-    fi
-    t0=$EPOCHREALTIME
-    "${pre[@]}" "${CMD[@]}" <"$CORPUS" >"$out" 2>"$err" || rc=$?
-    t1=$EPOCHREALTIME
-    if ((rc != 0)); then
-        say "${LABEL[$key]} failed (exit status $rc); its stderr ($err) ends with:"
-        tail -n 5 "$err" >&2
-        exit 1
-    fi
-    RUN_S=$(calc '%.3f' 'b - a' "$t0" "$t1")
-    if [[ -n $timed ]]; then
-        RUN_KB=$(tail -n 1 "$TIMEF" | awk '{ print $2 }')
-    fi
-}
-
-# "total distinct" of a sorted "count word" file.
-totals() { awk '{ t += $1 } END { printf "%d %d\n", t, NR }' "$1"; }
-
-# ---- setup -------------------------------------------------------------
-
-[[ $MB =~ ^[1-9][0-9]*$ ]] || die 2 "BENCH_MB must be a positive whole number of MiB, not '$MB'"
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die 2 "BENCH_RUNS must be a positive whole number, not '$RUNS'"
 [[ -n ${EPOCHREALTIME:-} ]] || die 2 "needs bash 5 or later (for \$EPOCHREALTIME)"
-for f in "$WCS" "$GEN" "$BASE"; do
+for f in "$WCS" "$GEN" "$BASE" "$SUM"; do
     [[ -x $f ]] || die 2 "$f is missing; run: make bench"
 done
-for t in mawk sqlite3 tr sort uniq; do
-    command -v "$t" >/dev/null || die 2 "$t is missing; run: make deps"
+tools=(sqlite3 awk "$PY" /usr/bin/time)
+if want baselines; then tools+=(mawk gawk tr sort uniq); fi
+if want listen || want socket || want latency; then tools+=(nc); fi
+if want kafka; then tools+=(kcat build/kafka_broker); fi
+for t in "${tools[@]}"; do
+    command -v "$t" >/dev/null || die 2 "$t is missing; run: make deps (or make bench)"
 done
-[[ -x /usr/bin/time ]] || die 2 "/usr/bin/time is missing; run: make deps (Debian package time)"
-mkdir -p "$DIR"
-
-if [[ ! -s $CORPUS || $GEN -nt $CORPUS ]]; then
-    say "generating $CORPUS ($MB MiB)..."
-    "$GEN" "$MB" >"$CORPUS.tmp"
-    mv "$CORPUS.tmp" "$CORPUS"
+if want latency; then
+    "$PY" -c 'import websockets' 2>/dev/null ||
+        die 2 "$PY has no websockets module; run: make deps (python3-websockets)"
 fi
-BYTES=$(stat -c %s "$CORPUS")
-CORES=$(nproc)
+mkdir -p "$DIR"
+: >"$FIGS"
+START=$EPOCHREALTIME
+
+# ---- corpora -------------------------------------------------------------
+
+declare -A CORPUS_PATH=() CORPUS_BYTES=()
+
+# corpus NAME PATH SOURCE MADE_BY CMD...: makes PATH with CMD (stdout) when
+# it is missing or older than SOURCE (the generator or the corpus it is
+# cut from), then records it with its reference counts.
+corpus() {
+    local name=$1 path=$2 src=$3 made_by=$4 fp
+    shift 4
+    if [[ ! -s $path || $src -nt $path ]]; then
+        say "generating $path ($made_by)..."
+        "$@" >"$path.tmp"
+        mv "$path.tmp" "$path"
+    fi
+    CORPUS_PATH[$name]=$path
+    CORPUS_BYTES[$name]=$(stat -c %s "$path")
+    fp=$(ref_fp "$path")
+    read -r total distinct sum <<<"$fp"
+    record kind=corpus name="$name" path="$path" bytes:="${CORPUS_BYTES[$name]}" \
+        words:="$total" distinct:="$distinct" checksum="$sum" made_by="$made_by" \
+        reference="build/wc_baseline < $path | build/count_sum"
+}
+
+NATURAL=$DIR/corpus-$MB.txt
+corpus natural "$NATURAL" "$GEN" "build/gen_corpus $MB" "$GEN" "$MB"
+if want highcard; then
+    corpus highcard "$DIR/highcard-$HC_WORDS.txt" "$GEN" "build/gen_corpus --high-card $HC_WORDS" \
+        "$GEN" --high-card "$HC_WORDS"
+    corpus small "$DIR/corpus-$MB-small.txt" "$NATURAL" "head -n 1000 $NATURAL" \
+        head -n 1000 "$NATURAL"
+fi
+if want kafka; then
+    # Whole lines only: the last, maybe cut, line of the head is dropped.
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    corpus kafka "$DIR/corpus-$MB-head-$KAFKA_MB.txt" "$NATURAL" \
+        "head -c $((KAFKA_MB * 1000000)) $NATURAL | sed '\$d'" \
+        bash -c 'head -c "$1" "$2" | sed "\$d"' - "$((KAFKA_MB * 1000000))" "$NATURAL"
+fi
+
 MODEL=$(grep -m 1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
-MODEL=${MODEL:-unknown CPU}
+record kind=machine cores:="$(nproc)" model="${MODEL:-unknown CPU}" kernel="$(uname -sr)" \
+    memory_mb:="$(awk '/^MemTotal:/ { printf "%d", $2 * 1024 / 1e6 }' /proc/meminfo)" \
+    date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" wcstream="$WCS" \
+    wcstream_version="$("$WCS" --version 2>&1 | head -n 1)"
+record kind=knobs BENCH_MB:="$MB" BENCH_RUNS:="$RUNS" BENCH_ONLY="$ONLY" \
+    BENCH_HC_WORDS:="$HC_WORDS" BENCH_HC_RUNS:="$HC_RUNS" BENCH_LISTEN_COPIES:="$LISTEN_COPIES" \
+    BENCH_KAFKA_MB:="$KAFKA_MB" BENCH_LATENCY_S:="$LAT_S" BENCH_LATENCY_RATE:="$LAT_RATE"
 
-# ---- correctness: all four must agree -----------------------------------
+# ---- workloads -----------------------------------------------------------
 
-say "checking that all programs count the same words..."
-for key in "${KEYS[@]}"; do
-    run "$key" "$DIR/out-$key.txt" "$DIR/check-$key.log"
-done
-sqlite3 -separator ' ' "$STATE" 'select count, word from word_counts' | sort >"$DIR/counts-wcstream.txt"
-sort "$DIR/out-mawk.txt" >"$DIR/counts-mawk.txt"
-sed 's/^ *//' "$DIR/out-sortuniq.txt" | sort >"$DIR/counts-sortuniq.txt"
-sort "$DIR/out-baseline.txt" >"$DIR/counts-baseline.txt"
+BASELINE_PROGRAMS=()
+if want baselines; then BASELINE_PROGRAMS=(mawk gawk sortuniq wc_baseline); fi
 
-read -r WORDS DISTINCT < <(totals "$DIR/counts-mawk.txt")
-bad=0
-for key in wcstream sortuniq baseline; do
-    read -r t d < <(totals "$DIR/counts-$key.txt")
-    if [[ $t != "$WORDS" || $d != "$DISTINCT" ]]; then
-        say "${LABEL[$key]} counts $t words, $d distinct; mawk counts $WORDS, $DISTINCT"
-        bad=1
-    fi
-    if ! cmp -s "$DIR/counts-mawk.txt" "$DIR/counts-$key.txt"; then
-        say "${LABEL[$key]} disagrees with mawk on these (count word) lines (< mawk, > ${LABEL[$key]}):"
-        diff "$DIR/counts-mawk.txt" "$DIR/counts-$key.txt" | head -n 20 >&2 || true
-        bad=1
-    fi
-done
-((bad == 0)) || die 1 "the programs disagree; no speed is reported"
-((WORDS > 0)) || die 1 "the corpus has no words"
-say "all agree: $(commas "$WORDS") words, $(commas "$DISTINCT") distinct"
+programs=()
+if want stdin; then programs+=(wcstream); fi
+programs+=("${BASELINE_PROGRAMS[@]}")
+if ((${#programs[@]})); then
+    stdin_round natural "$RUNS" "${programs[@]}"
+fi
+if want highcard; then
+    stdin_round highcard "$HC_RUNS" wcstream "${BASELINE_PROGRAMS[@]}"
+    highcard_small "$RUNS"
+fi
+if want listen; then listen_runs "$RUNS" "$LISTEN_COPIES"; fi
+if want socket; then socket_runs "$RUNS"; fi
+if want kafka; then kafka_runs "$RUNS"; fi
+if want latency; then latency_run "$LAT_S" "$LAT_RATE"; fi
 
-# ---- timing ------------------------------------------------------------
+# ---- report --------------------------------------------------------------
 
-declare -A BEST SECS RSS
-WCS_BEST_RUN=1
-for key in "${KEYS[@]}"; do
-    BEST[$key]=""
-    SECS[$key]=""
-    RSS[$key]=0
-done
-for ((r = 1; r <= RUNS; r++)); do
-    for key in "${KEYS[@]}"; do
-        run "$key" /dev/null "$DIR/$key-run-$r.log" timed
-        say "run $r/$RUNS: ${LABEL[$key]}: $RUN_S s"
-        if [[ $key == wcstream ]]; then
-            got=$(sqlite3 -separator ' ' "$STATE" 'select coalesce(sum(count), 0), count(*) from word_counts')
-            [[ $got == "$WORDS $DISTINCT" ]] ||
-                die 1 "timed wcstream run $r left '$got' (words distinct) in $STATE, expected '$WORDS $DISTINCT'"
-        fi
-        SECS[$key]+="${SECS[$key]:+, }$RUN_S"
-        if [[ -z ${BEST[$key]} ]] || (($(calc '%d' 'a < b' "$RUN_S" "${BEST[$key]}"))); then
-            BEST[$key]=$RUN_S
-            if [[ $key == wcstream ]]; then
-                WCS_BEST_RUN=$r
-            fi
-        fi
-        if ((RUN_KB > RSS[$key])); then
-            RSS[$key]=$RUN_KB
-        fi
+"$PY" tests/bench/report.py "$FIGS" "$DIR/results.json"
+say "figures written to $DIR/results.json ($(awk -v a="$START" -v b="$EPOCHREALTIME" \
+    'BEGIN { printf "%.0f", b - a }') s in all)"
+if ((BAD)); then
+    say "counts were WRONG or a program failed; no speed is reported for those runs:"
+    for f in "${FAILS[@]}"; do
+        say "  $f"
     done
-done
-
-# ---- report ------------------------------------------------------------
-
-MBYTES=$(calc '%.1f' 'a / 1e6' "$BYTES")
-echo "corpus: $MBYTES MB natural-like text, $(commas "$WORDS") words, $(commas "$DISTINCT") distinct ($CORPUS)"
-echo "machine: $CORES cores, $MODEL"
-echo "best of $RUNS runs (lowest wall time); MB = 10^6 bytes; peak RSS: largest over the runs"
-echo "wcstream x: wcstream's throughput divided by the program's"
-printf '%-24s %8s %8s %10s %13s %12s\n' program "best s" MB/s Mwords/s "peak RSS MB" "wcstream x"
-declare -A MBPS MWPS RSSMB XW
-for key in "${KEYS[@]}"; do
-    s=${BEST[$key]}
-    MBPS[$key]=$(calc '%.1f' 'a / b / 1e6' "$BYTES" "$s")
-    MWPS[$key]=$(calc '%.2f' 'a / b / 1e6' "$WORDS" "$s")
-    RSSMB[$key]=$(calc '%.1f' 'a * 1024 / 1e6' "${RSS[$key]}")
-    XW[$key]=$(calc '%.2f' 'a / b' "$s" "${BEST[wcstream]}")
-    printf '%-24s %8.3f %8s %10s %13s %11sx\n' "${LABEL[$key]}" "$s" "${MBPS[$key]}" \
-        "${MWPS[$key]}" "${RSSMB[$key]}" "${XW[$key]}"
-done
-echo "(sort | uniq -c: peak RSS is the pipeline's largest process, sort; reading a pipe, GNU sort" \
-    "sorts small runs and merges them through temporary files in ${TMPDIR:-/tmp})"
-MET=$(calc '%d' 'a >= 4' "${XW[mawk]}")
-echo "target wcstream >= 4x mawk: $( ((MET)) && echo met || echo NOT met) (${XW[mawk]}x; reported, not enforced)"
-echo "wcstream / wc_baseline throughput: ${XW[baseline]}x"
-
-# Where wcstream's time went, from the per-batch log lines of its best run.
-LOG=$DIR/wcstream-run-$WCS_BEST_RUN.log
-read -r NB BTOTAL TOK AGG COMMIT SINKS OTHER < <(awk '
-    / batch [0-9]+: .*\(tokenize / {
-        s = $0; sub(/.*; /, "", s); gsub(/[(),]/, "", s); split(s, f, " ")
-        # f: total "ms" "tokenize" t "aggregate" a "commit" c "sinks" k
-        n++; tot += f[1]; tok += f[4]; agg += f[6]; com += f[8]; snk += f[10]
-    }
-    END {
-        printf "%d %.3f %.3f %.3f %.3f %.3f %.3f\n", n, tot / 1e3, tok / 1e3, agg / 1e3, com / 1e3,
-            snk / 1e3, (tot - tok - agg - com - snk) / 1e3
-    }
-' "$LOG")
-OUTSIDE=$(calc '%.3f' 'a - b' "${BEST[wcstream]}" "$BTOTAL")
-echo "wcstream best run ($LOG): $NB batches, $BTOTAL s in batches: tokenize $TOK s, aggregate $AGG s," \
-    "commit $COMMIT s, sinks $SINKS s, rest of batch (top-N, sort) $OTHER s;" \
-    "outside batches (reading input, start, exit) $OUTSIDE s"
-
-# ---- results.json ------------------------------------------------------
-
-{
-    printf '{\n'
-    printf '  "corpus": {"path": %s, "bytes": %d, "mib": %d, "words": %d, "distinct": %d},\n' \
-        "$(json_str "$CORPUS")" "$BYTES" "$MB" "$WORDS" "$DISTINCT"
-    printf '  "machine": {"cores": %d, "model": %s},\n' "$CORES" "$(json_str "$MODEL")"
-    printf '  "runs": %d,\n  "best": "lowest wall time of the runs",\n' "$RUNS"
-    printf '  "units": {"mb": 1000000, "peak_rss_mb": "GNU time %%M * 1024 / 1e6, largest over the runs"},\n'
-    printf '  "programs": [\n'
-    sep=""
-    for key in "${KEYS[@]}"; do
-        set_cmd "$key"
-        printf '%s    {"name": %s, "command": %s, "seconds": [%s], "best_s": %s, "mb_per_s": %s, ' \
-            "$sep" "$(json_str "${LABEL[$key]}")" "$(json_str "${CMD[*]}")" "${SECS[$key]}" \
-            "${BEST[$key]}" "${MBPS[$key]}"
-        printf '"mwords_per_s": %s, "peak_rss_mb": %s, "wcstream_x": %s}' \
-            "${MWPS[$key]}" "${RSSMB[$key]}" "${XW[$key]}"
-        sep=$',\n'
-    done
-    printf '\n  ],\n'
-    printf '  "wcstream_vs_mawk": %s, "target_vs_mawk": 4, "target_met": %s,\n' \
-        "${XW[mawk]}" "$( ((MET)) && echo true || echo false)"
-    printf '  "wcstream_vs_baseline": %s,\n' "${XW[baseline]}"
-    printf '  "wcstream_batches": {"log": %s, "batches": %d, "batch_s": %s, "tokenize_s": %s, ' \
-        "$(json_str "$LOG")" "$NB" "$BTOTAL" "$TOK"
-    printf '"aggregate_s": %s, "commit_s": %s, "sinks_s": %s, "other_in_batch_s": %s, ' \
-        "$AGG" "$COMMIT" "$SINKS" "$OTHER"
-    printf '"outside_batches_s": %s}\n' "$OUTSIDE"
-    printf '}\n'
-} >"$DIR/results.json.tmp"
-mv "$DIR/results.json.tmp" "$DIR/results.json"
-say "figures written to $DIR/results.json"
+    exit 1
+fi

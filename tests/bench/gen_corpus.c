@@ -17,11 +17,22 @@
  * punctuated variants and the numbers, a 40 MiB corpus has about 290,000
  * distinct whitespace-separated words.
  *
+ * With --high-card it writes instead a corpus whose vocabulary does not
+ * stop growing: exactly WORDS distinct words, new ones arriving at a
+ * steady rate to the last line. A word is a fixed-length base-62 string
+ * ([0-9A-Za-z], 4 characters up to 14,776,336 words) of a number drawn
+ * without repetition (a keyed bijection, so the words arrive in no
+ * particular key order, as real new keys would); one token in 16, at
+ * random, repeats a word seen earlier, picked uniformly, so that counts are
+ * not all 1. Lines wrap as above. Short tokens keep the corpus small: 10
+ * million distinct words take about 53 MB.
+ *
  * Randomness comes from xoshiro256** seeded with splitmix64 and only exact
- * IEEE arithmetic is used (no libm), so the same MIB and seed give the same
+ * IEEE arithmetic is used (no libm), so the same arguments give the same
  * bytes on every machine.
  *
  * usage: gen_corpus MIB [SEED] > corpus.txt
+ *        gen_corpus --high-card WORDS [SEED] > corpus.txt
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -378,38 +389,137 @@ static void sentence(struct out *o, const struct vocab *v, struct rng *r)
     }
 }
 
+/* ---- high-cardinality mode -------------------------------------------- */
+
+static const char hc_digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+#define HC_BASE      62
+#define HC_REPEAT_IN 16 /* one token in 16 repeats an earlier word */
+
+/* A keyed bijection of [0, limit): an invertible mix of k-bit numbers
+ * (2^k >= limit) applied until the result falls below limit ("cycle
+ * walking", which keeps it a bijection of the smaller range). */
+struct perm {
+    uint64_t limit, mask, key;
+    int shift;
+};
+
+static void perm_init(struct perm *p, uint64_t limit, struct rng *r)
+{
+    int k = 1;
+
+    while (k < 63 && (1ULL << k) < limit)
+        k++;
+    p->limit = limit;
+    p->mask = (1ULL << k) - 1;
+    p->shift = (k + 1) / 2;
+    p->key = rng_next(r);
+}
+
+/* Each step is invertible modulo 2^k: adding a constant, multiplying by an
+ * odd one, and x ^= x >> shift. */
+static uint64_t perm_mix(const struct perm *p, uint64_t x)
+{
+    x = (x + p->key) & p->mask;
+    x = (x * 0x9e3779b97f4a7c15ULL) & p->mask;
+    x ^= x >> p->shift;
+    x = (x * 0xd6e8feb86659fd93ULL) & p->mask;
+    x ^= x >> p->shift;
+    return x;
+}
+
+static uint64_t perm_apply(const struct perm *p, uint64_t i)
+{
+    uint64_t x = i;
+
+    do
+        x = perm_mix(p, x);
+    while (x >= p->limit);
+    return x;
+}
+
+/* Writes `words` distinct base-62 words of the same length, new ones in a
+ * keyed order, with a repeat of an earlier one every HC_REPEAT_IN tokens
+ * on average. */
+static void high_card(struct out *o, struct rng *r, uint64_t words)
+{
+    struct perm p;
+    uint64_t space = HC_BASE, emitted = 0;
+    size_t len = 1;
+
+    while (space < words) {
+        space *= HC_BASE;
+        len++;
+    }
+    perm_init(&p, space, r);
+    while (emitted < words) {
+        uint64_t id;
+        char tok[16];
+
+        if (emitted > 0 && rng_below(r, HC_REPEAT_IN) == 0)
+            id = perm_apply(&p, rng_next(r) % emitted);
+        else
+            id = perm_apply(&p, emitted++);
+        for (size_t i = len; i-- > 0; id /= HC_BASE)
+            tok[i] = hc_digits[id % HC_BASE];
+        put_token(o, r, tok, len);
+    }
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: gen_corpus MIB [SEED] > corpus.txt\n"
+                    "       gen_corpus --high-card WORDS [SEED] > corpus.txt\n");
+    exit(2);
+}
+
+/* A whole number in [1, max], or exit 2 naming what it is. */
+static uint64_t parse_count(const char *arg, uint64_t max, const char *what)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(arg, &end, 10);
+    if (errno || *end || end == arg || arg[0] == '-' || v == 0 || v > max) {
+        fprintf(stderr, "gen_corpus: %s must be a whole number, 1 to %" PRIu64 "\n", what, max);
+        exit(2);
+    }
+    return v;
+}
+
 int main(int argc, char **argv)
 {
     static struct vocab v;
     static struct out o;
     struct rng r;
-    uint64_t seed = DEFAULT_SEED;
-    unsigned long mib;
+    uint64_t seed = DEFAULT_SEED, n;
+    int hc = argc > 1 && strcmp(argv[1], "--high-card") == 0;
     char *end;
 
-    if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: gen_corpus MIB [SEED] > corpus.txt\n");
-        return 2;
-    }
-    errno = 0;
-    mib = strtoul(argv[1], &end, 10);
-    if (errno || *end || end == argv[1] || mib == 0 || mib > 1000000) {
-        fprintf(stderr, "gen_corpus: size must be a whole number of MiB, 1 to 1000000\n");
-        return 2;
-    }
-    if (argc == 3) {
-        seed = strtoull(argv[2], &end, 0);
-        if (*end || end == argv[2]) {
+    if (argc < 2 + hc || argc > 3 + hc)
+        usage();
+    if (hc)
+        n = parse_count(argv[2], 10000000000ULL, "WORDS");
+    else
+        n = parse_count(argv[1], 1000000, "size in MiB");
+    if (argc == 3 + hc) {
+        seed = strtoull(argv[2 + hc], &end, 0);
+        if (*end || end == argv[2 + hc]) {
             fprintf(stderr, "gen_corpus: seed must be a number\n");
             return 2;
         }
     }
 
     rng_seed(&r, seed);
-    build_vocab(&v, &r);
-    o.width = 45 + rng_below(&r, 76);
-    while (o.done < (uint64_t)mib << 20)
-        sentence(&o, &v, &r);
+    if (hc) {
+        o.width = 45 + rng_below(&r, 76);
+        high_card(&o, &r, n);
+    } else {
+        build_vocab(&v, &r);
+        o.width = 45 + rng_below(&r, 76);
+        while (o.done < n << 20)
+            sentence(&o, &v, &r);
+    }
     /* The last line may still hold words; it ends with '\n' like the rest. */
     if (o.len)
         end_line(&o, &r);
