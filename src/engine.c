@@ -574,9 +574,10 @@ static void reset_batch(struct wcs_engine *eng, struct batch *b)
  * byte) without making memory bigger. With available-now a batch ends only
  * at that bound or at the end of the input, so batch boundaries do not
  * depend on how fast a reader thread happens to be. *full: the last chunk
- * was full.
+ * was full; *cut: and the batch ended at a memory bound, so more input is
+ * waiting.
  */
-static int gather(struct wcs_engine *eng, bool *full, char *err, size_t errlen)
+static int gather(struct wcs_engine *eng, bool *full, bool *cut, char *err, size_t errlen)
 {
     struct batch *b = eng->cur;
     bool available_now = eng->cf->available_now;
@@ -606,6 +607,8 @@ static int gather(struct wcs_engine *eng, bool *full, char *err, size_t errlen)
         if (!*full && !available_now)
             break;
     }
+    *cut = *full && !eng->end_batch &&
+           (b->bytes >= eng->cf->max_bytes || wcs_fold_groups(eng->fold) >= BATCH_MAX_GROUPS);
     wcs_fold_times(eng->fold, &b->tokenize_ns, &b->aggregate_ns);
     b->nsets = wcs_fold_sets(eng->fold, b->sets);
     return 0;
@@ -733,6 +736,7 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
     int64_t interval_ns = cf->available_now ? 0 : cf->trigger_ms * 1000000;
     int64_t deadline = wcs_now_ns();
     bool backlog = true; /* the last batch stopped at a full chunk: go on at once */
+    bool cut = false;    /* ... and at a memory bound: even before the next tick */
     wcs_info("query %s run %s started: %zu source(s), %zu sink(s), state %s at batch %" PRId64,
              wcs_state_query_id(eng->st), eng->run_id, eng->nsrcs, eng->nsinks, cf->state_path,
              wcs_state_last_batch(eng->st));
@@ -750,13 +754,13 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
     reset_batch(eng, eng->cur);
     while (!eng->stopping) {
         int64_t now = wcs_now_ns();
-        if (interval_ns) {
+        if (interval_ns && !cut) {
             if (now < deadline) {
                 wcs_notify_wait(&eng->notify, (deadline - now + 999999) / 1000000);
                 continue; /* woken early: by data (ignored until the tick) or to stop */
             }
             deadline = deadline + interval_ns > now ? deadline + interval_ns : now;
-        } else if (!backlog) {
+        } else if (!interval_ns && !backlog) {
             wcs_notify_wait(&eng->notify, IDLE_POLL_MS);
             if (eng->stopping)
                 break;
@@ -764,7 +768,7 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
         eng->cur->start_ns = wcs_now_ns();
         clock_gettime(CLOCK_REALTIME, &eng->cur->wall);
         bool finished = all_finished(eng); /* before the pull: no data may slip in after */
-        if (gather(eng, &backlog, err, errlen) < 0)
+        if (gather(eng, &backlog, &cut, err, errlen) < 0)
             return -1;
         /* No new data, no batch; but consumed input without text (empty
          * Kafka messages) still moves offsets that must commit. */
