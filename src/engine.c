@@ -39,7 +39,8 @@
 #define IDLE_POLL_MS 100               /* wake-up for sources that cannot signal */
 #define RETRY_MIN_MS 100               /* first wait after a failed commit */
 #define RETRY_MAX_MS 10000             /* longest wait between commit attempts */
-#define CHUNK_BYTES  ((size_t)4 << 20) /* input read and tokenized at a time */
+#define CHUNK_BYTES  ((size_t)1 << 20) /* input read and tokenized at a time */
+#define INBOX_BYTES  ((size_t)8 << 20) /* a source's buffered input, at most */
 #define BATCH_MAX_GROUPS                                                                           \
     (1u << 19) /* words (summed over the threads' tables) that end a batch early */
 
@@ -265,7 +266,7 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
     const struct wcs_source_env env = {
         .notify = &eng->notify,
         .available_now = cf->available_now,
-        .max_bytes = cf->max_bytes < 2 * CHUNK_BYTES ? cf->max_bytes : 2 * CHUNK_BYTES,
+        .max_bytes = cf->max_bytes < INBOX_BYTES ? cf->max_bytes : INBOX_BYTES,
         .max_line = cf->max_line,
         .query_id = wcs_state_query_id(eng->st),
     };

@@ -3,9 +3,9 @@
  *
  * Part 0 of a chunk is the calling thread's; helper i waits for a new round
  * number, does part i, and counts itself out. Between rounds the helpers
- * touch nothing, so the caller may swap the tables without a lock. One mutex and two condition
- * variables per round of a 4 MiB chunk: tens of microseconds against tens
- * of milliseconds of work.
+ * touch nothing, so the caller may swap the tables without a lock. A round
+ * costs one mutex and two condition variables, a few microseconds against
+ * the milliseconds a 1 MiB chunk takes to fold.
  */
 #include "wcstream/fold.h"
 
