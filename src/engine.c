@@ -642,6 +642,7 @@ static void *committer_main(void *arg)
             memcpy(eng->job_err, err, sizeof(err));
         eng->job = NULL;
         pthread_cond_broadcast(&eng->cv);
+        wcs_notify_signal(&eng->notify); /* an engine filling the next batch hands it over */
     }
     pthread_mutex_unlock(&eng->mu);
     return NULL;
@@ -665,6 +666,19 @@ static int finish_batch(struct wcs_engine *eng, char *err, size_t errlen)
     if (rc == 0)
         ack(eng);
     return rc;
+}
+
+static bool committing(struct wcs_engine *eng)
+{
+    pthread_mutex_lock(&eng->mu);
+    bool busy = eng->job != NULL;
+    pthread_mutex_unlock(&eng->mu);
+    return busy;
+}
+
+static bool empty_batch(const struct batch *b)
+{
+    return b->bytes == 0 && b->offs.n == 0;
 }
 
 /* Hand the gathered batch to the committer (after the one before it is
@@ -766,21 +780,32 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
             if (eng->stopping)
                 break;
         }
-        eng->cur->start_ns = wcs_now_ns();
-        clock_gettime(CLOCK_REALTIME, &eng->cur->wall);
+        if (empty_batch(eng->cur)) {
+            eng->cur->start_ns = wcs_now_ns();
+            clock_gettime(CLOCK_REALTIME, &eng->cur->wall);
+        }
         bool finished = all_finished(eng); /* before the pull: no data may slip in after */
         if (gather(eng, &backlog, &cut, err, errlen) < 0)
             return -1;
         /* No new data, no batch; but consumed input without text (empty
          * Kafka messages) still moves offsets that must commit. */
-        if (eng->cur->bytes == 0 && eng->cur->offs.n == 0) {
+        if (empty_batch(eng->cur)) {
             if (finished)
                 break;
             continue;
         }
+        /* With --trigger 0, what arrives while the last batch commits joins
+         * the batch in hand rather than queueing behind it: batches grow
+         * with the commit time, and a line waits for at most the rest of
+         * one commit before its own. */
+        if (!interval_ns && !cf->available_now && !cut && !finished && committing(eng))
+            continue;
         if (hand_over(eng, err, errlen) < 0)
             return -1;
     }
+    /* A stop: the batch in hand is committed too. */
+    if (!empty_batch(eng->cur) && hand_over(eng, err, errlen) < 0)
+        return -1;
     if (finish_batch(eng, err, errlen) < 0)
         return -1;
     wcs_info("query %s stopped at batch %" PRId64, wcs_state_query_id(eng->st),
