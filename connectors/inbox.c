@@ -36,7 +36,7 @@ void wcs_inbox_destroy(struct wcs_inbox *ib)
 bool wcs_inbox_wait_space(struct wcs_inbox *ib)
 {
     pthread_mutex_lock(&ib->mu);
-    while (ib->buf.len >= ib->cap && !ib->stopping)
+    while (ib->buf.len - ib->head >= ib->cap && !ib->stopping)
         pthread_cond_wait(&ib->space, &ib->mu);
     bool ok = !ib->stopping;
     pthread_mutex_unlock(&ib->mu);
@@ -77,27 +77,33 @@ int wcs_inbox_take(struct wcs_inbox *ib, struct wcs_pull *p, char *err, size_t e
 {
     pthread_mutex_lock(&ib->mu);
     uint64_t start = ib->rows_out;
-    size_t n = ib->buf.len;
+    size_t have = ib->buf.len - ib->head, n = have;
+    const char *data = have ? ib->buf.data + ib->head : NULL;
     uint64_t rows = ib->rows_in - ib->rows_out;
     if (n > p->budget) {
         /* Whole lines within the budget; a longer first line goes alone
          * into an empty batch. */
-        const char *cut = p->budget ? memrchr(ib->buf.data, '\n', p->budget) : NULL;
+        const char *cut = p->budget ? memrchr(data, '\n', p->budget) : NULL;
         if (!cut && p->text->len == 0)
-            cut = memchr(ib->buf.data, '\n', n);
-        n = cut ? (size_t)(cut + 1 - ib->buf.data) : 0;
-        rows = count_lines(ib->buf.data, n);
+            cut = memchr(data, '\n', n);
+        n = cut ? (size_t)(cut + 1 - data) : 0;
+        rows = count_lines(data, n);
     }
     int r = 0;
-    if (n && n == ib->buf.len && p->text->len == 0) {
+    if (n && n == have && ib->head == 0 && p->text->len == 0) {
         struct wcs_buf tmp = *p->text; /* hand the whole buffer over, no copy */
         *p->text = ib->buf;
         ib->buf = tmp;
-    } else if (n) {
-        r = wcs_buf_append(p->text, ib->buf.data, n);
-        if (r == 0) {
-            memmove(ib->buf.data, ib->buf.data + n, ib->buf.len - n);
-            ib->buf.len -= n;
+    } else if (n && (r = wcs_buf_append(p->text, data, n)) == 0) {
+        /* Taken from the front; the rest moves down only once half the
+         * buffer is taken, so a take costs its own bytes, not the inbox's. */
+        ib->head += n;
+        if (ib->head == ib->buf.len) {
+            ib->head = ib->buf.len = 0;
+        } else if (ib->head >= ib->buf.len / 2) {
+            memmove(ib->buf.data, ib->buf.data + ib->head, ib->buf.len - ib->head);
+            ib->buf.len -= ib->head;
+            ib->head = 0;
         }
     }
     if (r == 0) {
@@ -121,7 +127,7 @@ int wcs_inbox_take(struct wcs_inbox *ib, struct wcs_pull *p, char *err, size_t e
 bool wcs_inbox_finished(struct wcs_inbox *ib)
 {
     pthread_mutex_lock(&ib->mu);
-    bool done = ib->closed && ib->buf.len == 0;
+    bool done = ib->closed && ib->buf.len == ib->head;
     pthread_mutex_unlock(&ib->mu);
     return done;
 }

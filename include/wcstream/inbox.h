@@ -24,6 +24,7 @@ struct wcs_inbox {
     pthread_mutex_t mu;
     pthread_cond_t space;
     struct wcs_buf buf; /* whole lines, guarded by mu */
+    size_t head;        /* buf's bytes before head are taken already */
     size_t cap;
     uint64_t rows_in, rows_out; /* lines put and taken since start */
     uint64_t cuts;              /* lines cut by the framers */

@@ -272,6 +272,51 @@ Test(inbox, take_within_budget)
     ib_teardown(&fx);
 }
 
+/* Takes smaller than the inbox, between feeds: every byte comes out once,
+ * in order, and the buffer never holds more than the unread lines plus as
+ * many again (taken bytes are moved out only once half of it is taken). */
+Test(inbox, small_takes_between_feeds_keep_order_and_bounds)
+{
+    struct ib_fixture fx;
+    ib_setup(&fx, 4096, 100);
+    char want[64 << 10], got[64 << 10];
+    size_t nwant = 0, ngot = 0;
+    uint64_t seed = 7;
+    for (int line = 0; nwant < sizeof(want) - 64;) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        if (seed >> 62) { /* feed a few lines */
+            char piece[256];
+            size_t n = 0;
+            for (int k = 0; k < 1 + (int)(seed >> 60 & 7); k++)
+                n += (size_t)snprintf(piece + n, sizeof(piece) - n, "line %d\n", line++);
+            cr_assert_eq(wcs_inbox_feed(&fx.ib, &fx.fr, piece, n), 0);
+            memcpy(want + nwant, piece, n);
+            nwant += n;
+        } else { /* take with a budget of 1..200 bytes */
+            struct ib_pull pl;
+            double s, e;
+            ib_pull_init(&pl, 1 + (size_t)(seed >> 32) % 200);
+            ib_take(&fx, &pl, &s, &e);
+            memcpy(got + ngot, pl.text.data, pl.text.len);
+            ngot += pl.text.len;
+            ib_pull_free(&pl);
+        }
+        size_t unread = nwant - ngot;
+        cr_assert_eq(fx.ib.buf.len - fx.ib.head, unread);
+        cr_assert_leq(fx.ib.buf.len, 2 * unread + 256, "taken bytes are not kept for long");
+    }
+    struct ib_pull pl;
+    double s, e;
+    ib_pull_init(&pl, sizeof(want));
+    ib_take(&fx, &pl, &s, &e);
+    memcpy(got + ngot, pl.text.data, pl.text.len);
+    ngot += pl.text.len;
+    ib_pull_free(&pl);
+    cr_assert_eq(ngot, nwant);
+    cr_expect(memcmp(got, want, nwant) == 0, "every byte once, in order");
+    ib_teardown(&fx);
+}
+
 Test(inbox, take_budget_spanning_several_lines)
 {
     struct ib_fixture fx;
