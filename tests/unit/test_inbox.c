@@ -297,7 +297,8 @@ Test(inbox, small_takes_between_feeds_keep_order_and_bounds)
             double s, e;
             ib_pull_init(&pl, 1 + (size_t)(seed >> 32) % 200);
             ib_take(&fx, &pl, &s, &e);
-            memcpy(got + ngot, pl.text.data, pl.text.len);
+            if (pl.text.len) /* a budget under the first line takes nothing */
+                memcpy(got + ngot, pl.text.data, pl.text.len);
             ngot += pl.text.len;
             ib_pull_free(&pl);
         }
