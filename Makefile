@@ -37,7 +37,7 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 SUPPORT  := $(BUILD)/gen_corpus $(BUILD)/wc_baseline
 
-.PHONY: all run test bench deps clean asan kafka-demo
+.PHONY: all run test bench deps clean asan kafka-demo FORCE
 
 all: $(BUILD)/wcstream
 
@@ -78,6 +78,11 @@ $(BUILD)/%: tests/bench/%.c $(BUILD)/.deps-ok
 
 $(BUILD)/kafka_broker: tests/support/kafka_broker.c $(BUILD)/.deps-ok
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+# --version names the commit: config.o is rebuilt when VERSION changes.
+$(BUILD)/version: FORCE
+	@mkdir -p $(BUILD) && echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' >$@
+$(BUILD)/obj/src/config.o: $(BUILD)/version
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
