@@ -29,7 +29,7 @@ KAFKA_TOPIC=lines
 KAFKA_PARTITIONS=4
 
 kafka_runs() {
-    local runs=$1 r p path want state log err broker addr ok label uri
+    local runs=$1 r p path want state log err broker addr label uri
     path=${CORPUS_PATH[kafka]}
     want=$(ref_fp "$path")
     state=$DIR/kafka.db
@@ -67,17 +67,11 @@ kafka_runs() {
         CMD=("$WCS" --source "$uri" --trigger available-now --state "$state" --progress-log "$log"
             --sink 'console?numRows=1')
         timed /dev/null /dev/null "$err" timeout 300 "${CMD[@]}"
-        ok=false
-        if ((RUN_RC != 0)); then
-            fail "$label" "exit status $RUN_RC; see $err"
-        else
-            check "$label" "$(fp_state "$state")" "$want" && ok=true
-        fi
-        say "$label: $RUN_S s$([[ $ok == true ]] || echo ' (WRONG)')"
+        judge "$label" "$err" "$state" "$want"
         record workload=kafka program=wcstream corpus=kafka run:="$r" \
             command="kcat -P -l (4 parts of $path, one a partition); $(cmdline "${CMD[@]}")" \
             seconds:="$RUN_S" t0:="$RUN_T0" peak_rss_kb:="$RUN_KB" progress_log="$log" \
-            log="$err" correct:="$ok"
+            log="$err" correct:="$OK"
     done
     kill_reap "$broker"
 }

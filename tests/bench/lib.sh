@@ -252,6 +252,20 @@ check() {
     return 1
 }
 
+# judge LABEL ERR STATE WANT: the verdict on a timed wcstream run (timed
+# left RUN_RC and RUN_S): a bad exit status fails it, else its state's
+# counts must have the fingerprint WANT. Sets OK to true or false and says
+# how long it took.
+judge() {
+    OK=false
+    if ((RUN_RC != 0)); then
+        fail "$1" "exit status $RUN_RC; see $2"
+    else
+        check "$1" "$(fp_state "$3")" "$4" && OK=true
+    fi
+    say "$1: $RUN_S s$([[ $OK == true ]] || echo ' (WRONG)')"
+}
+
 # fail LABEL MESSAGE: a run that did not finish as it should.
 fail() {
     say "FAILED: $1: $2"

@@ -118,15 +118,9 @@ socket_runs() {
             --progress-log "$log" --sink 'console?numRows=1')
         timed /dev/null /dev/null "$err" "${CMD[@]}"
         kill_reap "$server"
-        ok=false
-        if ((RUN_RC != 0)); then
-            fail "$label" "exit status $RUN_RC; see $err"
-        else
-            check "$label" "$(fp_state "$state")" "$want" && ok=true
-        fi
-        say "$label: $RUN_S s$([[ $ok == true ]] || echo ' (WRONG)')"
+        judge "$label" "$err" "$state" "$want"
         record workload=socket program=wcstream corpus=natural run:="$r" \
             command="nc -N -l 127.0.0.1 $port < $path; $(cmdline "${CMD[@]}")" seconds:="$RUN_S" \
-            t0:="$RUN_T0" peak_rss_kb:="$RUN_KB" progress_log="$log" correct:="$ok"
+            t0:="$RUN_T0" peak_rss_kb:="$RUN_KB" progress_log="$log" correct:="$OK"
     done
 }
