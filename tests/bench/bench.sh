@@ -178,7 +178,7 @@ BASELINE_PROGRAMS=()
 if want baselines; then BASELINE_PROGRAMS=(mawk gawk sortuniq wc_baseline); fi
 
 programs=()
-if want stdin; then programs+=(wcstream); fi
+if want stdin; then programs+=(wcstream wcstream1); fi
 programs+=("${BASELINE_PROGRAMS[@]}")
 if ((${#programs[@]})); then
     stdin_round natural "$RUNS" "${programs[@]}"

@@ -5,15 +5,16 @@
 #
 #   stdin_round CORPUS RUNS PROGRAM...
 #
-# runs every PROGRAM (wcstream, mawk, gawk, sortuniq, wc_baseline) RUNS
+# runs every PROGRAM (wcstream, wcstream1 = wcstream --threads 1, mawk,
+# gawk, sortuniq, wc_baseline) RUNS
 # times over corpus CORPUS (a name from bench.sh's CORPUS_PATH), round-robin
 # so that a noisy neighbour on the machine hits all of them alike. Each run
 # is timed under GNU time and checked: wcstream's state (a fresh
 # build/bench/stdin-CORPUS.db each run, committed for real: WAL,
 # synchronous=normal; the last one is kept for highcard.sh)
 # and each baseline's output must have the corpus's fingerprint. Each run
-# is one record in the figures (workload "stdin" for wcstream, "baseline"
-# for the others); a run whose counts are wrong is recorded as such and
+# is one record in the figures (workload "stdin" for wcstream, "stdin1"
+# for wcstream1, "baseline" for the others); a run whose counts are wrong is recorded as such and
 # its time is not reported.
 
 # shellcheck shell=bash
@@ -24,6 +25,7 @@ PIPE="LC_ALL=C tr -s ' \\t' '\\n' | LC_ALL=C sort | LC_ALL=C uniq -c"
 
 declare -A PROGRAM_LABEL=(
     [wcstream]="wcstream"
+    [wcstream1]="wcstream --threads 1"
     [mawk]="mawk"
     [gawk]="gawk"
     [sortuniq]="sort | uniq -c"
@@ -34,9 +36,10 @@ declare -A PROGRAM_LABEL=(
 # wcstream: committing to STATE, progress records to LOG).
 stdin_cmd() {
     case $1 in
-    wcstream)
+    wcstream | wcstream1)
         CMD=("$WCS" --source stdin --trigger available-now --state "$2" --progress-log "$3"
             --sink 'console?numRows=1')
+        [[ $1 == wcstream ]] || CMD+=(--threads 1)
         ;;
     mawk | gawk) CMD=("$1" "$AWK_PROG") ;;
     sortuniq) CMD=(bash -c "$PIPE") ;;
@@ -55,7 +58,7 @@ stdin_round() {
             label="${PROGRAM_LABEL[$prog]} on $corpus, run $r/$runs"
             log=$DIR/stdin-$corpus-$prog-$r.progress.jsonl
             out=$DIR/stdin-$corpus-$prog.out
-            if [[ $prog == wcstream ]]; then
+            if [[ $prog == wcstream* ]]; then
                 rm -f "$state" "$state-wal" "$state-shm" "$log"
             fi
             stdin_cmd "$prog" "$state" "$log"
@@ -64,7 +67,7 @@ stdin_round() {
             if ((RUN_RC != 0)); then
                 fail "$label" "exit status $RUN_RC; see $DIR/stdin-$corpus-$prog-$r.err"
             else
-                if [[ $prog == wcstream ]]; then
+                if [[ $prog == wcstream* ]]; then
                     got=$(fp_state "$state")
                 else
                     got=$(fp_output "$out")
@@ -72,8 +75,8 @@ stdin_round() {
                 check "$label" "$got" "$want" && ok=true
             fi
             say "$label: $RUN_S s$([[ $ok == true ]] || echo ' (counts WRONG)')"
-            if [[ $prog == wcstream ]]; then
-                record workload=stdin program=wcstream corpus="$corpus" run:="$r" \
+            if [[ $prog == wcstream* ]]; then
+                record workload="stdin${prog#wcstream}" program=wcstream corpus="$corpus" run:="$r" \
                     command="$(cmdline "${CMD[@]}") < $path" seconds:="$RUN_S" t0:="$RUN_T0" \
                     peak_rss_kb:="$RUN_KB" progress_log="$log" correct:="$ok"
             else
