@@ -688,9 +688,9 @@ static int hand_over(struct wcs_engine *eng, char *err, size_t errlen)
 {
     if (finish_batch(eng, err, errlen) < 0)
         return -1;
+    eng->handed = true;
     pthread_mutex_lock(&eng->mu);
     eng->job = eng->cur;
-    eng->handed = true;
     pthread_cond_broadcast(&eng->cv);
     pthread_mutex_unlock(&eng->mu);
     /* The other buffers' batch is done: gather into them. */
