@@ -41,8 +41,8 @@
 #define RETRY_MAX_MS 10000             /* longest wait between commit attempts */
 #define CHUNK_BYTES  ((size_t)1 << 20) /* input read and tokenized at a time */
 #define INBOX_BYTES  ((size_t)8 << 20) /* a source's buffered input, at most */
-#define BATCH_MAX_GROUPS                                                                           \
-    (1u << 19) /* words (summed over the threads' tables) that end a batch early */
+/* Distinct words (summed over the threads' tables) that end a batch early. */
+#define BATCH_MAX_GROUPS (1u << 19)
 
 /* A batch from its trigger to its ack: what it read, and what gathering it
  * measured, for its progress record. */
