@@ -300,6 +300,17 @@ void wcs_engine_free(struct wcs_engine *eng)
 {
     if (!eng)
         return;
+    /* First the committer: a batch it still holds (the run ended on an
+     * error) uses the sinks and the sources' descriptions. It finishes that
+     * batch, or gives up at once if it would have to wait or retry. */
+    if (eng->committer_started) {
+        eng->stopping = 1;
+        pthread_mutex_lock(&eng->mu);
+        eng->quit = true;
+        pthread_cond_broadcast(&eng->cv);
+        pthread_mutex_unlock(&eng->mu);
+        pthread_join(eng->committer, NULL);
+    }
     for (size_t i = 0; i < eng->nsrcs; i++) {
         eng->srcs[i].plugin->destroy(&eng->srcs[i]);
         free(eng->srcs[i].desc);
@@ -308,13 +319,6 @@ void wcs_engine_free(struct wcs_engine *eng)
     for (size_t i = 0; i < eng->nsinks; i++) {
         eng->sinks[i].plugin->destroy(&eng->sinks[i]);
         free(eng->sinks[i].desc);
-    }
-    if (eng->committer_started) {
-        pthread_mutex_lock(&eng->mu);
-        eng->quit = true;
-        pthread_cond_broadcast(&eng->cv);
-        pthread_mutex_unlock(&eng->mu);
-        pthread_join(eng->committer, NULL);
     }
     pthread_cond_destroy(&eng->cv);
     pthread_mutex_destroy(&eng->mu);
