@@ -97,7 +97,7 @@ listen_runs() {
 }
 
 socket_runs() {
-    local runs=$1 r port path want state log err server ok label
+    local runs=$1 r port path want state log err server label
     path=${CORPUS_PATH[natural]}
     want=$(ref_fp "$path")
     state=$DIR/socket.db
