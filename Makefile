@@ -5,6 +5,9 @@
 #   make test     unit + integration tests, release and ASan+UBSan builds
 #   make bench    throughput, memory, state and latency figures against mawk, gawk,
 #                 sort | uniq -c and a plain C counter (tests/bench/bench.sh)
+#   make fuzz     every libFuzzer target for FUZZ_SECONDS each (tests/fuzz/)
+#   make soak     all sources and sinks at once for SOAK_SECONDS; RSS and fds over time
+#   make lint     cppcheck and clang-tidy on the project's code
 #   make kafka-demo  a local Kafka-protocol broker, a producer, wcstream on it
 #   make deps     install missing Debian packages (root) or print the command
 #   make clean
@@ -15,7 +18,8 @@ PKGS     := sqlite3 libcjson libxxhash libutf8proc libpcre2-8 rdkafka libwebsock
 # Debian packages: build libraries, then the tools the tests drive.
 DEB_PKGS := pkg-config libsqlite3-dev libcjson-dev libxxhash-dev libutf8proc-dev \
             libpcre2-dev librdkafka-dev libwebsockets-dev libcriterion-dev netcat-openbsd \
-            sqlite3 mawk gawk time python3 python3-websockets kcat curl chromium
+            sqlite3 mawk gawk time python3 python3-websockets kcat curl chromium \
+            clang libclang-rt-14-dev valgrind cppcheck clang-tidy
 
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
@@ -37,7 +41,7 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 SUPPORT  := $(BUILD)/gen_corpus $(BUILD)/wc_baseline
 
-.PHONY: all run test bench deps clean asan kafka-demo FORCE
+.PHONY: all run test bench deps clean asan kafka-demo lint soak FORCE
 
 all: $(BUILD)/wcstream
 
@@ -105,6 +109,12 @@ test: $(BUILD)/wcstream $(BUILD)/unit_tests $(BUILD)/kafka_broker asan
 
 bench: $(BUILD)/wcstream $(SUPPORT) $(BUILD)/count_sum $(BUILD)/kafka_broker
 	@tests/bench/bench.sh
+
+soak: $(BUILD)/wcstream $(BUILD)/kafka_broker
+	@tests/soak/soak.sh
+
+# The fuzzers (clang, libFuzzer) build in build/fuzz; see tests/fuzz/fuzz.mk.
+-include tests/fuzz/fuzz.mk
 
 kafka-demo: $(BUILD)/wcstream $(BUILD)/kafka_broker
 	@tests/support/kafka_demo.sh
