@@ -60,7 +60,7 @@ static int kafka_sink_init(struct wcs_sink *sk, struct wcs_uri *uri, const struc
         return WCS_EUSAGE;
     }
     const char *format = wcs_uri_get(uri, "format");
-    if (format && strcmp(format, "text") && strcmp(format, "json")) {
+    if (format && strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
         wcs_err(err, errlen, "%s: format must be text or json, not '%s'", uri->text, format);
         return WCS_EUSAGE;
     }

@@ -8,6 +8,7 @@
  */
 #include "wcstream/config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -155,7 +156,8 @@ int wcs_config_set(struct wcs_config *cf, const char *name, const char *value, c
     } else if (strcmp(name, "state") == 0) {
         oom = set_string(&cf->state_path, value);
     } else if (strcmp(name, "synchronous") == 0) {
-        if (strcmp(value, "off") && strcmp(value, "normal") && strcmp(value, "full")) {
+        if (strcmp(value, "off") != 0 && strcmp(value, "normal") != 0 &&
+            strcmp(value, "full") != 0) {
             wcs_err(err, errlen, "synchronous must be off, normal or full, not '%s'", value);
             return -1;
         }
@@ -322,6 +324,7 @@ enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, cha
     /* The file first, so that flags override it. */
     for (int i = 1; i < argc; i++) {
         const char *path = NULL;
+        assert(argv[i]); /* C11 5.1.2.2.1: argv[0..argc-1] are strings */
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
             path = argv[i + 1];
         else if (strncmp(argv[i], "--config=", 9) == 0)

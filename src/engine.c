@@ -21,6 +21,7 @@
  */
 #include "wcstream/engine.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -311,12 +312,15 @@ void wcs_engine_free(struct wcs_engine *eng)
         pthread_mutex_unlock(&eng->mu);
         pthread_join(eng->committer, NULL);
     }
+    /* add_source() and add_sink() count an entry once its plugin is set. */
     for (size_t i = 0; i < eng->nsrcs; i++) {
+        assert(eng->srcs && eng->srcs[i].plugin);
         eng->srcs[i].plugin->destroy(&eng->srcs[i]);
         free(eng->srcs[i].desc);
         free(eng->srcs[i].key);
     }
     for (size_t i = 0; i < eng->nsinks; i++) {
+        assert(eng->sinks && eng->sinks[i].plugin);
         eng->sinks[i].plugin->destroy(&eng->sinks[i]);
         free(eng->sinks[i].desc);
     }
@@ -389,6 +393,7 @@ static void merge_offset(cJSON **acc, cJSON *next, bool keep_first)
 static int pull(struct wcs_engine *eng, size_t budget, char *err, size_t errlen)
 {
     struct batch *b = eng->cur;
+    assert(eng->nsrcs > 0); /* the config asks for a source */
     eng->text.len = 0;
     for (size_t k = 0; k < eng->nsrcs; k++) {
         size_t i = (eng->next_src + k) % eng->nsrcs;

@@ -235,7 +235,7 @@ void wcs_fold_times(const struct wcs_fold *f, int64_t *tokenize_ns, int64_t *agg
         agg += f->parts[i].agg_ns;
     }
     *aggregate_ns =
-        tok + agg ? (int64_t)((double)f->wall_ns * (double)agg / (double)(tok + agg)) : 0;
+        (tok + agg) != 0 ? (int64_t)((double)f->wall_ns * (double)agg / (double)(tok + agg)) : 0;
     *tokenize_ns = f->wall_ns - *aggregate_ns;
 }
 

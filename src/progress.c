@@ -59,7 +59,7 @@ cJSON *wcs_progress_json(const struct wcs_progress *p)
     if (!(p->phases_done & 1u << WCS_PHASE_TRIGGER)) {
         trigger_s = 0;
         for (int i = 0; i < WCS_PHASE_TRIGGER; i++)
-            trigger_s += p->phases_done & 1u << i ? p->phase_ms[i] / 1000.0 : 0;
+            trigger_s += (p->phases_done & 1u << i) != 0 ? p->phase_ms[i] / 1000.0 : 0;
     }
     if (!o)
         return NULL;

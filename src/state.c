@@ -784,7 +784,8 @@ int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_of
                 rc = step == SQLITE_DONE ? SQLITE_INTERNAL : step;
                 break;
             }
-            if ((found = sqlite3_column_type(st->lookup, 0) != SQLITE_NULL))
+            found = sqlite3_column_type(st->lookup, 0) != SQLITE_NULL;
+            if (found)
                 have = sqlite3_column_int64(st->lookup, 0);
         }
         rows[k].count = have + st->delta[k];

@@ -38,8 +38,9 @@
 #define C_WORD  4 /* ASCII letters and digits, for words mode */
 #define C_JOIN  8 /* ' and -, kept between two word characters */
 
-#define UPPER(c) [c] = C_UPPER | C_WORD
-#define LOWER(c) [c] = C_WORD
+/* Designated initializers of cls[]: no parentheses possible. */
+#define UPPER(c) [c] = C_UPPER | C_WORD /* NOLINT(bugprone-macro-parentheses) */
+#define LOWER(c) [c] = C_WORD           /* NOLINT(bugprone-macro-parentheses) */
 
 static const unsigned char cls[256] = {
     [' '] = C_SPACE,  ['\t'] = C_SPACE, ['\n'] = C_SPACE, ['\v'] = C_SPACE, ['\f'] = C_SPACE,
