@@ -5,13 +5,19 @@
  * lines are appended in runs (one memcpy per run of lines, not per line);
  * only the unfinished tail is kept. A line that grows past max_line is cut
  * so a 100 MB line without a newline costs max_line bytes of memory, not
- * 100 MB.
+ * 100 MB: the kept tail never holds more than max_line + 2 bytes (its
+ * capacity included), which is what bounds a listen:// client's memory.
  */
 #include "wcstream/framer.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A kept line's buffer bigger than this is freed once the line is out, so
+ * an idle stream that once sent a long line holds nothing. */
+#define PART_KEEP ((size_t)64 * 1024)
 
 void wcs_framer_init(struct wcs_framer *fr, size_t max_line)
 {
@@ -88,6 +94,82 @@ static int emit_lines(struct wcs_framer *fr, const char *s, size_t n, struct wcs
     return 0;
 }
 
+/* Room for extra more bytes in the kept line. Its capacity grows by
+ * doubling but never past max_line + 2 (a line of max_line + 1 bytes is
+ * cut at once; a whole one adds its '\n'). 0 or -ENOMEM. */
+static int part_reserve(struct wcs_framer *fr, size_t extra)
+{
+    struct wcs_buf *b = &fr->part;
+    size_t need = b->len + extra, most = fr->max_line + 2;
+    assert(need <= most);
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap * 2 : 256;
+    cap = cap < need ? need : cap > most ? most : cap;
+    char *data = realloc(b->data, cap);
+    if (!data)
+        return -ENOMEM;
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+static int part_append(struct wcs_framer *fr, const char *data, size_t n)
+{
+    if (n == 0 || part_reserve(fr, n) < 0)
+        return n ? -ENOMEM : 0;
+    memcpy(fr->part.data + fr->part.len, data, n);
+    fr->part.len += n;
+    return 0;
+}
+
+/* The kept line is out: forget it, and its buffer if that grew big. */
+static void part_clear(struct wcs_framer *fr)
+{
+    fr->part.len = 0;
+    if (fr->part.cap > PART_KEEP)
+        wcs_buf_free(&fr->part);
+}
+
+/* Continue the kept line with data, up to and including its '\n' if data
+ * has one, cutting it as it passes max_line. Returns the bytes consumed
+ * (all of n when no '\n' comes), or (size_t)-1 when out of memory. The cut
+ * points depend only on the line's bytes, never on how they were chunked:
+ * a piece is cut only once max_line + 1 bytes of the line are known. */
+static size_t continue_part(struct wcs_framer *fr, const char *data, size_t n, struct wcs_buf *out,
+                            uint64_t *rows)
+{
+    size_t used = 0;
+    while (used < n) {
+        const char *nl = memchr(data + used, '\n', n - used);
+        size_t seg = nl ? (size_t)(nl - (data + used)) : n - used;
+        if (fr->part.len + seg > fr->max_line) {
+            /* Too long: hold max_line + 1 bytes, cut pieces off the front. */
+            size_t take = fr->max_line + 1 - fr->part.len;
+            if (part_append(fr, data + used, take) < 0)
+                return (size_t)-1;
+            used += take;
+            size_t done = cut_pieces(fr, fr->part.data, fr->part.len, out, rows);
+            if (done == (size_t)-1)
+                return (size_t)-1;
+            memmove(fr->part.data, fr->part.data + done, fr->part.len - done);
+            fr->part.len -= done;
+            continue;
+        }
+        size_t take = seg + (nl != NULL);
+        if (part_append(fr, data + used, take) < 0)
+            return (size_t)-1;
+        used += take;
+        if (nl) {
+            if (emit_lines(fr, fr->part.data, fr->part.len, out, rows) < 0)
+                return (size_t)-1;
+            part_clear(fr);
+            break;
+        }
+    }
+    return used;
+}
+
 int wcs_framer_feed(struct wcs_framer *fr, const char *data, size_t n, struct wcs_buf *out,
                     uint64_t *rows)
 {
@@ -95,35 +177,24 @@ int wcs_framer_feed(struct wcs_framer *fr, const char *data, size_t n, struct wc
         return 0;
     size_t out_len = out->len;
     uint64_t rows0 = *rows, cuts0 = fr->cuts;
-    const char *nl = memchr(data, '\n', n);
-    if (!nl) {
-        /* No line ends here: keep it, cutting pieces off if it grew too long. */
-        if (wcs_buf_append(&fr->part, data, n) < 0)
-            goto fail;
-        size_t done = cut_pieces(fr, fr->part.data, fr->part.len, out, rows);
-        if (done == (size_t)-1)
-            goto fail;
-        memmove(fr->part.data, fr->part.data + done, fr->part.len - done);
-        fr->part.len -= done;
-        return 0;
-    }
-    /* First line: the kept tail plus data up to the first newline. */
+    /* First the line kept from the last feed, if there is one. */
     if (fr->part.len) {
-        size_t head = (size_t)(nl + 1 - data);
-        if (wcs_buf_append(&fr->part, data, head) < 0)
+        size_t used = continue_part(fr, data, n, out, rows);
+        if (used == (size_t)-1)
             goto fail;
-        if (emit_lines(fr, fr->part.data, fr->part.len, out, rows) < 0)
-            goto fail;
-        fr->part.len = 0;
-        data += head;
-        n -= head;
+        data += used;
+        n -= used;
+        if (n == 0)
+            return 0;
     }
-    /* Every further whole line, then keep the tail. */
+    /* Every whole line straight from data, then cut the tail down to at
+     * most max_line bytes and keep it. */
     const char *last = memrchr(data, '\n', n);
     size_t whole = last ? (size_t)(last + 1 - data) : 0;
     if (whole && emit_lines(fr, data, whole, out, rows) < 0)
         goto fail;
-    if (n > whole && wcs_buf_append(&fr->part, data + whole, n - whole) < 0)
+    size_t done = cut_pieces(fr, data + whole, n - whole, out, rows);
+    if (done == (size_t)-1 || part_append(fr, data + whole + done, n - whole - done) < 0)
         goto fail;
     return 0;
 fail:
@@ -138,9 +209,9 @@ int wcs_framer_flush(struct wcs_framer *fr, struct wcs_buf *out, uint64_t *rows)
 {
     if (!fr->part.len)
         return 0;
-    if (wcs_buf_append(&fr->part, "\n", 1) < 0)
+    if (part_append(fr, "\n", 1) < 0)
         return -ENOMEM;
     int r = emit_lines(fr, fr->part.data, fr->part.len, out, rows);
-    fr->part.len = 0;
+    part_clear(fr);
     return r;
 }

@@ -7,7 +7,8 @@
  * counting, the pending partial line and flush, CRLF and empty lines, and
  * the max_line cut: pieces within the limit, after whitespace when there
  * is some, never inside a UTF-8 sequence, counted, and with the framer's
- * own memory bounded near max_line however long the line grows.
+ * own memory bounded near max_line however long the line grows (its
+ * capacity at most max_line + 2 bytes, whatever the chunks).
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -566,6 +567,55 @@ Test(framer, memory_stays_bounded_for_a_huge_line)
     cr_expect_geq(rows, TOTAL / MAX_LINE);
     wcs_framer_free(&fr);
     wcs_buf_free(&out);
+}
+
+/* The kept line's buffer, capacity included, never passes max_line + 2
+ * bytes, however the text is chunked: listen:// bounds a client's memory
+ * by it. A long line's buffer is freed once the line is out. */
+Test(framer, kept_line_capacity_within_max_line)
+{
+    static char text[60000];
+    fr_rng_state = 0x2545F4914F6CDD1DULL;
+    for (int round = 0; round < 30; round++) {
+        size_t n = fr_random_text(text, 1000 + fr_below(sizeof(text) - 1000));
+        size_t max_line = (size_t[]){5, 100, 1000, 5000}[round % 4];
+        struct wcs_framer fr;
+        struct wcs_buf out = {0};
+        uint64_t rows = 0;
+        size_t off = 0, maxcap = 0;
+        wcs_framer_init(&fr, max_line);
+        while (off < n) {
+            size_t k = 1 + fr_below((size_t[]){3, 700, 9000}[round % 3]);
+            k = k > n - off ? n - off : k;
+            cr_assert_eq(wcs_framer_feed(&fr, text + off, k, &out, &rows), 0);
+            maxcap = fr.part.cap > maxcap ? fr.part.cap : maxcap;
+            off += k;
+        }
+        cr_assert_leq(maxcap, max_line + 2, "round %d: capacity %zu, max_line %zu", round, maxcap,
+                      max_line);
+        wcs_framer_free(&fr);
+        wcs_buf_free(&out);
+    }
+
+    enum { BIG = 200 * 1000 };
+    char *line = malloc(BIG + 1);
+    cr_assert_not_null(line);
+    memset(line, 'q', BIG);
+    line[BIG] = '\n';
+    struct wcs_framer fr;
+    struct wcs_buf out = {0};
+    uint64_t rows = 0;
+    wcs_framer_init(&fr, 1 << 20);
+    for (size_t off = 0; off < BIG; off += 4096)
+        cr_assert_eq(
+            wcs_framer_feed(&fr, line + off, off + 4096 > BIG ? BIG - off : 4096, &out, &rows), 0);
+    cr_expect_geq(fr.part.cap, BIG, "the unfinished line is kept whole");
+    cr_assert_eq(wcs_framer_feed(&fr, line + BIG, 1, &out, &rows), 0);
+    cr_expect_eq(rows, 1);
+    cr_expect_eq(fr.part.cap, 0, "a long line's buffer is freed once it is out");
+    wcs_framer_free(&fr);
+    wcs_buf_free(&out);
+    free(line);
 }
 
 Test(framer, long_line_between_short_ones)
