@@ -31,7 +31,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,6 +38,7 @@
 #include <libwebsockets.h>
 
 #include "wcstream/buf.h"
+#include "wcstream/http.h"
 #include "wcstream/log.h"
 #include "wcstream/state.h"
 #include "wcstream/text.h"
@@ -50,7 +50,7 @@
 #define WORD_CHARS_MAX 200  /* longer words are cut in messages */
 #define HEADER_ROOM    2048 /* bytes for a response's headers */
 #define STATIC_MAX     ((off_t)8 << 20)
-#define COOKIE_NAME    "wcstream_token"
+#define COOKIE_NAME    WCS_HTTP_COOKIE
 
 /* The dashboard, built into the binary by sinks/dashboard/assets.S. */
 #define ASSET_DECL(sym) extern const char sym[], sym##_end[]
@@ -402,16 +402,6 @@ static void forget_session(struct ws_sink *ws, const struct session *ss)
 
 /* ---- HTTP ---- */
 
-static bool equal_secret(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    unsigned char d = la != lb;
-
-    for (size_t i = 0; i < la && i < lb; i++)
-        d |= (unsigned char)(a[i] ^ b[i]);
-    return d == 0;
-}
-
 /* A header's value as a string: "" when absent, NULL when longer than the
  * buffer (a check must refuse it, not take it for absent). */
 static const char *header(struct lws *wsi, enum lws_token_indexes h, char *buf, int len)
@@ -423,83 +413,20 @@ static const char *header(struct lws *wsi, enum lws_token_indexes h, char *buf, 
     return buf;
 }
 
-/* Whether the request carries the token: ?token=, a Bearer header, or the
- * cookie the dashboard got. *from_query: it came in the URL. */
-static bool has_token(struct ws_sink *ws, struct lws *wsi, bool *from_query)
+/* Copy what the checks of http.h look at out of lws; path is the caller's.
+ * The buffers must outlive rq. */
+struct request_text {
+    char host[256], origin[256], authorization[512], cookie[512], token_arg[512];
+};
+
+static void read_request(struct lws *wsi, struct request_text *t, struct wcs_http_request *rq)
 {
-    char buf[512];
-    const char *v;
-
-    *from_query = false;
-    if ((v = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf))) && equal_secret(v, ws->token))
-        return *from_query = true;
-    v = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, buf, sizeof(buf));
-    if (v && strncasecmp(v, "Bearer ", 7) == 0 && equal_secret(v + 7, ws->token))
-        return true;
-    v = header(wsi, WSI_TOKEN_HTTP_COOKIE, buf, sizeof(buf));
-    for (const char *c = v ? strstr(v, COOKIE_NAME "=") : NULL; c;
-         c = strstr(c + 1, COOKIE_NAME "=")) {
-        if (c != v && c[-1] != ' ' && c[-1] != ';')
-            continue;
-        char val[512];
-        size_t n = strcspn(c + strlen(COOKIE_NAME "="), "; ");
-        if (n < sizeof(val)) {
-            memcpy(val, c + strlen(COOKIE_NAME "="), n);
-            val[n] = '\0';
-            if (equal_secret(val, ws->token))
-                return true;
-        }
-    }
-    return false;
-}
-
-/* Without a token the server is loopback only, and a browser must have
- * reached it by a loopback name: a page of another site whose name was
- * rebound to 127.0.0.1 sends its own name in Host and is refused. */
-static bool host_allowed(struct ws_sink *ws, const char *host)
-{
-    static const char *const names[] = {"127.0.0.1", "localhost", "[::1]"};
-
-    if (!host)
-        return false; /* too long to be one of ours */
-    if (!host[0] || ws->token)
-        return true;
-    size_t n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
-    if (n == strlen(ws->host) && strncasecmp(host, ws->host, n) == 0)
-        return true;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (n == strlen(names[i]) && strncasecmp(host, names[i], n) == 0)
-            return true;
-    return false;
-}
-
-/* A browser's websocket must come from a page of this server. */
-static bool origin_allowed(const char *origin, const char *host)
-{
-    if (!origin || !host)
-        return false; /* too long to be this server */
-    if (!origin[0])
-        return true; /* not a browser */
-    const char *rest = strncasecmp(origin, "http://", 7) == 0    ? origin + 7
-                       : strncasecmp(origin, "https://", 8) == 0 ? origin + 8
-                                                                 : NULL;
-    return rest && host[0] && strcasecmp(rest, host) == 0;
-}
-
-static const char *content_type(const char *path)
-{
-    static const char *const types[][2] = {
-        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-        {".css", "text/css; charset=utf-8"},   {".svg", "image/svg+xml"},
-        {".json", "application/json"},         {".png", "image/png"},
-        {".txt", "text/plain; charset=utf-8"}, {".ico", "image/x-icon"},
-    };
-    const char *dot = strrchr(path, '.');
-
-    for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
-        if (strcmp(dot, types[i][0]) == 0)
-            return types[i][1];
-    return "application/octet-stream";
+    rq->host = header(wsi, WSI_TOKEN_HOST, t->host, sizeof(t->host));
+    rq->origin = header(wsi, WSI_TOKEN_ORIGIN, t->origin, sizeof(t->origin));
+    rq->authorization =
+        header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, t->authorization, sizeof(t->authorization));
+    rq->cookie = header(wsi, WSI_TOKEN_HTTP_COOKIE, t->cookie, sizeof(t->cookie));
+    rq->token_arg = lws_get_urlarg_by_name(wsi, "token=", t->token_arg, sizeof(t->token_arg));
 }
 
 /* Send status, headers and body as one write, then end the transaction.
@@ -574,16 +501,8 @@ static int respond_error(struct ws_sink *ws, struct lws *wsi, unsigned status, c
 static size_t arg_count(struct lws *wsi, size_t dflt, size_t max)
 {
     char buf[64];
-    const char *v = lws_get_urlarg_by_name(wsi, "n=", buf, sizeof(buf));
-    char *endp;
 
-    if (!v)
-        return dflt;
-    errno = 0;
-    unsigned long long n = strtoull(v, &endp, 10);
-    if (errno || endp == v || *endp || n == 0 || v[0] == '-')
-        return 0;
-    return n > max ? max : (size_t)n;
+    return wcs_http_count_arg(lws_get_urlarg_by_name(wsi, "n=", buf, sizeof(buf)), dflt, max);
 }
 
 static int api_top(struct ws_sink *ws, struct lws *wsi, struct wcs_buf *body)
@@ -736,13 +655,11 @@ static int metrics_text(struct ws_sink *ws, struct wcs_buf *out)
 static int serve_dir(struct ws_sink *ws, struct lws *wsi, const char *path, bool set_cookie,
                      struct wcs_buf *body)
 {
-    char full[PATH_MAX], real[PATH_MAX];
-    size_t dlen = strlen(ws->dashboard_dir);
+    char real[PATH_MAX];
     struct stat sb;
     int fd;
 
-    if (snprintf(full, sizeof(full), "%s%s", ws->dashboard_dir, path) >= (int)sizeof(full) ||
-        !realpath(full, real) || strncmp(real, ws->dashboard_dir, dlen) != 0 || real[dlen] != '/')
+    if (wcs_http_dir_file(ws->dashboard_dir, path, real, sizeof(real)) < 0)
         return respond_error(ws, wsi, 404, "no such file");
     if ((fd = open(real, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
         sb.st_size > STATIC_MAX || wcs_buf_reserve(body, (size_t)sb.st_size) < 0) {
@@ -755,40 +672,42 @@ static int serve_dir(struct ws_sink *ws, struct lws *wsi, const char *path, bool
     if (n != sb.st_size)
         return respond_error(ws, wsi, 500, "cannot read the file");
     body->len = (size_t)n;
-    return respond(ws, wsi, 200, content_type(real), body, set_cookie);
+    return respond(ws, wsi, 200, wcs_http_content_type(real), body, set_cookie);
 }
 
 /* Every path the server knows, for one GET. */
 static int route(struct ws_sink *ws, struct lws *wsi, const char *path, bool set_cookie,
                  struct wcs_buf *body)
 {
-    if (strcmp(path, "/healthz") == 0) {
+    const char *arg;
+
+    switch (wcs_http_route(path, &arg)) {
+    case WCS_HTTP_HEALTHZ:
         if (wcs_buf_printf(body, "ok\n") < 0)
             return -1;
         return respond(ws, wsi, 200, "text/plain; charset=utf-8", body, false);
-    }
-    if (strcmp(path, "/metrics") == 0) {
+    case WCS_HTTP_METRICS:
         if (metrics_text(ws, body) < 0)
             return respond_error(ws, wsi, 500, "out of memory");
         return respond(ws, wsi, 200, "text/plain; version=0.0.4; charset=utf-8", body, false);
-    }
-    if (strcmp(path, "/api/top") == 0)
+    case WCS_HTTP_API_TOP:
         return api_top(ws, wsi, body);
-    if (strcmp(path, "/api/progress") == 0)
+    case WCS_HTTP_API_PROGRESS:
         return api_progress(ws, wsi, body);
-    if (strncmp(path, "/api/words/", 11) == 0 && path[11])
-        return api_word(ws, wsi, path + 11, body);
-    if (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0 || strcmp(path, "/ws") == 0)
+    case WCS_HTTP_API_WORD:
+        return api_word(ws, wsi, arg, body);
+    case WCS_HTTP_NO_ENDPOINT:
         return respond_error(ws, wsi, 404, "no such endpoint");
-    if (strcmp(path, "/") == 0)
-        path = "/index.html";
+    case WCS_HTTP_FILE:
+        break;
+    }
     if (ws->dashboard_dir)
-        return serve_dir(ws, wsi, path, set_cookie, body);
+        return serve_dir(ws, wsi, arg, set_cookie, body);
     for (size_t i = 0; i < sizeof(assets) / sizeof(assets[0]); i++) {
-        if (strcmp(path, assets[i].path) == 0) {
+        if (strcmp(arg, assets[i].path) == 0) {
             if (wcs_buf_append(body, assets[i].data, (size_t)(assets[i].end - assets[i].data)) < 0)
                 return -1;
-            return respond(ws, wsi, 200, content_type(path), body, set_cookie);
+            return respond(ws, wsi, 200, wcs_http_content_type(arg), body, set_cookie);
         }
     }
     return respond_error(ws, wsi, 404, "no such file");
@@ -796,22 +715,28 @@ static int route(struct ws_sink *ws, struct lws *wsi, const char *path, bool set
 
 static int on_http(struct ws_sink *ws, struct lws *wsi, const char *path)
 {
-    char host[256];
-    bool from_query = false;
+    const struct wcs_http_policy pol = {.host = ws->host, .token = ws->token};
+    struct wcs_http_request rq = {.path = path};
+    struct request_text text;
+    enum wcs_http_auth auth;
     struct wcs_buf body = {0};
     int r;
 
     if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
         return respond_error(ws, wsi, 405, "only GET is served");
-    if (!host_allowed(ws, header(wsi, WSI_TOKEN_HOST, host, sizeof(host))))
+    read_request(wsi, &text, &rq);
+    switch (wcs_http_check_get(&pol, &rq, &auth)) {
+    case 0:
+        break;
+    case 403:
         return respond_error(ws, wsi, 403, "this server answers to loopback names only");
-    if (ws->token && !has_token(ws, wsi, &from_query)) {
+    default:
         ws->unauthorized++;
         return respond_error(ws, wsi, 401,
                              "this server needs its token: ?token=, "
                              "Authorization: Bearer, or the dashboard's cookie");
     }
-    r = route(ws, wsi, path, from_query, &body);
+    r = route(ws, wsi, path, auth == WCS_HTTP_AUTH_QUERY, &body);
     wcs_buf_free(&body);
     return r;
 }
@@ -842,21 +767,23 @@ static int refuse_upgrade(struct lws *wsi, unsigned status, const char *why)
 /* Whether a websocket upgrade may go ahead: 0 yes, else what to return. */
 static int confirm_upgrade(struct ws_sink *ws, struct lws *wsi)
 {
-    char uri[64], host[256], origin[256];
-    bool from_query;
+    const struct wcs_http_policy pol = {.host = ws->host, .token = ws->token};
+    struct wcs_http_request rq;
+    struct request_text text;
+    char uri[64];
 
-    const char *h = header(wsi, WSI_TOKEN_HOST, host, sizeof(host));
-    const char *u = header(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri));
-    if (!u || strcmp(u, "/ws") != 0) {
+    rq.path = header(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri));
+    read_request(wsi, &text, &rq);
+    switch (wcs_http_check_upgrade(&pol, &rq)) {
+    case 0:
+        break;
+    case 404:
         ws->refused++;
         return refuse_upgrade(wsi, 404, "the websocket is at /ws");
-    }
-    if (!host_allowed(ws, h) ||
-        !origin_allowed(header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin)), h)) {
+    case 403:
         ws->refused++;
         return refuse_upgrade(wsi, 403, "a websocket from a foreign origin");
-    }
-    if (ws->token && !has_token(ws, wsi, &from_query)) {
+    default:
         ws->unauthorized++;
         return refuse_upgrade(wsi, 401, "this server needs its token");
     }
