@@ -18,6 +18,7 @@
  */
 #include "wcstream/state.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -195,13 +196,24 @@ static int prepare(struct wcs_state *st, sqlite3_stmt **s, const char *sql, char
     return -1;
 }
 
+/* Whether id (NULL, or 36 bytes and a NUL) is a UUID as wcs_uuid() writes
+ * it: 8-4-4-4-12 hex digits. */
+static bool uuid_shape(const unsigned char *id)
+{
+    for (int i = 0; id && i < 36; i++)
+        if (i == 8 || i == 13 || i == 18 || i == 23 ? id[i] != '-' : !isxdigit(id[i]))
+            return false;
+    return id != NULL;
+}
+
 /* Load the query id and the last batch's id and totals. */
 static int load(struct wcs_state *st, char *err, size_t errlen)
 {
     sqlite3_stmt *s = NULL;
     int rc =
         sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'query_id'", -1, &s, NULL);
-    if (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW && sqlite3_column_bytes(s, 0) == 36)
+    if (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW && sqlite3_column_bytes(s, 0) == 36 &&
+        uuid_shape(sqlite3_column_text(s, 0)))
         memcpy(st->query_id, sqlite3_column_text(s, 0), 37);
     sqlite3_finalize(s);
     if (!st->query_id[0]) {
@@ -221,6 +233,13 @@ static int load(struct wcs_state *st, char *err, size_t errlen)
     sqlite3_finalize(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         wcs_err(err, errlen, "state: %s", sqlite3_errmsg(st->db));
+        return -1;
+    }
+    /* Batch ids count up from 0; the next one must exist too. */
+    if (rc == SQLITE_ROW && (st->last_batch < 0 || st->last_batch == INT64_MAX)) {
+        wcs_err(err, errlen,
+                "state's last batch id %" PRId64 " is out of range; the file is damaged",
+                st->last_batch);
         return -1;
     }
     return 0;
@@ -370,10 +389,12 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
     sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, had_wal, NULL);
     if (adopt(st, path, err, errlen) < 0)
         goto fail;
-    sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
-    char sql[96];
-    snprintf(sql, sizeof(sql), "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s;",
-             synchronous ? synchronous : "normal");
+    /* Until the file has shown itself a whole state (its meta and batches
+     * read, every statement compiles against its tables, the top rows load)
+     * nothing writes to it: a damaged one is refused untouched. Switching
+     * to WAL rewrites the header, so it comes last. */
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA synchronous = %s;", synchronous ? synchronous : "normal");
     if (exec(st, sql, err, errlen) < 0 || exec(st, "PRAGMA cache_size = -65536", err, errlen) < 0)
         goto fail;
     if (load(st, err, errlen) < 0)
@@ -405,6 +426,9 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
         prepare(st, &st->lead_del, "DELETE FROM leaders WHERE word = ?1", err, errlen) < 0)
         goto fail;
     if (load_top(st, top_k < WCS_STATE_TOP_MIN ? WCS_STATE_TOP_MIN : top_k, err, errlen) < 0)
+        goto fail;
+    sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
+    if (exec(st, "PRAGMA journal_mode = WAL", err, errlen) < 0)
         goto fail;
     return st;
 fail:
