@@ -9,6 +9,7 @@
  */
 #include "wcstream/http.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -142,9 +143,13 @@ size_t wcs_http_count_arg(const char *value, size_t dflt, size_t max)
 
     if (!value)
         return dflt;
+    /* Digits only: strtoull would also take " 5", "+5" and " -5" (as a
+     * huge number). */
+    if (!isdigit((unsigned char)value[0]))
+        return 0;
     errno = 0;
     unsigned long long n = strtoull(value, &end, 10);
-    if (errno || end == value || *end || n == 0 || value[0] == '-')
+    if (errno || *end || n == 0)
         return 0;
     return n > max ? max : (size_t)n;
 }

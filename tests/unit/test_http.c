@@ -242,6 +242,11 @@ Test(http, count_arg)
     cr_assert_eq(wcs_http_count_arg("-5", 20, 1000), 0);
     cr_assert_eq(wcs_http_count_arg("5x", 20, 1000), 0);
     cr_assert_eq(wcs_http_count_arg("abc", 20, 1000), 0);
+    /* Found by fuzzing: strtoull skips spaces and takes a sign. */
+    cr_assert_eq(wcs_http_count_arg(" 5", 20, 1000), 0);
+    cr_assert_eq(wcs_http_count_arg("+5", 20, 1000), 0);
+    cr_assert_eq(wcs_http_count_arg(" -5", 20, 1000), 0);
+    cr_assert_eq(wcs_http_count_arg("\r1", 20, 1000), 0);
 }
 
 Test(http, content_type)
