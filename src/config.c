@@ -201,6 +201,53 @@ static int json_value(const cJSON *item, char *buf, size_t len)
     return -1;
 }
 
+int wcs_config_load_json(struct wcs_config *cf, const char *text, size_t len, const char *name,
+                         char *err, size_t errlen)
+{
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    while (root && end < text + len && strchr(" \t\r\n", *end))
+        end++;
+    int r = 0;
+    if (!cJSON_IsObject(root) || end != text + len) {
+        wcs_err(err, errlen, "config %s is not one JSON object", name);
+        r = -1;
+    }
+    const cJSON *item;
+    const cJSON *object = r == 0 ? root : NULL;
+    char value[4096], sub[1024];
+    cJSON_ArrayForEach(item, object)
+    {
+        const char *key = item->string;
+        bool list = strcmp(key, "source") == 0 || strcmp(key, "sink") == 0;
+        if (list && cJSON_IsArray(item)) {
+            const cJSON *el;
+            cJSON_ArrayForEach(el, item)
+            {
+                if (!cJSON_IsString(el) || json_value(el, value, sizeof(value)) < 0) {
+                    wcs_err(err, errlen, "config %s: %s entries must be strings", name, key);
+                    r = -1;
+                    break;
+                }
+                if ((r = wcs_config_set(cf, key, value, sub, sizeof(sub))) < 0) {
+                    wcs_err(err, errlen, "config %s: %s", name, sub);
+                    break;
+                }
+            }
+        } else if (json_value(item, value, sizeof(value)) < 0) {
+            wcs_err(err, errlen, "config %s: \"%s\" must be a string, number or boolean", name,
+                    key);
+            r = -1;
+        } else if ((r = wcs_config_set(cf, key, value, sub, sizeof(sub))) < 0) {
+            wcs_err(err, errlen, "config %s: %s", name, sub);
+        }
+        if (r < 0)
+            break;
+    }
+    cJSON_Delete(root);
+    return r;
+}
+
 int wcs_config_load_file(struct wcs_config *cf, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
@@ -222,48 +269,8 @@ int wcs_config_load_file(struct wcs_config *cf, const char *path, char *err, siz
         wcs_err(err, errlen, "cannot read config %s", path);
         return -1;
     }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
-    while (root && end < text + len && strchr(" \t\r\n", *end))
-        end++;
-    int r = 0;
-    if (!cJSON_IsObject(root) || end != text + len) {
-        wcs_err(err, errlen, "config %s is not one JSON object", path);
-        r = -1;
-    }
+    int r = wcs_config_load_json(cf, text, len, path, err, errlen);
     free(text);
-    const cJSON *item;
-    const cJSON *object = r == 0 ? root : NULL;
-    char value[4096], sub[1024];
-    cJSON_ArrayForEach(item, object)
-    {
-        const char *key = item->string;
-        bool list = strcmp(key, "source") == 0 || strcmp(key, "sink") == 0;
-        if (list && cJSON_IsArray(item)) {
-            const cJSON *el;
-            cJSON_ArrayForEach(el, item)
-            {
-                if (!cJSON_IsString(el) || json_value(el, value, sizeof(value)) < 0) {
-                    wcs_err(err, errlen, "config %s: %s entries must be strings", path, key);
-                    r = -1;
-                    break;
-                }
-                if ((r = wcs_config_set(cf, key, value, sub, sizeof(sub))) < 0) {
-                    wcs_err(err, errlen, "config %s: %s", path, sub);
-                    break;
-                }
-            }
-        } else if (json_value(item, value, sizeof(value)) < 0) {
-            wcs_err(err, errlen, "config %s: \"%s\" must be a string, number or boolean", path,
-                    key);
-            r = -1;
-        } else if ((r = wcs_config_set(cf, key, value, sub, sizeof(sub))) < 0) {
-            wcs_err(err, errlen, "config %s: %s", path, sub);
-        }
-        if (r < 0)
-            break;
-    }
-    cJSON_Delete(root);
     return r;
 }
 

@@ -63,6 +63,13 @@ int wcs_config_set(struct wcs_config *cf, const char *name, const char *value, c
 /* Read a JSON config file into cf. 0, or -1 with a sentence in err. */
 int wcs_config_load_file(struct wcs_config *cf, const char *path, char *err, size_t errlen);
 
+/* Apply the JSON config text [text, text + len) (borrowed; one object,
+ * whitespace around it allowed) to cf; `name` says where it came from in
+ * err's sentences. 0, or -1 with a sentence in err: then the settings
+ * before the bad one are applied, as with a file. */
+int wcs_config_load_json(struct wcs_config *cf, const char *text, size_t len, const char *name,
+                         char *err, size_t errlen);
+
 /* Initialise to the defaults. */
 void wcs_config_init(struct wcs_config *cf);
 
