@@ -4,34 +4,53 @@
  * socket://HOST:PORT connects to a text server and reads lines, like
  * Spark's socket source; when the server is not there or goes away it
  * retries with capped exponential backoff (Spark would die; a service
- * should not). listen://HOST:PORT accepts any number of clients, each a
- * stream of lines (`nc HOST PORT < book.txt`). Both read on a thread of
- * their own into an inbox (inbox.h) that the engine drains at each
- * trigger. Neither is replayable: a crash loses what was not committed.
+ * should not). listen://HOST:PORT accepts up to maxClients clients (epoll),
+ * each a stream of lines (`nc HOST PORT < book.txt`); one more is accepted
+ * and closed at once, and counted. Both read on a thread of their own into
+ * an inbox (inbox.h) that the engine drains at each trigger. Neither is
+ * replayable: a crash loses what was not committed.
+ *
+ * What a listen:// client can make the service hold is its unfinished
+ * line, at most clientBuffer bytes (the framer cuts a longer line there,
+ * as at --max-line-bytes, whichever is smaller): so the clients' share of
+ * memory is at most maxClients x clientBuffer, besides the shared inbox.
+ * The counters (clients open, accepted, refused) go out with each pull as
+ * the source's progress metrics.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "wcstream/inbox.h"
 #include "wcstream/log.h"
+#include "wcstream/progress.h"
 #include "wcstream/source.h"
 
 #define READ_CHUNK         (64 * 1024)
 #define BACKOFF_MIN_MS     100
 #define BACKOFF_MAX_MS     5000
 #define CONNECT_TIMEOUT_MS 10000
+#define MAX_CLIENTS        1024                /* listen:// maxClients default */
+#define CLIENT_BUFFER      ((size_t)256 << 10) /* listen:// clientBuffer default */
+#define EPOLL_EVENTS       64
+#define REFUSAL_LOG_NS     ((int64_t)10 * 1000000000) /* one warning per 10 s */
 
+/* A listen:// client, in a doubly linked list (epoll hands back its address). */
 struct conn {
     int fd;
     struct wcs_framer fr;
+    struct conn *prev, *next;
 };
 
 struct sock_src {
@@ -42,9 +61,13 @@ struct sock_src {
     bool available_now;
     size_t max_line;
     int listen_fd;
-    struct conn *conns; /* listen:// clients */
-    size_t nconns, cap_conns;
-    uint64_t accepted;
+    /* listen:// only; the counters are read by the engine thread's pull */
+    int epoll_fd;
+    int spare_fd; /* /dev/null, closed to accept and refuse when out of fds */
+    struct conn *conns;
+    size_t max_clients, client_buffer;
+    atomic_uint_fast64_t nconns, accepted, refused;
+    int64_t refusal_logged_ns;
     pthread_t tid;
     bool running;
 };
@@ -68,7 +91,7 @@ static int sock_new(struct wcs_source *src, struct wcs_uri *uri, const struct wc
         return -1;
     }
     src->ctx = s;
-    s->listen_fd = -1;
+    s->listen_fd = s->epoll_fd = s->spare_fd = -1;
     s->desc = src->desc;
     s->available_now = env->available_now;
     s->max_line = env->max_line;
@@ -233,28 +256,79 @@ static int client_init(struct wcs_source *src, struct wcs_uri *uri,
 
 /* ---- listen:// ---------------------------------------------------------- */
 
+/* Whether another client may come in; warns (at most once per 10 s)
+ * when not, and counts the refusal. */
+static bool admit(struct sock_src *s, const char *why)
+{
+    if (!why && atomic_load(&s->nconns) < s->max_clients)
+        return true;
+    uint64_t n = atomic_fetch_add(&s->refused, 1) + 1;
+    int64_t now = wcs_now_ns();
+    if (!s->refusal_logged_ns || now - s->refusal_logged_ns >= REFUSAL_LOG_NS) {
+        s->refusal_logged_ns = now;
+        wcs_warn("%s: refusing clients: %s (%" PRIu64 " refused so far; progress metrics "
+                 "clientsRefused)",
+                 s->desc, why ? why : "maxClients reached", n);
+    }
+    return false;
+}
+
 static int add_conn(struct sock_src *s, int fd)
 {
-    if (s->nconns == s->cap_conns) {
-        size_t cap = s->cap_conns ? s->cap_conns * 2 : 16;
-        struct conn *c = realloc(s->conns, cap * sizeof(*c));
-        if (!c)
-            return -1;
-        s->conns = c;
-        s->cap_conns = cap;
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->fd = fd;
+    wcs_framer_init(&c->fr, s->max_line < s->client_buffer ? s->max_line : s->client_buffer);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        int e = errno;
+        wcs_framer_free(&c->fr);
+        free(c);
+        return -e;
     }
-    s->conns[s->nconns].fd = fd;
-    wcs_framer_init(&s->conns[s->nconns].fr, s->max_line);
-    s->nconns++;
-    s->accepted++;
+    c->next = s->conns;
+    if (c->next)
+        c->next->prev = c;
+    s->conns = c;
+    atomic_fetch_add(&s->nconns, 1);
+    atomic_fetch_add(&s->accepted, 1);
     return 0;
 }
 
-static void drop_conn(struct sock_src *s, size_t i)
+/* Close a client; closing its fd also takes it out of the epoll set. */
+static void drop_conn(struct sock_src *s, struct conn *c)
 {
-    close(s->conns[i].fd);
-    wcs_framer_free(&s->conns[i].fr);
-    s->conns[i] = s->conns[--s->nconns];
+    close(c->fd);
+    wcs_framer_free(&c->fr);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c);
+    atomic_fetch_sub(&s->nconns, 1);
+}
+
+/* Out of file descriptors: accept the waiting client with the spare
+ * one's number and close it, rather than leave it in the backlog, where
+ * the listening socket would stay readable and the loop would spin.
+ * 0, or -1 when there was no spare (then it waits a little instead). */
+static int refuse_without_fd(struct sock_src *s)
+{
+    if (s->spare_fd < 0) {
+        sleep_or_stop(s, 100); /* a stop is seen by the loop's next wait */
+        return -1;
+    }
+    close(s->spare_fd);
+    int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        admit(s, "out of file descriptors (ulimit -n)");
+    }
+    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return 0;
 }
 
 static void accept_all(struct sock_src *s)
@@ -262,16 +336,23 @@ static void accept_all(struct sock_src *s)
     for (;;) {
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
+            if ((errno == EMFILE || errno == ENFILE) && refuse_without_fd(s) == 0)
+                continue;
             if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
                 wcs_warn("%s: accept failed: %s", s->desc, strerror(errno));
             return;
         }
-        if (add_conn(s, fd) < 0) {
-            wcs_error("%s: out of memory; refusing a client", s->desc);
+        if (!admit(s, NULL)) {
             close(fd);
-            return;
+            continue;
         }
-        wcs_debug("%s: client connected (%zu open)", s->desc, s->nconns);
+        int r = add_conn(s, fd);
+        if (r < 0) {
+            admit(s, strerror(-r));
+            close(fd);
+            continue;
+        }
+        wcs_debug("%s: client connected (%" PRIuFAST64 " open)", s->desc, atomic_load(&s->nconns));
     }
 }
 
@@ -279,45 +360,52 @@ static void *listen_thread(void *arg)
 {
     struct sock_src *s = arg;
     char *chunk = malloc(READ_CHUNK);
-    struct pollfd *pf = NULL;
-    size_t pf_cap = 0;
-    while (chunk && wcs_inbox_wait_space(&s->ib)) {
-        if (s->available_now && s->accepted && !s->nconns)
+    struct epoll_event ev[EPOLL_EVENTS];
+    bool stop = !chunk;
+    while (!stop && wcs_inbox_wait_space(&s->ib)) {
+        if (s->available_now && atomic_load(&s->accepted) && !atomic_load(&s->nconns))
             break; /* every client came and went: the finite run is over */
-        size_t n = s->nconns + 2;
-        if (n > pf_cap) {
-            struct pollfd *np = realloc(pf, n * 2 * sizeof(*np));
-            if (!np) {
-                sleep_or_stop(s, 100);
-                continue;
-            }
-            pf = np;
-            pf_cap = n * 2;
-        }
-        pf[0] = (struct pollfd){.fd = s->ib.wake.fd, .events = POLLIN};
-        pf[1] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
-        for (size_t i = 0; i < s->nconns; i++)
-            pf[i + 2] = (struct pollfd){.fd = s->conns[i].fd, .events = POLLIN};
-        if (poll(pf, (nfds_t)n, -1) < 0) {
-            if (errno != EINTR)
-                break;
-            continue;
-        }
-        if (pf[0].revents && sleep_or_stop(s, 0))
+        int n = epoll_wait(s->epoll_fd, ev, EPOLL_EVENTS, -1);
+        if (n < 0 && errno != EINTR) {
+            wcs_error("%s: epoll_wait failed: %s", s->desc, strerror(errno));
             break;
-        /* Back to front, so dropping (swap with the last) skips nothing. */
-        for (size_t i = s->nconns; i-- > 0;)
-            if (pf[i + 2].revents && read_some(s, s->conns[i].fd, &s->conns[i].fr, chunk) == 0)
-                drop_conn(s, i);
-        if (pf[1].revents)
-            accept_all(s);
+        }
+        /* Level-triggered: a client with more to say than one read comes
+         * back in the next round, after the others had their turn. */
+        for (int i = 0; i < n && !stop; i++) {
+            void *p = ev[i].data.ptr;
+            if (p == &s->ib.wake) {
+                stop = sleep_or_stop(s, 0);
+            } else if (p == &s->listen_fd) {
+                accept_all(s);
+            } else {
+                struct conn *c = p;
+                /* One read at a time into the inbox, so it passes its
+                 * capacity by one read at most. */
+                if (!wcs_inbox_wait_space(&s->ib))
+                    stop = true;
+                else if (read_some(s, c->fd, &c->fr, chunk) == 0)
+                    drop_conn(s, c);
+            }
+        }
     }
-    while (s->nconns)
-        drop_conn(s, s->nconns - 1);
-    free(pf);
+    while (s->conns)
+        drop_conn(s, s->conns);
     free(chunk);
     wcs_inbox_close(&s->ib);
     return NULL;
+}
+
+/* Warn when the file descriptor limit is below what maxClients needs
+ * (src/main.c raises the soft limit to the hard one at start). */
+static void check_fd_limit(struct sock_src *s)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < s->max_clients + 64)
+        wcs_warn("%s: maxClients=%zu, but the process may open only %llu files (ulimit -n): "
+                 "clients past that are refused",
+                 s->desc, s->max_clients, (unsigned long long)rl.rlim_cur);
 }
 
 static int listen_init(struct wcs_source *src, struct wcs_uri *uri,
@@ -327,6 +415,13 @@ static int listen_init(struct wcs_source *src, struct wcs_uri *uri,
     if (r < 0)
         return r;
     struct sock_src *s = src->ctx;
+    s->max_clients = MAX_CLIENTS;
+    s->client_buffer = CLIENT_BUFFER;
+    if (wcs_uri_get_size(uri, "maxClients", 1, 1000000, &s->max_clients, err, errlen) < 0 ||
+        wcs_uri_get_size(uri, "clientBuffer", 64, (size_t)64 << 20, &s->client_buffer, err,
+                         errlen) < 0)
+        return WCS_EUSAGE;
+    check_fd_limit(s);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
     int rc = getaddrinfo(s->host, s->port, &hints, &res);
     if (rc != 0) {
@@ -338,7 +433,9 @@ static int listen_init(struct wcs_source *src, struct wcs_uri *uri,
     int one = 1;
     if (fd >= 0)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+    /* SOMAXCONN: a burst of connections waits in the kernel's queue while
+     * the thread is busy; the kernel caps it at net.core.somaxconn. */
+    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
         snprintf(err, errlen, "%s: cannot listen on %s:%s: %s", src->desc, s->host, s->port,
                  strerror(errno));
         if (fd >= 0)
@@ -348,6 +445,15 @@ static int listen_init(struct wcs_source *src, struct wcs_uri *uri,
     }
     freeaddrinfo(res);
     s->listen_fd = fd;
+    struct epoll_event lev = {.events = EPOLLIN, .data.ptr = &s->listen_fd};
+    struct epoll_event wev = {.events = EPOLLIN, .data.ptr = &s->ib.wake};
+    if ((s->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+        epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &lev) < 0 ||
+        epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->ib.wake.fd, &wev) < 0) {
+        snprintf(err, errlen, "%s: cannot set up epoll: %s", src->desc, strerror(errno));
+        return -1;
+    }
+    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     r = wcs_inbox_thread(&s->tid, listen_thread, s);
     if (r < 0) {
         snprintf(err, errlen, "%s: cannot start a thread: %s", src->desc, strerror(-r));
@@ -363,6 +469,11 @@ static int listen_init(struct wcs_source *src, struct wcs_uri *uri,
 static int sock_pull(struct wcs_source *src, struct wcs_pull *p, char *err, size_t errlen)
 {
     struct sock_src *s = src->ctx;
+    if (s->listen_fd >= 0 && (p->metrics = cJSON_CreateObject())) {
+        cJSON_AddNumberToObject(p->metrics, "clientsOpen", (double)atomic_load(&s->nconns));
+        cJSON_AddNumberToObject(p->metrics, "clientsAccepted", (double)atomic_load(&s->accepted));
+        cJSON_AddNumberToObject(p->metrics, "clientsRefused", (double)atomic_load(&s->refused));
+    }
     return wcs_inbox_take(&s->ib, p, err, errlen);
 }
 
@@ -383,7 +494,12 @@ static void sock_destroy(struct wcs_source *src)
     }
     if (s->listen_fd >= 0)
         close(s->listen_fd);
-    free(s->conns);
+    if (s->epoll_fd >= 0)
+        close(s->epoll_fd);
+    if (s->spare_fd >= 0)
+        close(s->spare_fd);
+    while (s->conns) /* when the thread never started */
+        drop_conn(s, s->conns);
     wcs_inbox_destroy(&s->ib);
     free(s);
     src->ctx = NULL;
@@ -400,7 +516,8 @@ const struct wcs_source_plugin wcs_source_socket = {
 
 const struct wcs_source_plugin wcs_source_listen = {
     .scheme = "listen",
-    .usage = "listen://HOST:PORT     accept any number of clients (nc HOST PORT < FILE)",
+    .usage = "listen://HOST:PORT     accept clients (nc HOST PORT < FILE); options\n"
+             "                         maxClients=N (1024), clientBuffer=SIZE (256KiB)",
     .init = listen_init,
     .pull = sock_pull,
     .finished = sock_finished,

@@ -87,6 +87,9 @@ struct source_stats {
     char *desc;
     uint64_t rows, bytes;
     double lag; /* largest partition lag, offsets; < 0 when not reported */
+    /* as the source last reported them (totals since start, clients open
+     * now); < 0 when it does not (only listen:// has clients) */
+    double lines_cut, clients, accepted, refused;
 };
 
 /* What the engine publishes; everything here is guarded by mu. */
@@ -270,12 +273,22 @@ static void count_progress(struct board *b, const cJSON *p)
                 free(desc);
                 return;
             }
-            b->sources[b->nsources++] = (struct source_stats){.desc = desc, .lag = -1};
+            b->sources[b->nsources++] = (struct source_stats){.desc = desc,
+                                                              .lag = -1,
+                                                              .lines_cut = -1,
+                                                              .clients = -1,
+                                                              .accepted = -1,
+                                                              .refused = -1};
         }
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(s, "metrics");
         b->sources[i].rows += (uint64_t)json_number(s, "numInputRows", 0);
         b->sources[i].bytes += (uint64_t)json_number(m, "numInputBytes", 0);
         b->sources[i].lag = json_number(m, "maxOffsetsBehindLatest", -1);
+        struct source_stats *st = &b->sources[i];
+        st->lines_cut = json_number(m, "linesCut", st->lines_cut);
+        st->clients = json_number(m, "clientsOpen", st->clients);
+        st->accepted = json_number(m, "clientsAccepted", st->accepted);
+        st->refused = json_number(m, "clientsRefused", st->refused);
         i++;
     }
 }
@@ -577,10 +590,39 @@ static int scalar(struct wcs_buf *out, const char *name, const char *type, const
                           type, name, v);
 }
 
-enum source_field { SOURCE_ROWS, SOURCE_BYTES, SOURCE_LAG };
+enum source_field {
+    SOURCE_ROWS,
+    SOURCE_BYTES,
+    SOURCE_LAG,
+    SOURCE_LINES_CUT,
+    SOURCE_CLIENTS,
+    SOURCE_ACCEPTED,
+    SOURCE_REFUSED
+};
+
+static double source_value(const struct source_stats *s, enum source_field f)
+{
+    switch (f) {
+    case SOURCE_ROWS:
+        return (double)s->rows;
+    case SOURCE_BYTES:
+        return (double)s->bytes;
+    case SOURCE_LAG:
+        return s->lag;
+    case SOURCE_LINES_CUT:
+        return s->lines_cut;
+    case SOURCE_CLIENTS:
+        return s->clients;
+    case SOURCE_ACCEPTED:
+        return s->accepted;
+    case SOURCE_REFUSED:
+        return s->refused;
+    }
+    return -1;
+}
 
 /* One metric per source, labelled with its URI; sources that do not
- * report a lag have no lag sample. 0 or -ENOMEM. */
+ * report a value (a lag, clients) have no sample. 0 or -ENOMEM. */
 static int per_source(struct wcs_buf *out, const struct board *b, const char *name,
                       const char *type, const char *help, enum source_field f)
 {
@@ -588,9 +630,7 @@ static int per_source(struct wcs_buf *out, const struct board *b, const char *na
 
     for (size_t i = 0; rc == 0 && i < b->nsources; i++) {
         const struct source_stats *s = &b->sources[i];
-        double v = f == SOURCE_ROWS    ? (double)s->rows
-                   : f == SOURCE_BYTES ? (double)s->bytes
-                                       : s->lag;
+        double v = source_value(s, f);
         if (v < 0)
             continue;
         rc = wcs_buf_printf(out, "%s{source=\"", name);
@@ -634,6 +674,18 @@ static int metrics_text(struct ws_sink *ws, struct wcs_buf *out)
     rc |= per_source(out, b, "wcstream_source_lag_offsets", "gauge",
                      "Largest partition lag behind the latest offset, per source that reports it.",
                      SOURCE_LAG);
+    rc |= per_source(out, b, "wcstream_source_lines_cut_total", "counter",
+                     "Lines cut at --max-line-bytes (or a listen:// clientBuffer), per source.",
+                     SOURCE_LINES_CUT);
+    rc |= per_source(out, b, "wcstream_source_clients", "gauge",
+                     "Clients connected to a listen:// source, as of the last batch.",
+                     SOURCE_CLIENTS);
+    rc |= per_source(out, b, "wcstream_source_clients_accepted_total", "counter",
+                     "Clients a listen:// source accepted, as of the last batch.", SOURCE_ACCEPTED);
+    rc |= per_source(out, b, "wcstream_source_clients_refused_total", "counter",
+                     "Clients a listen:// source closed at once (maxClients, no file descriptor), "
+                     "as of the last batch.",
+                     SOURCE_REFUSED);
     rc |= scalar(out, "wcstream_ws_updates_capped_total", "counter",
                  "Update messages whose updated rows were capped.", (int64_t)b->capped);
     rc |= scalar(out, "wcstream_ws_messages_dropped_total", "counter",

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "wcstream/config.h"
@@ -33,6 +34,24 @@ static void guard_std_fds(void)
             _exit(1);
 }
 
+/* Every listen:// client and websocket is a file descriptor; the usual soft
+ * limit of 1024 would refuse clients long before maxClients. Raise it to
+ * the hard limit (at most 1M, for a hard limit of "unlimited"). */
+#define FD_LIMIT_MOST ((rlim_t)1 << 20)
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    rlim_t want =
+        rl.rlim_max == RLIM_INFINITY || rl.rlim_max > FD_LIMIT_MOST ? FD_LIMIT_MOST : rl.rlim_max;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rl.rlim_cur = want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int main(int argc, char **argv)
 {
     guard_std_fds();
@@ -46,6 +65,7 @@ int main(int argc, char **argv)
         return cs == WCS_CONFIG_EXIT ? 0 : 2;
     }
     wcs_log_set_level(cf.log_level);
+    raise_fd_limit();
 
     /* A reader that went away is an error on that write, not a kill; a
      * file size limit is a failed write the state rolls back. */
