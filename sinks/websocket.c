@@ -891,8 +891,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         lws_callback_on_writable(wsi);
         return 0;
     }
-    case LWS_CALLBACK_RECEIVE:
-        return 0; /* clients have nothing to say; pings are answered by lws */
+    case LWS_CALLBACK_RECEIVE: {
+        /* The feed is one-way: a client that sends a message (of any size,
+         * masked or not, which lws does not check) is closed at its first
+         * bytes, so nobody makes the server unmask and skip gigabytes.
+         * Pings are control frames, answered by lws without coming here. */
+        static const char why[] = "the feed is one-way";
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)why,
+                         sizeof(why) - 1);
+        return -1;
+    }
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         lws_callback_on_writable_all_protocol(ctx, &protocols[0]);
         return 0;
