@@ -74,8 +74,11 @@ $(BUILD)/obj/sinks/dashboard/assets.o: sinks/dashboard/assets.S $(ASSETS)
 $(BUILD)/wcstream: $(BUILD)/obj/src/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# The unit tests wrap the project's allocations to inject failures
+# (tests/unit/fault_alloc.c); libraries allocate as usual.
+UNIT_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
 $(BUILD)/unit_tests: $(UNIT_OBJ) $(LIB_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+	$(CC) $(CFLAGS) $(UNIT_WRAP) -o $@ $^ $(LDLIBS) -lcriterion
 
 $(BUILD)/%: tests/bench/%.c $(BUILD)/.deps-ok
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)

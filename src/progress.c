@@ -9,6 +9,7 @@
 #include "wcstream/progress.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -47,9 +48,33 @@ static double round3(double v)
     return round(v * 1000.0) / 1000.0;
 }
 
+/* Attach item to obj under key (to an array when key is NULL). An item
+ * that cannot be attached (out of memory, or obj NULL) is freed. Returns
+ * item, or NULL and clears *ok. */
+static cJSON *child(cJSON *obj, const char *key, cJSON *item, bool *ok)
+{
+    if (!item || !(key ? cJSON_AddItemToObject(obj, key, item) : cJSON_AddItemToArray(obj, item))) {
+        cJSON_Delete(item);
+        *ok = false;
+        return NULL;
+    }
+    return item;
+}
+
+static void num(cJSON *obj, const char *key, double v, bool *ok)
+{
+    *ok &= cJSON_AddNumberToObject(obj, key, v) != NULL;
+}
+
+static void str(cJSON *obj, const char *key, const char *v, bool *ok)
+{
+    *ok &= cJSON_AddStringToObject(obj, key, v) != NULL;
+}
+
 cJSON *wcs_progress_json(const struct wcs_progress *p)
 {
     cJSON *o = cJSON_CreateObject(), *d, *ops, *op, *srcs, *sink;
+    bool ok = o != NULL;
     char ts[40];
     struct tm tm;
     gmtime_r(&p->timestamp.tv_sec, &tm);
@@ -61,50 +86,50 @@ cJSON *wcs_progress_json(const struct wcs_progress *p)
         for (int i = 0; i < WCS_PHASE_TRIGGER; i++)
             trigger_s += (p->phases_done & 1u << i) != 0 ? p->phase_ms[i] / 1000.0 : 0;
     }
-    if (!o)
-        return NULL;
-    cJSON_AddStringToObject(o, "id", p->id);
-    cJSON_AddStringToObject(o, "runId", p->run_id);
-    cJSON_AddNumberToObject(o, "batchId", (double)p->batch_id);
-    cJSON_AddStringToObject(o, "timestamp", ts);
-    cJSON_AddNumberToObject(o, "numInputRows", (double)p->input_rows);
-    cJSON_AddNumberToObject(o, "numInputBytes", (double)p->input_bytes);
-    cJSON_AddNumberToObject(o, "inputRowsPerSecond", round3(p->input_rows_per_second));
-    cJSON_AddNumberToObject(o, "processedRowsPerSecond",
-                            trigger_s > 0 ? round3((double)p->input_rows / trigger_s) : 0);
-    cJSON_AddItemToObject(o, "durationMs", d = cJSON_CreateObject());
+    str(o, "id", p->id, &ok);
+    str(o, "runId", p->run_id, &ok);
+    num(o, "batchId", (double)p->batch_id, &ok);
+    str(o, "timestamp", ts, &ok);
+    num(o, "numInputRows", (double)p->input_rows, &ok);
+    num(o, "numInputBytes", (double)p->input_bytes, &ok);
+    num(o, "inputRowsPerSecond", round3(p->input_rows_per_second), &ok);
+    num(o, "processedRowsPerSecond", trigger_s > 0 ? round3((double)p->input_rows / trigger_s) : 0,
+        &ok);
+    d = child(o, "durationMs", cJSON_CreateObject(), &ok);
     for (int i = 0; i < WCS_PHASE_COUNT; i++)
         if (p->phases_done & 1u << i)
-            cJSON_AddNumberToObject(d, phase_names[i], round3(p->phase_ms[i]));
-    cJSON_AddItemToObject(o, "stateOperators", ops = cJSON_CreateArray());
-    cJSON_AddItemToArray(ops, op = cJSON_CreateObject());
-    cJSON_AddStringToObject(op, "operatorName", "stateStoreSave");
-    cJSON_AddNumberToObject(op, "numRowsTotal", (double)p->rows_total);
-    cJSON_AddNumberToObject(op, "numRowsUpdated", (double)p->rows_updated);
-    cJSON_AddNumberToObject(op, "totalWords", (double)p->total_words);
-    cJSON_AddItemToObject(o, "sources", srcs = cJSON_CreateArray());
-    for (size_t i = 0; i < p->nsources; i++) {
+            num(d, phase_names[i], round3(p->phase_ms[i]), &ok);
+    ops = child(o, "stateOperators", cJSON_CreateArray(), &ok);
+    op = child(ops, NULL, cJSON_CreateObject(), &ok);
+    str(op, "operatorName", "stateStoreSave", &ok);
+    num(op, "numRowsTotal", (double)p->rows_total, &ok);
+    num(op, "numRowsUpdated", (double)p->rows_updated, &ok);
+    num(op, "totalWords", (double)p->total_words, &ok);
+    srcs = child(o, "sources", cJSON_CreateArray(), &ok);
+    for (size_t i = 0; i < p->nsources && ok; i++) {
         const struct wcs_progress_source *s = &p->sources[i];
-        cJSON *so = cJSON_CreateObject(), *m;
-        cJSON_AddItemToArray(srcs, so);
-        cJSON_AddStringToObject(so, "description", s->description);
-        cJSON_AddItemToObject(so, "startOffset",
-                              s->start ? cJSON_Duplicate(s->start, 1) : cJSON_CreateNull());
-        cJSON_AddItemToObject(so, "endOffset",
-                              s->end ? cJSON_Duplicate(s->end, 1) : cJSON_CreateNull());
-        cJSON_AddNumberToObject(so, "numInputRows", (double)s->rows);
-        cJSON_AddNumberToObject(so, "inputRowsPerSecond",
-                                p->input_rows ? round3(p->input_rows_per_second * (double)s->rows /
-                                                       (double)p->input_rows)
-                                              : 0);
-        cJSON_AddItemToObject(so, "metrics", m = cJSON_CreateObject());
-        cJSON_AddNumberToObject(m, "numInputBytes", (double)s->bytes);
-        cJSON_AddNumberToObject(m, "linesCut", (double)s->lines_cut);
+        cJSON *so = child(srcs, NULL, cJSON_CreateObject(), &ok), *m;
+        str(so, "description", s->description, &ok);
+        child(so, "startOffset", s->start ? cJSON_Duplicate(s->start, 1) : cJSON_CreateNull(), &ok);
+        child(so, "endOffset", s->end ? cJSON_Duplicate(s->end, 1) : cJSON_CreateNull(), &ok);
+        num(so, "numInputRows", (double)s->rows, &ok);
+        num(so, "inputRowsPerSecond",
+            p->input_rows
+                ? round3(p->input_rows_per_second * (double)s->rows / (double)p->input_rows)
+                : 0,
+            &ok);
+        m = child(so, "metrics", cJSON_CreateObject(), &ok);
+        num(m, "numInputBytes", (double)s->bytes, &ok);
+        num(m, "linesCut", (double)s->lines_cut, &ok);
         for (const cJSON *it = s->metrics ? s->metrics->child : NULL; it; it = it->next)
-            cJSON_AddItemToObject(m, it->string, cJSON_Duplicate(it, 1));
+            child(m, it->string, cJSON_Duplicate(it, 1), &ok);
     }
-    cJSON_AddItemToObject(o, "sink", sink = cJSON_CreateObject());
-    cJSON_AddStringToObject(sink, "description", p->sink_description);
-    cJSON_AddNumberToObject(sink, "numOutputRows", (double)p->sink_output_rows);
+    sink = child(o, "sink", cJSON_CreateObject(), &ok);
+    str(sink, "description", p->sink_description, &ok);
+    num(sink, "numOutputRows", (double)p->sink_output_rows, &ok);
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
     return o;
 }
