@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # tests/run.sh - everything `make test` runs, with one summary line.
 #
-# For each build (build/ release, build/asan/ AddressSanitizer +
-# UndefinedBehaviorSanitizer): the Criterion unit tests, then every
-# tests/integration/test_*.sh against that build's binary. A test script
-# passes with exit 0, is skipped with exit 77 (it says why), fails
-# otherwise. Output of each script goes to tests/out/<build>/<name>.log.
+# Once: static analysis (make lint), the release unit tests under valgrind
+# memcheck (tests/valgrind.sh), every fuzzer's corpus replayed and each run
+# for FUZZ_CHECK_SECONDS (tests/fuzz/run.sh). Then for each build (build/
+# release, build/asan/ AddressSanitizer + UndefinedBehaviorSanitizer): the
+# Criterion unit tests, then every tests/integration/test_*.sh against that
+# build's binary. A test script passes with exit 0, is skipped with exit 77
+# (it says why), fails otherwise. Output of each goes to
+# tests/out/<build>/<name>.log (tests/out/<name>.log for the first three).
 # Ends with "N passed, N failed, N skipped".
 #
 #   tests/run.sh                 all of it
 #   TESTS=socket tests/run.sh    only integration scripts whose name matches
-#   BUILDS=build tests/run.sh    only the release build
+#   BUILDS=build tests/run.sh    only the release build (and no lint,
+#                                valgrind or fuzz when TESTS is set)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +25,31 @@ failed=()
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
+# stage NAME CMD...: run once, output to tests/out/NAME.log.
+stage() {
+    local name=$1 start secs
+    shift
+    mkdir -p tests/out
+    echo "== $name"
+    start=$(date +%s)
+    if "$@" >"tests/out/$name.log" 2>&1; then
+        pass=$((pass + 1))
+        secs=$(($(date +%s) - start))
+        printf '  pass  %-32s %3ss\n' "$name" "$secs"
+    else
+        fail=$((fail + 1))
+        failed+=("$name")
+        printf '  FAIL  %-32s\n' "$name"
+        sed 's/^/        /' "tests/out/$name.log" | tail -n 40
+    fi
+}
+
+if [ -z "$filter" ]; then
+    stage lint make -s lint
+    stage valgrind tests/valgrind.sh build/unit_tests
+    stage fuzz tests/fuzz/run.sh "${FUZZ_CHECK_SECONDS:-20}"
+fi
 
 for b in $builds; do
     name=$(basename "$b")

@@ -1,6 +1,6 @@
 # file:// sources: a file, a directory read in name order, new files and
 # appended bytes picked up while running, restarts that resume exactly at
-# the committed offsets, and kill -9 at random moments losing and doubling
+# the committed offsets, and kill -9 at 40 random moments losing and doubling
 # nothing (the offsets commit in the same transaction as the counts).
 . "$(dirname "$0")/lib.sh"
 
@@ -36,12 +36,14 @@ printf 'one two\ntwo three' >single.txt
     >/dev/null 2>&1 || fail "single file exit $?"
 check_counts one.db single.txt
 
-# kill -9 at random moments, restart with the same state: exact counts.
-# Each kill waits for a random number of new commits first, so every one
-# of them lands while the files are still being read.
+# kill -9 at random moments, 40 times, restarting with the same state:
+# exact counts. Each kill waits for a random number of new commits first
+# (about 12 land before the kill; 9.6 MB is about 900 batches), so every one
+# of them lands while the files are still being read. With test_kafka.sh's 10,
+# that is 50 crashes per build.
 mkdir -p big
-for i in $(seq 1 12); do make_text 400000 "$((i + 10))" >big/f$(printf %02d "$i").txt; done
-crash_loop crash.db 10 40 --source "file://$TEST_OUT/big" --trigger 0 --max-bytes-per-trigger 8KiB
+for i in $(seq 1 24); do make_text 400000 "$((i + 10))" >big/f$(printf %02d "$i").txt; done
+crash_loop crash.db 40 8 --source "file://$TEST_OUT/big" --trigger 0 --max-bytes-per-trigger 8KiB
 "$WCSTREAM" --source "file://$TEST_OUT/big" --trigger available-now --state crash.db \
     --max-bytes-per-trigger 8KiB >/dev/null 2>err.txt || fail "final run exit $?"
 [ "$(sql crash.db 'select max(batch_id) from batches')" -gt "$LAST_BATCH" ] ||
