@@ -53,7 +53,7 @@
 #define COOKIE_NAME    WCS_HTTP_COOKIE
 
 /* The dashboard, built into the binary by sinks/dashboard/assets.S. */
-#define ASSET_DECL(sym) extern const char sym[], sym##_end[]
+#define ASSET_DECL(sym) extern const char sym[], sym##_end[] /* NOLINT: a declarator */
 ASSET_DECL(wcs_asset_index_html);
 ASSET_DECL(wcs_asset_app_js);
 ASSET_DECL(wcs_asset_style_css);
@@ -205,8 +205,10 @@ static int build_update(struct ws_sink *ws, const struct wcs_result *res, const 
 /* Copy the top rows (words and all) into one new block each. */
 static int copy_top(const struct wcs_result *res, struct wcs_row **rows, char **words, size_t *n)
 {
-    size_t k = res->n_top < TOP_HELD ? res->n_top : TOP_HELD, bytes = 1;
+    size_t k = res->n_top, bytes = 1;
 
+    if (k > TOP_HELD)
+        k = TOP_HELD;
     for (size_t i = 0; i < k; i++)
         bytes += res->top[i].len;
     *rows = malloc((k ? k : 1) * sizeof(**rows));
@@ -936,7 +938,7 @@ static int resolve(const char *host, char *ip, size_t iplen, bool *loopback)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_flags = AI_PASSIVE}, *ai;
 
-    if (getaddrinfo(host, NULL, &hints, &ai) != 0)
+    if (getaddrinfo(host, NULL, &hints, &ai) != 0 || !ai)
         return -1;
     *loopback = true;
     for (struct addrinfo *a = ai; a; a = a->ai_next) {
@@ -1073,7 +1075,7 @@ static int ws_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_si
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     info.port = ws->port;
-    info.iface = strcmp(ip, "0.0.0.0") && strcmp(ip, "::") ? ip : NULL;
+    info.iface = strcmp(ip, "0.0.0.0") != 0 && strcmp(ip, "::") != 0 ? ip : NULL;
     info.protocols = protocols;
     info.user = ws;
     info.gid = -1;
