@@ -44,6 +44,7 @@
 #define MAX_CLIENTS        1024                /* listen:// maxClients default */
 #define CLIENT_BUFFER      ((size_t)256 << 10) /* listen:// clientBuffer default */
 #define EPOLL_EVENTS       64
+#define ACCEPT_BATCH       32                         /* clients accepted per wake-up */
 #define REFUSAL_LOG_NS     ((int64_t)10 * 1000000000) /* one warning per 10 s */
 
 /* A listen:// client, in a doubly linked list (epoll hands back its address). */
@@ -120,7 +121,11 @@ static int read_some(struct sock_src *s, int fd, struct wcs_framer *fr, char *ch
         return 1;
     if (n > 0 && wcs_inbox_feed(&s->ib, fr, chunk, (size_t)n) == 0)
         return 1;
-    if (n < 0)
+    /* A reset is a peer's abortive close: ordinary, and a flood of them
+     * must not flood the log. */
+    if (n < 0 && errno == ECONNRESET)
+        wcs_debug("%s: connection reset by the peer", s->desc);
+    else if (n < 0)
         wcs_warn("%s: read failed: %s", s->desc, strerror(errno));
     else if (n > 0)
         wcs_error("%s: out of memory; dropping the connection", s->desc);
@@ -331,9 +336,13 @@ static int refuse_without_fd(struct sock_src *s)
     return 0;
 }
 
-static void accept_all(struct sock_src *s)
+/* Accept what waits, ACCEPT_BATCH at most: a burst of short connections
+ * (in the backlog and perhaps gone already) is read, and the gone ones
+ * dropped, between two batches, rather than all taken at once, counted
+ * as open and pushed over maxClients. */
+static void accept_some(struct sock_src *s)
 {
-    for (;;) {
+    for (int k = 0; k < ACCEPT_BATCH; k++) {
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
             if ((errno == EMFILE || errno == ENFILE) && refuse_without_fd(s) == 0)
@@ -377,7 +386,7 @@ static void *listen_thread(void *arg)
             if (p == &s->ib.wake) {
                 stop = sleep_or_stop(s, 0);
             } else if (p == &s->listen_fd) {
-                accept_all(s);
+                accept_some(s);
             } else {
                 struct conn *c = p;
                 /* One read at a time into the inbox, so it passes its
