@@ -9,7 +9,10 @@
 #   make fuzz                   run each for FUZZ_SECONDS (default 60); new inputs
 #                               grow tests/fuzz/corpus/NAME/, crashes go to
 #                               tests/fuzz/crashes/
-#   make fuzz FUZZ_TARGETS=uri  only some of them
+#   make fuzz FUZZ_TARGETS=http only some of them
+#
+# Before committing a grown corpus, shrink it to the inputs that add coverage:
+#   build/fuzz/fuzz_NAME -set_cover_merge=1 -use_counters=0 NEW tests/fuzz/corpus/NAME
 #
 # tests/fuzz/run.sh SECONDS replays the corpus and the regression inputs and
 # fuzzes briefly without touching the corpus: what `make test` runs.
