@@ -2,7 +2,7 @@
 #
 #   make          release build: build/wcstream (-O2)
 #   make run      install what is missing, build, start the default service
-#   make test     unit + integration tests, release and ASan+UBSan builds
+#   make test     lint, fuzzers, valgrind, unit + integration tests on release and ASan+UBSan
 #   make bench    throughput, memory, state and latency figures against mawk, gawk,
 #                 sort | uniq -c and a plain C counter (tests/bench/bench.sh)
 #   make fuzz     every libFuzzer target for FUZZ_SECONDS each (tests/fuzz/)
@@ -107,7 +107,7 @@ run: $(BUILD)/wcstream
 	./$(BUILD)/wcstream --source listen://127.0.0.1:9999 --sink console --sink ws://127.0.0.1:8080 \
 	  --trigger 1s --state wcstream.db
 
-test: $(BUILD)/wcstream $(BUILD)/unit_tests $(BUILD)/kafka_broker asan
+test: $(BUILD)/wcstream $(BUILD)/unit_tests $(BUILD)/kafka_broker asan fuzz-build
 	@tests/run.sh
 
 bench: $(BUILD)/wcstream $(SUPPORT) $(BUILD)/count_sum $(BUILD)/kafka_broker
