@@ -10,12 +10,23 @@
  * messages arrive. Every message value is text (several lines, or a last
  * line without '\n'). Exactly-once state: the next offset of every
  * partition the batch read goes into the same SQLite transaction as the
- * counts; on assignment a partition starts at its offset in the state, else
- * at the group's committed offset (another member's progress), else at
- * startingOffsets. After the commit the same offsets are committed to
- * Kafka, for lag tools and for the other members. A revocation that would
- * take away partitions the batch in hand has read is held back until that
- * batch is committed.
+ * counts.
+ *
+ * Between members of a group the hand-over goes through the group's
+ * committed offsets, and those are claimed before a pull's messages are
+ * counted, not after the batch commits: a pull commits its new end offsets
+ * to the group (synchronously, tagged "wcstream QUERY_ID FROM" with FROM
+ * the batch's start) and gives its messages to the batch only once the
+ * group took them; if the group refuses (a rebalance under way, fenced,
+ * the brokers down), they are put back and read again later. So whatever
+ * a member counted is in the group before another member can be given the
+ * partition, even when the group takes no commit during the rebalance
+ * itself (librdkafka's mock) or the member was dropped from the group
+ * mid-batch. On assignment a partition starts at the group's offset, or
+ * at the state's when that is newer; a claim of this query's own that its
+ * state never committed (it was killed mid-batch) starts again at the
+ * claim's FROM. A revocation that would take away partitions the batch in
+ * hand has read is held back until that batch is committed.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -40,7 +51,18 @@ struct part {
     int64_t end;  /* available-now: stop here; -1 when not known yet */
     bool assigned;
     bool dirty;       /* read by the batch in hand, not committed yet */
-    int64_t restored; /* committed offset (the state's), -1 when none */
+    int64_t restored; /* committed offset (the state's, or where the
+                         assignment started), -1 when none; while dirty:
+                         the batch's first offset */
+    int64_t claimed;  /* the group's committed offset as this member last
+                         set or read it, -1 when not known */
+    /* The pull in progress: the first offset it took (-1: none), and what
+     * it changed, to put back if the group refuses its claim. */
+    int64_t pull_first;
+    struct {
+        int64_t next, took, restored;
+        bool dirty;
+    } before;
     /* maxOffsetsPerTrigger's share of this partition in the batch in hand,
      * -1 for no share of its own; took: messages taken against it */
     int64_t quota, took, lag;
@@ -59,12 +81,14 @@ struct kafka_src {
     int idle_pulls;          /* pulls in a row that took nothing while shares held */
     int64_t ts_min, ts_max;  /* message timestamps (ms) in the batch in hand */
     int64_t starting;        /* RD_KAFKA_OFFSET_BEGINNING or _END */
+    char *query_id;          /* tags this state's claims in the group */
     struct part *parts;
     size_t nparts, cap;
     rd_kafka_topic_partition_list_t *revoke; /* held back until the commit */
     struct wcs_framer fr;
-    char *fatal;                  /* a failure to report from the next pull */
-    rd_kafka_resp_err_t last_err; /* logged once per change */
+    char *fatal;                   /* a failure to report from the next pull */
+    rd_kafka_resp_err_t last_err;  /* logged once per change */
+    rd_kafka_resp_err_t claim_err; /* the last refused claim, logged once */
 };
 
 static struct part *find_part(struct kafka_src *k, const char *topic, int32_t partition,
@@ -86,9 +110,15 @@ static struct part *find_part(struct kafka_src *k, const char *topic, int32_t pa
     char *t = strdup(topic);
     if (!t)
         return NULL;
-    k->parts[k->nparts] =
-        (struct part){.topic = t, .partition = partition, .next = -1, .end = -1, .restored = -1,
-                      .quota = -1};
+    k->parts[k->nparts] = (struct part){.topic = t,
+                                        .partition = partition,
+                                        .next = -1,
+                                        .end = -1,
+                                        .restored = -1,
+                                        .claimed = -1,
+                                        .pull_first = -1,
+                                        .before = {.next = -1, .restored = -1},
+                                        .quota = -1};
     return &k->parts[k->nparts++];
 }
 
@@ -101,12 +131,57 @@ static void set_fatal(struct kafka_src *k, const char *fmt, const char *a, const
         snprintf(k->fatal, n, fmt, a, b);
 }
 
-/* Where each newly assigned partition starts: the state, else the
- * group's committed offset, else startingOffsets. */
+/* Add p at `offset` to l, tagged as this query's claim of what follows
+ * `from` (the metadata is freed with the list). */
+static void add_claim(struct kafka_src *k, rd_kafka_topic_partition_list_t *l, const struct part *p,
+                      int64_t offset, int64_t from)
+{
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    char tag[128];
+    int n = snprintf(tag, sizeof(tag), "wcstream %s %" PRId64, k->query_id, from);
+    tp->offset = offset;
+    if (n > 0 && (size_t)n < sizeof(tag) && (tp->metadata = malloc((size_t)n)) != NULL) {
+        memcpy(tp->metadata, tag, (size_t)n);
+        tp->metadata_size = (size_t)n;
+    }
+}
+
+/* The FROM of a committed offset's claim when this query made it, else -1. */
+static int64_t own_claim(const struct kafka_src *k, const rd_kafka_topic_partition_t *tp)
+{
+    char tag[128];
+    size_t n = strlen(k->query_id);
+    if (!tp->metadata || tp->metadata_size >= sizeof(tag))
+        return -1;
+    memcpy(tag, tp->metadata, tp->metadata_size);
+    tag[tp->metadata_size] = '\0';
+    if (strncmp(tag, "wcstream ", 9) != 0 || strncmp(tag + 9, k->query_id, n) != 0 ||
+        tag[9 + n] != ' ')
+        return -1;
+    char *end;
+    long long from = strtoll(tag + 10 + n, &end, 10);
+    return *end == '\0' && from >= 0 ? (int64_t)from : -1;
+}
+
+/* Commit l to the group and wait for the answer: 0, or the first error. */
+static rd_kafka_resp_err_t commit_sync(struct kafka_src *k, rd_kafka_topic_partition_list_t *l)
+{
+    rd_kafka_resp_err_t e = rd_kafka_commit(k->rk, l, 0);
+    for (int i = 0; !e && i < l->cnt; i++)
+        e = l->elems[i].err;
+    return e;
+}
+
+/* Where each newly assigned partition starts: the group's committed offset
+ * (another member's progress) or the state's, whichever is newer, else
+ * startingOffsets; a claim of this query's own that its state does not
+ * hold starts again at its FROM. Where that differs from the group's
+ * offset, the group is told at once. */
 static void choose_offsets(rd_kafka_t *rk, struct kafka_src *k,
                            rd_kafka_topic_partition_list_t *list)
 {
     rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(list);
+    rd_kafka_topic_partition_list_t *fix = rd_kafka_topic_partition_list_new(list->cnt + 1);
     if (rd_kafka_committed(rk, committed, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
         wcs_warn("%s: cannot read the group's committed offsets; using the state's and "
                  "startingOffsets",
@@ -115,15 +190,20 @@ static void choose_offsets(rd_kafka_t *rk, struct kafka_src *k,
         rd_kafka_topic_partition_t *tp = &list->elems[i];
         struct part *p = find_part(k, tp->topic, tp->partition, true);
         int64_t c = committed->elems[i].err ? RD_KAFKA_OFFSET_INVALID : committed->elems[i].offset;
-        /* The newer of the two: a partition coming back may have moved on
-         * under another member (group offsets follow state commits). */
+        int64_t from = own_claim(k, &committed->elems[i]);
         int64_t mine = p ? p->restored : -1, best = mine > c ? mine : c;
+        if (from >= 0) /* ours: the state says how much of it was counted */
+            best = mine > from ? mine : from;
         tp->offset = best >= 0 ? best : k->starting;
         if (!p)
             continue;
         p->assigned = true;
-        if (tp->offset >= 0)
-            p->next = tp->offset;
+        p->claimed = c;
+        if (tp->offset >= 0) {
+            p->next = p->restored = tp->offset;
+            if (tp->offset != c)
+                add_claim(k, fix, p, tp->offset, tp->offset);
+        }
         int64_t lo, hi;
         if (k->available_now && p->end < 0 &&
             rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition, &lo, &hi, 10000) ==
@@ -140,10 +220,42 @@ static void choose_offsets(rd_kafka_t *rk, struct kafka_src *k,
                  tp->offset < 0 ? (int64_t)0 : tp->offset);
     }
     rd_kafka_topic_partition_list_destroy(committed);
+    /* A later hand-over tries again if this fails (see commit_to_kafka). */
+    if (fix->cnt && commit_sync(k, fix) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int i = 0; i < fix->cnt; i++) {
+            struct part *p = find_part(k, fix->elems[i].topic, fix->elems[i].partition, false);
+            if (p)
+                p->claimed = fix->elems[i].offset;
+        }
+    rd_kafka_topic_partition_list_destroy(fix);
 }
 
+/* Before a hand-over: where the group's offset of one of `list`'s
+ * partitions is not the state's (a claim whose batch was never committed,
+ * or an assignment the group was not told of), commit the state's and wait
+ * for it. The next owner starts from the group's offsets. */
+static void commit_to_kafka(struct kafka_src *k, const rd_kafka_topic_partition_list_t *list)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(list->cnt + 1);
+    for (int i = 0; i < list->cnt; i++) {
+        struct part *p = find_part(k, list->elems[i].topic, list->elems[i].partition, false);
+        if (p && p->restored >= 0 && p->restored != p->claimed)
+            add_claim(k, l, p, p->restored, p->restored);
+    }
+    rd_kafka_resp_err_t e = l->cnt ? commit_sync(k, l) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (e)
+        wcs_warn("%s: committing offsets before a hand-over: %s", k->desc, rd_kafka_err2str(e));
+    for (int i = 0; !e && i < l->cnt; i++) {
+        struct part *p = find_part(k, l->elems[i].topic, l->elems[i].partition, false);
+        p->claimed = p->restored;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Hand `list`'s partitions back to the group. */
 static void give_up(rd_kafka_t *rk, struct kafka_src *k, rd_kafka_topic_partition_list_t *list)
 {
+    commit_to_kafka(k, list);
     for (int i = 0; i < list->cnt; i++) {
         struct part *p = find_part(k, list->elems[i].topic, list->elems[i].partition, false);
         if (p)
@@ -156,23 +268,6 @@ static void give_up(rd_kafka_t *rk, struct kafka_src *k, rd_kafka_topic_partitio
     } else {
         rd_kafka_assign(rk, NULL);
     }
-}
-
-/* Commit the state's offsets of `list`'s partitions to Kafka and wait for
- * it: the next owner starts from the group's committed offsets, so they
- * must be there before the partitions are handed over. */
-static void commit_to_kafka(struct kafka_src *k, const rd_kafka_topic_partition_list_t *list)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(list->cnt + 1);
-    for (int i = 0; i < list->cnt; i++) {
-        struct part *p = find_part(k, list->elems[i].topic, list->elems[i].partition, false);
-        if (p && p->restored >= 0)
-            rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->restored;
-    }
-    rd_kafka_resp_err_t e = l->cnt ? rd_kafka_commit(k->rk, l, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
-    if (e)
-        wcs_warn("%s: committing offsets before a hand-over: %s", k->desc, rd_kafka_err2str(e));
-    rd_kafka_topic_partition_list_destroy(l);
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -203,7 +298,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             wcs_info("%s: partitions revoked; handing them over after the batch in hand", k->desc);
             return;
         }
-        commit_to_kafka(k, list);
         give_up(rk, k, list);
         return;
     }
@@ -278,6 +372,11 @@ static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct 
         return -1;
     }
     k->available_now = env->available_now;
+    k->query_id = strdup(env->query_id ? env->query_id : "");
+    if (!k->query_id) {
+        wcs_err(err, errlen, "out of memory");
+        return -1;
+    }
     k->fail_on_data_loss = true;
     k->ts_min = k->ts_max = -1;
     wcs_framer_init(&k->fr, env->max_line);
@@ -567,13 +666,81 @@ static bool quotas_full(const struct kafka_src *k)
 
 #define IDLE_PULLS_MAX 50 /* the engine waits 100 ms between empty pulls */
 
+/* Tell the group that the partitions the pull in progress read are read up
+ * to their next offsets, before the batch counts them. 0, or -1 when the
+ * group did not take it (logged once per change). With the brokers down,
+ * librdkafka holds a commit for up to session.timeout.ms before failing
+ * it: a pull that took messages just before an outage waits that long
+ * (once; its partitions go back and nothing new arrives meanwhile). */
+static int claim(struct kafka_src *k)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+    for (size_t i = 0; i < k->nparts; i++)
+        if (k->parts[i].pull_first >= 0)
+            add_claim(k, l, &k->parts[i], k->parts[i].next, k->parts[i].restored);
+    rd_kafka_resp_err_t e = commit_sync(k, l);
+    for (size_t i = 0; !e && i < k->nparts; i++)
+        if (k->parts[i].pull_first >= 0)
+            k->parts[i].claimed = k->parts[i].next;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e && e != k->claim_err)
+        wcs_warn("%s: the group did not take the offsets just read (%s); reading them again later",
+                 k->desc, rd_kafka_err2str(e));
+    else if (!e && k->claim_err)
+        wcs_info("%s: the group takes offsets again", k->desc);
+    k->claim_err = e;
+    return e ? -1 : 0;
+}
+
+/* The group refused the pull's claim: take back what the pull added to the
+ * batch and read it again later. The batch keeps what earlier pulls
+ * claimed. */
+static void undo_pull(struct kafka_src *k, struct wcs_pull *p, size_t text_len, uint64_t cuts,
+                      int64_t taken, int64_t ts_min, int64_t ts_max)
+{
+    for (size_t i = 0; i < k->nparts; i++) {
+        struct part *q = &k->parts[i];
+        if (q->pull_first < 0)
+            continue;
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, q->topic, q->partition)->offset = q->pull_first;
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(k->rk, l, 5000);
+        if (e)
+            rd_kafka_error_destroy(e);
+        if (!q->over_quota) /* held at its available-now end by this pull */
+            rd_kafka_resume_partitions(k->rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        q->next = q->before.next;
+        q->took = q->before.took;
+        q->restored = q->before.restored;
+        q->dirty = q->before.dirty;
+        q->pull_first = -1;
+    }
+    p->text->len = text_len;
+    p->rows = p->bytes = 0;
+    k->fr.cuts = cuts;
+    k->taken = taken;
+    k->ts_min = ts_min;
+    k->ts_max = ts_max;
+}
+
 static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, size_t errlen)
 {
     struct kafka_src *k = src->ctx;
-    int64_t taken_before = k->taken;
+    int64_t taken_before = k->taken, ts_min = k->ts_min, ts_max = k->ts_max;
+    size_t text_before = p->text->len;
+    uint64_t cuts_before = k->fr.cuts;
     p->start = NULL;
     if (k->max_per_trigger && k->taken == 0 && !k->quotas_set)
         set_quotas(k);
+    for (size_t i = 0; i < k->nparts; i++) {
+        struct part *q = &k->parts[i];
+        q->pull_first = -1;
+        q->before.next = q->next;
+        q->before.took = q->took;
+        q->before.restored = q->restored;
+        q->before.dirty = q->dirty;
+    }
     while (!k->revoke && p->bytes < p->budget &&
            (!k->max_per_trigger || k->taken < k->max_per_trigger)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 0);
@@ -618,6 +785,8 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
             pt->dirty = true;
             pt->restored = m->offset; /* the batch's start offset */
         }
+        if (pt->pull_first < 0)
+            pt->pull_first = m->offset;
         int64_t ts = rd_kafka_message_timestamp(m, NULL);
         if (ts >= 0) { /* event time, kept for windowing */
             k->ts_min = k->ts_min < 0 || ts < k->ts_min ? ts : k->ts_min;
@@ -643,6 +812,18 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
         wcs_err(err, errlen, "%s", k->fatal);
         return -1;
     }
+    bool refused = k->taken > taken_before && claim(k) < 0;
+    if (refused) {
+        undo_pull(k, p, text_before, cuts_before, taken_before, ts_min, ts_max);
+        if (k->taken == 0) { /* nothing in hand: no commit will come to free these */
+            release_quotas(k);
+            if (k->revoke) {
+                give_up(k->rk, k, k->revoke);
+                rd_kafka_topic_partition_list_destroy(k->revoke);
+                k->revoke = NULL;
+            }
+        }
+    }
     /* Shares from lags that overstate what is there (transaction markers,
      * compaction) could hold the batch open for ever: after about five
      * seconds of pulls that find nothing, the batch ends with what it has
@@ -664,7 +845,7 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
     p->lines_cut = k->fr.cuts;
     /* A rebalance waiting for this batch, or maxOffsetsPerTrigger reached
      * (or every share of it): the batch in hand is complete. */
-    p->end_batch = k->revoke ||
+    p->end_batch = k->revoke || (refused && k->taken > 0) ||
                    (k->max_per_trigger && (k->taken >= k->max_per_trigger || quotas_full(k) ||
                                            (k->taken > 0 && k->idle_pulls >= IDLE_PULLS_MAX)));
     return 0;
@@ -686,20 +867,12 @@ static bool kafka_finished(struct wcs_source *src)
 static void kafka_commit(struct wcs_source *src)
 {
     struct kafka_src *k = src->ctx;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)k->nparts + 1);
+    /* The group has had these offsets since the pulls claimed them. */
     for (size_t i = 0; i < k->nparts; i++) {
         struct part *p = &k->parts[i];
-        if (p->dirty && p->next >= 0)
-            rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->next;
         p->dirty = false;
         p->restored = p->next;
     }
-    if (l->cnt) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(k->rk, l, k->revoke != NULL ? 0 : 1);
-        if (e)
-            wcs_warn("%s: committing offsets to Kafka: %s", k->desc, rd_kafka_err2str(e));
-    }
-    rd_kafka_topic_partition_list_destroy(l);
     release_quotas(k);
     k->taken = 0;
     k->ts_min = k->ts_max = -1;
@@ -788,7 +961,8 @@ static void kafka_destroy(struct wcs_source *src)
     src->ctx = NULL;
     if (k->rk) {
         /* What was read and not committed is read again from the state's
-         * offsets next time: nothing may hold the close's revocation. */
+         * offsets next time: nothing may hold the close's revocation, and
+         * the hand-over puts the group's offsets back to the state's. */
         for (size_t i = 0; i < k->nparts; i++)
             k->parts[i].dirty = false;
         if (k->revoke) {
@@ -805,6 +979,7 @@ static void kafka_destroy(struct wcs_source *src)
         free(k->parts[i].topic);
     free(k->parts);
     free(k->fatal);
+    free(k->query_id);
     free(k->desc);
     wcs_framer_free(&k->fr);
     free(k);
