@@ -44,7 +44,8 @@
 #define MAX_CLIENTS        1024                /* listen:// maxClients default */
 #define CLIENT_BUFFER      ((size_t)256 << 10) /* listen:// clientBuffer default */
 #define EPOLL_EVENTS       64
-#define ACCEPT_BATCH       32                         /* clients accepted per wake-up */
+#define ACCEPT_BATCH       32 /* clients accepted per wake-up */
+#define GONE_READS         64 /* reads of a client that has hung up, per wake-up */
 #define REFUSAL_LOG_NS     ((int64_t)10 * 1000000000) /* one warning per 10 s */
 
 /* A listen:// client, in a doubly linked list (epoll hands back its address). */
@@ -285,7 +286,7 @@ static int add_conn(struct sock_src *s, int fd)
         return -ENOMEM;
     c->fd = fd;
     wcs_framer_init(&c->fr, s->max_line < s->client_buffer ? s->max_line : s->client_buffer);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
     if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         int e = errno;
         wcs_framer_free(&c->fr);
@@ -388,13 +389,24 @@ static void *listen_thread(void *arg)
             } else if (p == &s->listen_fd) {
                 accept_some(s);
             } else {
-                struct conn *c = p;
                 /* One read at a time into the inbox, so it passes its
-                 * capacity by one read at most. */
-                if (!wcs_inbox_wait_space(&s->ib))
-                    stop = true;
-                else if (read_some(s, c->fd, &c->fr, chunk) == 0)
-                    drop_conn(s, c);
+                 * capacity by one read at most. A client that has hung up
+                 * is read to its end now, so its slot is free at once
+                 * (else a burst of short connections, each needing a
+                 * round for its data and one for its end, could keep
+                 * maxClients busy). */
+                struct conn *c = p;
+                bool gone = ev[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+                for (int k = 0; k < (gone ? GONE_READS : 1); k++) {
+                    if (!wcs_inbox_wait_space(&s->ib)) {
+                        stop = true;
+                        break;
+                    }
+                    if (read_some(s, c->fd, &c->fr, chunk) == 0) {
+                        drop_conn(s, c);
+                        break;
+                    }
+                }
             }
         }
     }
