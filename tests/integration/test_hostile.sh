@@ -199,17 +199,22 @@ staller=$!
 _bg_pids+=("$staller")
 wait_for stall.out stalled 20
 wait_metric "$M" wcstream_ws_clients 520 60
+# The window opens once the text flows (a batch only comes with input)
+# and closes when the last piece is sent.
+for p in piece.*; do
+    cat "$p"
+    sleep 0.5
+done | nc -N 127.0.0.1 "$port" &
+feeder=$!
+wait_total s.db $((total + 1)) 20
 t0=$(now)
 $H httpbad 127.0.0.1 "$http2" "$token" 10 >httpbad.out &
 hammer=$!
 $H wsbad 127.0.0.1 "$http" >wsbad.out &
 badframes=$!
-for p in piece.*; do
-    cat "$p"
-    sleep 0.5
-done | nc -N 127.0.0.1 "$port"
-wait "$crowd" || fail "the 500 clients did not converge"
+wait "$feeder" || fail "nc"
 t1=$(now)
+wait "$crowd" || fail "the 500 clients did not converge"
 wait "$hammer" || { cat httpbad.out; fail "a hostile request was answered"; }
 wait "$badframes" || { cat wsbad.out; fail "a bad frame was not refused"; }
 cat wsbad.out httpbad.out
