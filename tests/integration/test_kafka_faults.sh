@@ -131,9 +131,13 @@ mv err.txt flap.err # fail() shows err.txt: from here on the members' logs matte
 # and leaving while a producer keeps adding text: every join and leave is
 # a rebalance under load. A half-second trigger lets messages pile up in
 # the consumer's queue ahead of the rebalance's revocation, so that it
-# often comes in the middle of a batch. C leaves only once it was given
-# partitions (librdkafka 2.0.2 asserts when a cooperative consumer closes
-# before its first assignment). URI TOPIC
+# often comes in the middle of a batch. With eager assignment a member
+# reads only until its heartbeat hears of the rebalance; a heartbeat of
+# 1.2 s (cooperative members keep reading through it, and in the mock
+# settle only with a short one) leaves time for reads that the group
+# refuses. C leaves only once it was given partitions (librdkafka 2.0.2
+# asserts when a cooperative consumer closes before its first
+# assignment). URI TOPIC
 churn() {
     local uri=$1 topic=$2 a b c n i prod
     rm -f ga.db* gb.db* gc.db* chunk.*
@@ -153,10 +157,11 @@ churn() {
         "$WCSTREAM" --source "$uri" --state gc.db --trigger 500ms >gc.out 2>>gc.err &
         c=$!
         _bg_pids+=("$c")
-        for _ in $(seq 1 400); do
+        for _ in $(seq 1 800); do
             [ "$(grep -c "assigned $topic/" gc.err)" -gt "$n" ] && break
             sleep 0.05
         done
+        [ "$(grep -c "assigned $topic/" gc.err)" -gt "$n" ] || fail "$topic: C was given nothing in 40s"
         sleep "$(rand_s 0 1000)"
         kill -TERM "$c"
         wait "$c" || fail "member C: exit $?"
@@ -183,7 +188,7 @@ churn() {
     [ $((held + back)) -gt 0 ] || fail "$topic: no rebalance came while the members were reading"
 }
 total_of() { sql "$1" 'select coalesce(max(total_words), 0) from batches' 2>/dev/null || echo 0; }
-# 100 KB of one-line messages every 0.3 s until stop.produce exists; each
+# 100 KB of one-line messages every 0.1 s until stop.produce exists; each
 # chunk is kept for the ground truth. TOPIC
 produce_loop() {
     local k=1 f
@@ -192,10 +197,10 @@ produce_loop() {
         make_text 100000 $((100 + k)) >"$f"
         produce "$1" 4 "$f"
         k=$((k + 1))
-        sleep 0.3
+        sleep 0.1
     done
 }
-churn "kafka://$BROKER/eager?group=eager&startingOffsets=earliest&$opts" eager
+churn "kafka://$BROKER/eager?group=eager&startingOffsets=earliest&kafka.session.timeout.ms=$SESSION_MS&kafka.heartbeat.interval.ms=1200" eager
 churn "kafka://$BROKER/coop?group=coop&startingOffsets=earliest&kafka.partition.assignment.strategy=cooperative-sticky&$opts" coop
 
 # 3. kill -9 while the brokers are down, a start once they are back.
