@@ -308,8 +308,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 /* Errors that say a topic or partition is not in the cluster's metadata. */
 static bool gone_error(int err)
 {
-    return err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
-           err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+    return err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+           err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
 }
 
 /* A topic the query has read from is gone: with failOnDataLoss, stop. */
@@ -395,7 +395,7 @@ static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct 
     snprintf(src->key, klen, "kafka:%s", t.topics);
 
     const char *starting = wcs_uri_get(uri, "startingOffsets");
-    if (starting && strcmp(starting, "earliest") && strcmp(starting, "latest")) {
+    if (starting && strcmp(starting, "earliest") != 0 && strcmp(starting, "latest") != 0) {
         wcs_err(err, errlen, "%s: startingOffsets must be earliest or latest, not '%s'", src->desc,
                 starting);
         return WCS_EUSAGE;
@@ -602,10 +602,10 @@ static void set_quotas(struct kafka_src *k)
                                                  WATERMARK_WAIT_MS) ||
                 hi < 0)
                 known = false;
-        at = p->next >= 0       ? p->next
-             : p->restored >= 0 ? p->restored
+        at = p->next >= 0                               ? p->next
+             : p->restored >= 0                         ? p->restored
              : k->starting == RD_KAFKA_OFFSET_BEGINNING ? lo
-                                                         : hi;
+                                                        : hi;
         known = known && at >= 0;
         p->lag = hi > at ? hi - at : 0;
         total += p->lag;
