@@ -16,8 +16,9 @@
  * steps 3 and 4 on a committer thread, so that batch N commits while batch
  * N + 1 is read and tokenized. Batches still commit, emit and ack strictly
  * in order: N + 1 is handed over only once N is done. A source that must
- * see its batch's ack before it is pulled again (Kafka: it commits its
- * group offsets and resumes paused partitions then) turns the overlap off.
+ * see its batch's ack before it is pulled again (Kafka: it resumes paused
+ * partitions and hands over held-back revocations then) turns the overlap
+ * off.
  */
 #include "wcstream/engine.h"
 
