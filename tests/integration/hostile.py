@@ -59,10 +59,9 @@ with the state's word_counts.
       garbage request lines. None may be answered 200 or leak a file;
       prints the statuses seen.
 
-Runs with Debian's /usr/bin/python3 (websockets 10.4 not needed here).
+Runs with Debian's /usr/bin/python3; the raw websocket handshake is wsclient.py's.
 """
 import asyncio
-import base64
 import collections
 import datetime
 import json
@@ -73,6 +72,8 @@ import struct
 import sys
 import threading
 import time
+
+from wsclient import handshake
 
 PENDING = 60 * 1024
 OVERFLOW = 100 * 1024
@@ -287,25 +288,6 @@ def gaps(state, since, until):
 
 # ---- ws:// clients ----------------------------------------------------------
 
-
-def handshake(host, port, extra=b"", rcvbuf=None):
-    s = socket.socket()
-    if rcvbuf:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    s.connect((host, port))
-    key = base64.b64encode(os.urandom(16))
-    s.sendall(b"GET /ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-              b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n"
-              % (host.encode(), port, key, extra))
-    head = b""
-    while b"\r\n\r\n" not in head:
-        c = s.recv(1)
-        if not c:
-            raise SystemExit("closed during the handshake")
-        head += c
-    if not head.startswith(b"HTTP/1.1 101"):
-        raise SystemExit("handshake refused: %r" % head.split(b"\r\n")[0])
-    return s
 
 
 def stall(host, port, n, secs):

@@ -80,14 +80,17 @@ async def many(url, n, total):
     return {k: f[k] for k in ("batchId", "totalWords", "distinctWords", "top")}
 
 
-def stall(host, port, secs):
+def handshake(host, port, extra=b"", rcvbuf=None):
+    """A websocket upgrade by hand (extra: more header lines), so that a
+    caller can then send what no library would; the socket after the 101."""
     s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     s.connect((host, port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall(("GET /ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (host, port, key))
-              .encode())
+    key = base64.b64encode(os.urandom(16))
+    s.sendall(b"GET /ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n"
+              % (host.encode(), port, key, extra))
     head = b""
     while b"\r\n\r\n" not in head:
         c = s.recv(1)
@@ -96,6 +99,11 @@ def stall(host, port, secs):
         head += c
     if not head.startswith(b"HTTP/1.1 101"):
         raise SystemExit("handshake refused: %r" % head.split(b"\r\n")[0])
+    return s
+
+
+def stall(host, port, secs):
+    s = handshake(host, port, rcvbuf=4096)
     print("stalled", flush=True)
     time.sleep(secs)
     s.close()
