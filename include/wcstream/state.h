@@ -6,15 +6,19 @@
  * Either all of it is durable or none of it is. The top-k is kept in
  * memory and persisted (topk.h), so no batch ever scans all counts.
  *
- * Schema (PRAGMA application_id 0x57435354 'WCST', user_version 1):
+ * Schema (PRAGMA application_id 0x57435354 'WCST', user_version 2):
  *   meta(key PRIMARY KEY, value)                  query_id, created_at, top_k,
  *                                                 delivered:SINK (last batch it took)
- *   counts(word PRIMARY KEY, count) WITHOUT ROWID  the running totals
+ *   counts(word PRIMARY KEY, count) WITHOUT ROWID  the running totals...
+ *   recent(word PRIMARY KEY, count) WITHOUT ROWID  ...but a word's row here,
+ *                                                 if it has one, is newer
  *   leaders(word PRIMARY KEY, count) WITHOUT ROWID the top_k largest counts
  *   offsets(source, partition, offset)            per-partition progress
  *   batches(batch_id PRIMARY KEY, committed_at, num_input_rows,
  *           num_rows_updated, num_rows_total, total_words, progress)
- *   VIEW word_counts(word, count), VIEW top_words(word, count)
+ *   VIEW word_counts(word, count)                 recent, and counts not in it
+ *   VIEW top_words(word, count)
+ * A version 1 state (no recent) is upgraded when it is opened.
  */
 #ifndef WCSTREAM_STATE_H
 #define WCSTREAM_STATE_H
@@ -27,8 +31,9 @@
 #include "wcstream/result.h"
 #include "wcstream/source.h"
 
-#define WCS_STATE_SCHEMA_VERSION 1
+#define WCS_STATE_SCHEMA_VERSION 2
 #define WCS_STATE_TOP_MIN        1000 /* the top-k kept is never smaller */
+#define WCS_STATE_RECENT_MAX     8192 /* rows recent holds before it moves some */
 
 struct wcs_state;
 

@@ -41,7 +41,7 @@ grep -q "wcstream: state: batch $((committed + 1)) not committed" err.txt || fai
 [ "$(sql mnt/s.db 'pragma integrity_check')" = ok ] || fail "state corrupted"
 [ "$(sql mnt/s.db 'select max(batch_id) from batches')" = "$committed" ] || fail "half a batch"
 # What is committed is consistent: counts equal the committed batches' totals.
-[ "$(sql mnt/s.db 'select sum(count) from counts')" = \
+[ "$(sql mnt/s.db 'select sum(count) from word_counts')" = \
   "$(sql mnt/s.db 'select total_words from batches order by batch_id desc limit 1')" ] ||
     fail "counts and batch totals disagree"
 

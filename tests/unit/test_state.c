@@ -7,8 +7,10 @@
  * reads the index, point counts, offsets and the query id across a
  * reopen, the batch-id sequence, the word_counts view and batches table
  * seen from a second connection, words with odd bytes, refusal of files
- * that are not ours (left byte-for-byte untouched), ":memory:", and a
- * failed commit that rolls back completely and can be retried.
+ * that are not ours (left byte-for-byte untouched), ":memory:", a
+ * failed commit that rolls back completely and can be retried, the split
+ * of the counts between recent and counts, and the upgrade of a version 1
+ * state.
  */
 #include <dirent.h>
 #include <inttypes.h>
@@ -482,7 +484,7 @@ Test(state, top_exact_over_many_batches, .init = st_setup, .fini = st_cleanup)
         const struct wcs_row *rows = wcs_state_top(st, &n);
         sqlite3_stmt *s;
         cr_assert_eq(sqlite3_prepare_v2(db,
-                                        "SELECT word, count FROM counts "
+                                        "SELECT word, count FROM word_counts "
                                         "ORDER BY count DESC, word LIMIT 1000",
                                         -1, &s, NULL),
                      SQLITE_OK);
@@ -976,6 +978,145 @@ Test(state, refuses_a_directory, .init = st_setup, .fini = st_cleanup)
     cr_expect_neq(err[0], '\0');
 }
 
+/* ---- recent and counts -------------------------------------------------- */
+
+#define ST_WORDS 40000
+
+/* Commit batch id: distinct words `ids` (delta 1 + id % 3), checking each
+ * new total against truth[], which it updates. */
+static void st_commit_ids(struct wcs_state *st, int64_t id, const int *ids, size_t n,
+                          char (*words)[8], int64_t *truth)
+{
+    struct wcs_group *g = calloc(n, sizeof(*g));
+    cr_assert_not_null(g);
+    for (size_t i = 0; i < n; i++)
+        g[i] = (struct wcs_group){.word = words[ids[i]], .len = 6, .delta = 1 + ids[i] % 3};
+    struct wcs_group_set set = {g, n};
+    size_t distinct;
+    char err[512] = "";
+    cr_assert_eq(wcs_state_stage(st, &set, 1, &distinct, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(wcs_state_commit(st, id, NULL, n, "{}", err, sizeof(err)), 0, "%s", err);
+    for (size_t i = 0; i < n; i++)
+        truth[ids[i]] += 1 + ids[i] % 3;
+    size_t nu;
+    const struct wcs_row *rows = wcs_state_updated(st, &nu);
+    cr_assert_eq(nu, n);
+    for (size_t i = 0; i < nu; i++)
+        cr_assert_eq(rows[i].count, truth[atoi(rows[i].word + 1)], "batch %" PRId64 " %.6s", id,
+                     rows[i].word);
+    free(g);
+}
+
+/* Every word's count, read back through word_counts, equals truth[]. */
+static void st_check_all(const char *path, const int64_t *truth)
+{
+    sqlite3 *db = st_sql_open(path);
+    sqlite3_stmt *s;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT word, count FROM word_counts", -1, &s, NULL),
+                 SQLITE_OK);
+    int64_t seen = 0, want = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        int w = atoi((const char *)sqlite3_column_text(s, 0) + 1);
+        cr_assert_eq(sqlite3_column_int64(s, 1), truth[w], "w%05d", w);
+        seen++;
+    }
+    sqlite3_finalize(s);
+    for (int i = 0; i < ST_WORDS; i++)
+        want += truth[i] > 0;
+    cr_assert_eq(seen, want);
+    sqlite3_close(db);
+}
+
+Test(state, recent_and_counts_hold_the_totals, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("s.db");
+    static char words[ST_WORDS][8];
+    static int64_t truth[ST_WORDS];
+    static int ids[ST_WORDS];
+    for (int i = 0; i < ST_WORDS; i++)
+        snprintf(words[i], sizeof(words[i]), "w%05d", i);
+    struct wcs_state *st = st_open(path);
+    sqlite3 *db = st_sql_open(path);
+    uint64_t rnd = 7;
+    int64_t batch = 0, max_recent = 0;
+    /* Small batches of random distinct words: recent fills, then each
+     * batch moves a slice of it to counts. */
+    for (; batch < 40; batch++) {
+        bool seen[ST_WORDS] = {0};
+        size_t n = 0;
+        while (n < 1500) {
+            rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+            int w = (int)((rnd >> 33) % ST_WORDS);
+            if (!seen[w])
+                seen[w] = true, ids[n++] = w;
+        }
+        st_commit_ids(st, batch, ids, n, words, truth);
+        int64_t r = st_sql_int(db, "SELECT count(*) FROM recent");
+        max_recent = r > max_recent ? r : max_recent;
+        cr_assert_leq(r, WCS_STATE_RECENT_MAX + 1500, "batch %" PRId64, batch);
+    }
+    cr_expect_geq(max_recent, WCS_STATE_RECENT_MAX - 1500, "recent never filled");
+    cr_expect_gt(st_sql_int(db, "SELECT count(*) FROM counts"), 10000, "nothing moved");
+    cr_expect_gt(st_sql_int(db, "SELECT count(*) FROM counts AS c JOIN recent USING(word) "
+                                "WHERE c.count < recent.count"),
+                 0, "no word in both tables: the view's precedence is untested");
+    st_check_all(path, truth);
+    for (int i = 0; i < ST_WORDS; i += 97)
+        cr_expect_eq(wcs_state_count(st, words[i], 6), truth[i], "%s", words[i]);
+
+    /* A big batch goes to counts and takes recent with it. */
+    for (int i = 0; i < WCS_STATE_RECENT_MAX + 1; i++)
+        ids[i] = i * 3;
+    st_commit_ids(st, batch++, ids, WCS_STATE_RECENT_MAX + 1, words, truth);
+    cr_expect_eq(st_sql_int(db, "SELECT count(*) FROM recent"), 0);
+    st_check_all(path, truth);
+
+    /* And both survive a reopen. */
+    st_commit_ids(st, batch++, ids, 10, words, truth);
+    wcs_state_close(st);
+    st = st_open(path);
+    cr_expect_eq(wcs_state_last_batch(st), batch - 1);
+    st_check_all(path, truth);
+    int64_t total = 0;
+    for (int i = 0; i < ST_WORDS; i++)
+        total += truth[i];
+    cr_expect_eq(wcs_state_total(st), total);
+    sqlite3_close(db);
+    wcs_state_close(st);
+}
+
+Test(state, upgrades_version_1, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("v1.db");
+    struct wcs_state *st = st_open(path);
+    struct st_batch b = {0};
+    st_addz(&b, "old", 3);
+    st_addz(&b, "older", 1);
+    st_commit(st, 0, &b, NULL);
+    wcs_state_close(st);
+    /* What version 1 wrote: the counts table alone. */
+    sqlite3 *db = st_sql_open(path);
+    st_sql_exec(db, "BEGIN; INSERT INTO counts SELECT * FROM recent; DROP VIEW word_counts;"
+                    "DROP TABLE recent; CREATE VIEW word_counts(word, count) AS "
+                    "SELECT word, count FROM counts; PRAGMA user_version = 1; COMMIT");
+    sqlite3_close(db);
+
+    st = st_open(path);
+    b.n = 0;
+    st_addz(&b, "old", 1);
+    st_addz(&b, "new", 2);
+    st_commit(st, 1, &b, NULL);
+    cr_expect_eq(st_updatedz(&b, "old"), 4);
+    cr_expect_eq(wcs_state_distinct(st), 3);
+    wcs_state_close(st);
+    db = st_sql_open(path);
+    cr_expect_eq(st_sql_int(db, "PRAGMA user_version"), 2);
+    cr_expect_eq(st_sql_int(db, "SELECT count FROM word_counts WHERE word = 'old'"), 4);
+    cr_expect_eq(st_sql_int(db, "SELECT count FROM word_counts WHERE word = 'older'"), 1);
+    cr_expect_eq(st_sql_int(db, "SELECT sum(count) FROM word_counts"), 7);
+    sqlite3_close(db);
+}
+
 /* ---- a failed commit rolls back ---------------------------------------- */
 
 /* Make the commit fail at the counts upsert ("counts") or at the batch row
@@ -985,8 +1126,8 @@ static void st_poison(const char *path, const char *where, bool on)
     sqlite3 *db = st_sql_open(path);
     if (!on)
         st_sql_exec(db, "DROP TRIGGER poison");
-    else if (strcmp(where, "counts") == 0)
-        st_sql_exec(db, "CREATE TRIGGER poison BEFORE INSERT ON counts WHEN NEW.word = 'poison' "
+    else if (strcmp(where, "recent") == 0) /* where a small batch's words go */
+        st_sql_exec(db, "CREATE TRIGGER poison BEFORE INSERT ON recent WHEN NEW.word = 'poison' "
                         "BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
     else
         st_sql_exec(db, "CREATE TRIGGER poison BEFORE INSERT ON batches "
@@ -1057,7 +1198,7 @@ static void st_failed_commit_rolls_back(const char *where)
 
 Test(state, failed_upsert_rolls_back, .init = st_setup, .fini = st_cleanup)
 {
-    st_failed_commit_rolls_back("counts");
+    st_failed_commit_rolls_back("recent");
 }
 
 Test(state, failed_batch_row_rolls_back, .init = st_setup, .fini = st_cleanup)
