@@ -3,15 +3,20 @@
  *
  * After each commit the state merges the batch's updated rows into the
  * previous top-k: select the best k updated rows with a bounded heap, merge
- * them with the old top-k, and drop an old row whose word came back with
- * its new total. The cost follows the batch (O(n log k) for n updated
- * rows), never the size of the state.
+ * them with the old top-k (both in rank order), and drop an old row whose
+ * word came back with its new total (a hash set of the updated words). The
+ * cost follows the batch (O(n log k) for n updated rows, plus k), never the
+ * size of the state.
  */
 #include "wcstream/topk.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <xxhash.h>
 
 /* heap[0] is the worst of the rows kept so far (a max-heap by rank). */
 static void sift_down(struct wcs_row *heap, size_t n, size_t i)
@@ -97,36 +102,54 @@ int wcs_topk_set(struct wcs_topk *tk, const struct wcs_row *rows, size_t n)
     return r;
 }
 
-/* By word; the same word twice: the larger (newer) count first. */
-static int cmp_word(const void *pa, const void *pb)
+/* Whether `w` is the word of one of rows[0, n), through `slots` (a power of
+ * two of them, each 0 or a row's index + 1, filled by the caller). */
+static bool among(const struct wcs_row *rows, const uint32_t *slots, size_t mask,
+                  const struct wcs_row *w)
 {
-    const struct wcs_row *a = pa, *b = pb;
-    int c = wcs_row_word_cmp(a, b);
-    return c ? c : (a->count > b->count ? -1 : a->count < b->count);
+    for (size_t i = XXH3_64bits(w->word, w->len) & mask; slots[i]; i = (i + 1) & mask)
+        if (wcs_row_word_cmp(&rows[slots[i] - 1], w) == 0)
+            return true;
+    return false;
 }
 
 int wcs_topk_merge(const struct wcs_topk *old, const struct wcs_row *updated, size_t n,
                    struct wcs_topk *out)
 {
     size_t k = out->k;
-    /* Candidates: the best k updated rows, then the old top-k. */
-    struct wcs_row *cand = malloc((2 * k + 1) * sizeof(*cand));
-    if (!cand)
+    /* The best k updated rows, then the merge of them with the old top-k,
+     * both in rank order. */
+    struct wcs_row *best = malloc((2 * k + 1) * sizeof(*best));
+    size_t m = best ? wcs_rows_best(updated, n, k, best) : 0, mask = 1;
+    while (mask < 2 * m)
+        mask <<= 1;
+    uint32_t *slots = best ? calloc(mask--, sizeof(*slots)) : NULL;
+    if (!slots) {
+        free(best);
         return -ENOMEM;
-    size_t m = wcs_rows_best(updated, n, k, cand);
-    size_t keep = old->n < k ? old->n : k;
-    memcpy(cand + m, old->rows, keep * sizeof(*cand));
-    m += keep;
-    /* An old row whose word was updated is stale: keep only its newest
-     * count. (An updated word outside the best k updated rows cannot be in
-     * the new top-k, and neither can its stale old row, which ranks below.) */
-    qsort(cand, m, sizeof(*cand), cmp_word);
-    size_t u = 0;
-    for (size_t i = 0; i < m; i++)
-        if (u == 0 || wcs_row_word_cmp(&cand[u - 1], &cand[i]) != 0)
-            cand[u++] = cand[i];
-    qsort(cand, u, sizeof(*cand), wcs_row_cmp);
-    int r = adopt(out, cand, u < k ? u : k);
-    free(cand);
+    }
+    for (size_t j = 0; j < m; j++) {
+        size_t i = XXH3_64bits(best[j].word, best[j].len) & mask;
+        while (slots[i])
+            i = (i + 1) & mask;
+        slots[i] = (uint32_t)j + 1;
+    }
+    /* An old row whose word is among the best updated rows is stale: that
+     * word's new row replaces it. (An updated word outside the best k
+     * cannot be in the new top-k, and neither can its stale old row, which
+     * ranks below it: the cut at k drops it.) */
+    struct wcs_row *merged = best + m;
+    size_t i = 0, j = 0, u = 0;
+    while (u < k && (i < old->n || j < m)) {
+        if (i < old->n && among(best, slots, mask, &old->rows[i]))
+            i++;
+        else if (j == m || (i < old->n && wcs_row_cmp(&old->rows[i], &best[j]) < 0))
+            merged[u++] = old->rows[i++];
+        else
+            merged[u++] = best[j++];
+    }
+    int r = adopt(out, merged, u);
+    free(slots);
+    free(best);
     return r;
 }

@@ -57,6 +57,7 @@ highcard_small() {
             rm -f "$state" "$state-wal" "$state-shm" "$log"
             if [[ $kind == highcard ]]; then
                 cp "$hc_state" "$state"
+                sync "$state" # a state at rest, not pages still to write back
             fi
             CMD=("$WCS" --source stdin --trigger available-now --state "$state"
                 --progress-log "$log" --max-bytes-per-trigger "${CORPUS_BYTES[small]}"
