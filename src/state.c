@@ -835,40 +835,21 @@ static const sqlite3_module batch_module = {
     .xRowid = batch_rowid,
 };
 
+static int write_leader(void *arg, const struct wcs_row *row, bool drop)
+{
+    struct wcs_state *st = arg;
+    sqlite3_stmt *s = drop ? st->lead_del : st->lead_put;
+    sqlite3_bind_text(s, 1, row->word, (int)row->len, SQLITE_STATIC);
+    if (!drop)
+        sqlite3_bind_int64(s, 2, row->count);
+    return step_done(s);
+}
+
 /* Write the rows that differ between the committed top-k and st->next. */
 static int write_leaders(struct wcs_state *st)
 {
-    struct wcs_row *was = st->top.rows, *now = st->next.rows;
-    size_t nwas = st->top.n, nnow = st->next.n;
-    int rc = SQLITE_OK;
-    /* Walk both in word order, side by side. */
-    struct wcs_row *a = malloc((nwas + nnow + 1) * sizeof(*a));
-    if (!a)
-        return SQLITE_NOMEM;
-    struct wcs_row *b = a + nwas;
-    memcpy(a, was, nwas * sizeof(*a));
-    memcpy(b, now, nnow * sizeof(*b));
-    qsort(a, nwas, sizeof(*a), wcs_row_word_cmp);
-    qsort(b, nnow, sizeof(*b), wcs_row_word_cmp);
-    size_t i = 0, j = 0;
-    while (rc == SQLITE_OK && (i < nwas || j < nnow)) {
-        int c = i == nwas ? 1 : j == nnow ? -1 : wcs_row_word_cmp(&a[i], &b[j]);
-        if (c < 0) { /* left the top */
-            sqlite3_bind_text(st->lead_del, 1, a[i].word, (int)a[i].len, SQLITE_STATIC);
-            rc = step_done(st->lead_del);
-            i++;
-            continue;
-        }
-        if (c > 0 || a[i].count != b[j].count) { /* entered, or its count changed */
-            sqlite3_bind_text(st->lead_put, 1, b[j].word, (int)b[j].len, SQLITE_STATIC);
-            sqlite3_bind_int64(st->lead_put, 2, b[j].count);
-            rc = step_done(st->lead_put);
-        }
-        i += c == 0;
-        j++;
-    }
-    free(a);
-    return rc;
+    int rc = wcs_topk_diff(&st->top, &st->next, write_leader, st);
+    return rc == -ENOMEM ? SQLITE_NOMEM : rc;
 }
 
 /* Move rows of recent to counts: the next `limit` (-1: all) after

@@ -102,15 +102,38 @@ int wcs_topk_set(struct wcs_topk *tk, const struct wcs_row *rows, size_t n)
     return r;
 }
 
-/* Whether `w` is the word of one of rows[0, n), through `slots` (a power of
- * two of them, each 0 or a row's index + 1, filled by the caller). */
-static bool among(const struct wcs_row *rows, const uint32_t *slots, size_t mask,
-                  const struct wcs_row *w)
+/* The rows of an array by word: open addressing over 2n+ slots, each 0 or
+ * a row's index + 1. */
+struct word_index {
+    const struct wcs_row *rows;
+    uint32_t *slots;
+    size_t mask;
+};
+
+static int index_words(struct word_index *ix, const struct wcs_row *rows, size_t n)
 {
-    for (size_t i = XXH3_64bits(w->word, w->len) & mask; slots[i]; i = (i + 1) & mask)
-        if (wcs_row_word_cmp(&rows[slots[i] - 1], w) == 0)
-            return true;
-    return false;
+    size_t size = 2;
+    while (size < 2 * n)
+        size <<= 1;
+    *ix = (struct word_index){rows, calloc(size, sizeof(*ix->slots)), size - 1};
+    if (!ix->slots)
+        return -ENOMEM;
+    for (size_t j = 0; j < n; j++) {
+        size_t i = XXH3_64bits(rows[j].word, rows[j].len) & ix->mask;
+        while (ix->slots[i])
+            i = (i + 1) & ix->mask;
+        ix->slots[i] = (uint32_t)j + 1;
+    }
+    return 0;
+}
+
+/* The indexed row with w's word, or NULL. */
+static const struct wcs_row *find_word(const struct word_index *ix, const struct wcs_row *w)
+{
+    for (size_t i = XXH3_64bits(w->word, w->len) & ix->mask; ix->slots[i]; i = (i + 1) & ix->mask)
+        if (wcs_row_word_cmp(&ix->rows[ix->slots[i] - 1], w) == 0)
+            return &ix->rows[ix->slots[i] - 1];
+    return NULL;
 }
 
 int wcs_topk_merge(const struct wcs_topk *old, const struct wcs_row *updated, size_t n,
@@ -119,20 +142,14 @@ int wcs_topk_merge(const struct wcs_topk *old, const struct wcs_row *updated, si
     size_t k = out->k;
     /* The best k updated rows, then the merge of them with the old top-k,
      * both in rank order. */
-    struct wcs_row *best = malloc((2 * k + 1) * sizeof(*best));
-    size_t m = best ? wcs_rows_best(updated, n, k, best) : 0, mask = 1;
-    while (mask < 2 * m)
-        mask <<= 1;
-    uint32_t *slots = best ? calloc(mask--, sizeof(*slots)) : NULL;
-    if (!slots) {
+    struct wcs_row *best = calloc(2 * k + 1, sizeof(*best));
+    if (!best)
+        return -ENOMEM;
+    size_t m = wcs_rows_best(updated, n, k, best);
+    struct word_index ix;
+    if (index_words(&ix, best, m) < 0) {
         free(best);
         return -ENOMEM;
-    }
-    for (size_t j = 0; j < m; j++) {
-        size_t i = XXH3_64bits(best[j].word, best[j].len) & mask;
-        while (slots[i])
-            i = (i + 1) & mask;
-        slots[i] = (uint32_t)j + 1;
     }
     /* An old row whose word is among the best updated rows is stale: that
      * word's new row replaces it. (An updated word outside the best k
@@ -141,7 +158,7 @@ int wcs_topk_merge(const struct wcs_topk *old, const struct wcs_row *updated, si
     struct wcs_row *merged = best + m;
     size_t i = 0, j = 0, u = 0;
     while (u < k && (i < old->n || j < m)) {
-        if (i < old->n && among(best, slots, mask, &old->rows[i]))
+        if (i < old->n && find_word(&ix, &old->rows[i]))
             i++;
         else if (j == m || (i < old->n && wcs_row_cmp(&old->rows[i], &best[j]) < 0))
             merged[u++] = old->rows[i++];
@@ -149,7 +166,31 @@ int wcs_topk_merge(const struct wcs_topk *old, const struct wcs_row *updated, si
             merged[u++] = best[j++];
     }
     int r = adopt(out, merged, u);
-    free(slots);
+    free(ix.slots);
     free(best);
+    return r;
+}
+
+int wcs_topk_diff(const struct wcs_topk *was, const struct wcs_topk *now,
+                  int (*fn)(void *arg, const struct wcs_row *row, bool drop), void *arg)
+{
+    struct word_index in_was, in_now;
+    if (index_words(&in_was, was->rows, was->n) < 0)
+        return -ENOMEM;
+    if (index_words(&in_now, now->rows, now->n) < 0) {
+        free(in_was.slots);
+        return -ENOMEM;
+    }
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < was->n; i++)
+        if (!find_word(&in_now, &was->rows[i]))
+            r = fn(arg, &was->rows[i], true);
+    for (size_t i = 0; r == 0 && i < now->n; i++) {
+        const struct wcs_row *before = find_word(&in_was, &now->rows[i]);
+        if (!before || before->count != now->rows[i].count)
+            r = fn(arg, &now->rows[i], false);
+    }
+    free(in_was.slots);
+    free(in_now.slots);
     return r;
 }

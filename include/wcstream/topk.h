@@ -11,6 +11,7 @@
 #ifndef WCSTREAM_TOPK_H
 #define WCSTREAM_TOPK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "wcstream/buf.h"
@@ -42,5 +43,13 @@ int wcs_topk_set(struct wcs_topk *tk, const struct wcs_row *rows, size_t n);
  * top-k before it in old. Exact when counts only grow. 0 or -ENOMEM. */
 int wcs_topk_merge(const struct wcs_topk *old, const struct wcs_row *updated, size_t n,
                    struct wcs_topk *out);
+
+/* What a table holding `was` must change to hold `now`: fn(arg, row,
+ * true) for each row of `was` whose word is not in `now` (to delete), then
+ * fn(arg, row, false) for each row of `now` that `was` lacks or holds with
+ * another count (to write). Stops at fn's first nonzero return and returns
+ * it; 0, or -ENOMEM before any call. */
+int wcs_topk_diff(const struct wcs_topk *was, const struct wcs_topk *now,
+                  int (*fn)(void *arg, const struct wcs_row *row, bool drop), void *arg);
 
 #endif

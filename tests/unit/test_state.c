@@ -985,7 +985,7 @@ Test(state, refuses_a_directory, .init = st_setup, .fini = st_cleanup)
 /* Commit batch id: distinct words `ids` (delta 1 + id % 3), checking each
  * new total against truth[], which it updates. */
 static void st_commit_ids(struct wcs_state *st, int64_t id, const int *ids, size_t n,
-                          char (*words)[8], int64_t *truth)
+                          char (*words)[16], int64_t *truth)
 {
     struct wcs_group *g = calloc(n, sizeof(*g));
     cr_assert_not_null(g);
@@ -1030,7 +1030,7 @@ static void st_check_all(const char *path, const int64_t *truth)
 Test(state, recent_and_counts_hold_the_totals, .init = st_setup, .fini = st_cleanup)
 {
     const char *path = st_path("s.db");
-    static char words[ST_WORDS][8];
+    static char words[ST_WORDS][16];
     static int64_t truth[ST_WORDS];
     static int ids[ST_WORDS];
     for (int i = 0; i < ST_WORDS; i++)

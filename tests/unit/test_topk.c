@@ -1,7 +1,8 @@
 /*
  * test_topk.c - the exact top-k of growing counts (src/topk.c): selecting
  * the best rows, and merging a batch's new totals into the previous top-k,
- * checked against a brute-force ranking over random batches.
+ * checked against a brute-force ranking over random batches, and the diff
+ * that turns a leaders table of one top-k into one of the next.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -80,11 +81,23 @@ static int tk_cmp_count(const void *a, const void *b)
     return wcs_row_cmp(a, b);
 }
 
+/* A leaders table as an array by word id ("w%03d"), 0 for absent; the
+ * diff's calls must each change it. */
+static int tk_apply(void *arg, const struct wcs_row *row, bool drop)
+{
+    int64_t *table = arg;
+    int id = atoi(row->word + 1);
+    cr_assert(drop ? table[id] != 0 : table[id] != row->count, "%.4s: a change that is none",
+              row->word);
+    table[id] = drop ? 0 : row->count;
+    return 0;
+}
+
 Test(topk, merge_matches_brute_force)
 {
     enum { WORDS = 400, K = 25, ROUNDS = 200 };
     static char names[WORDS][16];
-    int64_t counts[WORDS] = {0};
+    int64_t counts[WORDS] = {0}, table[WORDS] = {0};
     for (int i = 0; i < WORDS; i++)
         snprintf(names[i], sizeof(names[i]), "w%03d", i);
     struct wcs_topk top, next;
@@ -105,6 +118,12 @@ Test(topk, merge_matches_brute_force)
             upd[n++] = (struct wcs_row){.word = names[id], .len = 4, .count = counts[id]};
         }
         cr_assert_eq(wcs_topk_merge(&top, upd, n, &next), 0);
+        /* The diff turns a table of the old top-k into one of the new. */
+        cr_assert_eq(wcs_topk_diff(&top, &next, tk_apply, table), 0);
+        int64_t want_table[WORDS] = {0};
+        for (size_t i = 0; i < next.n; i++)
+            want_table[atoi(next.rows[i].word + 1)] = next.rows[i].count;
+        cr_assert(memcmp(table, want_table, sizeof(table)) == 0, "round %d: leaders differ", r);
         struct wcs_topk t = top;
         top = next;
         next = t;
