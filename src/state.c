@@ -222,20 +222,6 @@ static int adopt(struct wcs_state *st, const char *path, int64_t *version, char 
     return 0;
 }
 
-/* Version 1 had no recent table: add it, and read word_counts through it. */
-static int migrate_v1(struct wcs_state *st, char *err, size_t errlen)
-{
-    _Static_assert(WCS_STATE_SCHEMA_VERSION == 2, "a migration per version");
-    if (exec(st,
-             "BEGIN IMMEDIATE; DROP VIEW word_counts;" RECENT_SQL "PRAGMA user_version = 2; COMMIT",
-             err, errlen) < 0) {
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-    }
-    wcs_info("state: schema version 1 upgraded to 2 (the recent table)");
-    return 0;
-}
-
 static int prepare(struct wcs_state *st, sqlite3_stmt **s, const char *sql, char *err,
                    size_t errlen)
 {
@@ -364,10 +350,23 @@ static int fold_rows(struct wcs_state *st, const char *sql, char *err, size_t er
     return 0;
 }
 
-/* Load the persisted top-k; when it was kept for a smaller k (or not at
- * all), rebuild it from every count once and persist it. */
-static int load_top(struct wcs_state *st, size_t k, char *err, size_t errlen)
+/* Write a row of the leaders table, or delete it (drop). An SQLite code. */
+static int write_leader(void *arg, const struct wcs_row *row, bool drop)
 {
+    struct wcs_state *st = arg;
+    sqlite3_stmt *s = drop ? st->lead_del : st->lead_put;
+    sqlite3_bind_text(s, 1, row->word, (int)row->len, SQLITE_STATIC);
+    if (!drop)
+        sqlite3_bind_int64(s, 2, row->count);
+    return step_done(s);
+}
+
+/* Load the persisted top-k; when it was kept for a smaller k (or not at
+ * all), rebuild it from every count once, and set *rebuilt: settle()
+ * persists it. */
+static int load_top(struct wcs_state *st, size_t k, bool *rebuilt, char *err, size_t errlen)
+{
+    *rebuilt = false;
     int64_t kept = 0;
     if (query_int(st, "SELECT coalesce(max(value), 0) FROM meta WHERE key = 'top_k'", &kept) < 0) {
         wcs_err(err, errlen, "state: %s", sqlite3_errmsg(st->db));
@@ -383,25 +382,40 @@ static int load_top(struct wcs_state *st, size_t k, char *err, size_t errlen)
         return fold_rows(st, "SELECT word, count FROM leaders", err, errlen);
     if (st->distinct > 0)
         wcs_info("state: building the top %zu from %" PRId64 " counts (once)", k, st->distinct);
-    if (fold_rows(st, "SELECT word, count FROM word_counts", err, errlen) < 0)
-        return -1;
-    char sql[96];
-    snprintf(sql, sizeof(sql), "REPLACE INTO meta VALUES('top_k', %zu)", k);
-    if (exec(st, "BEGIN IMMEDIATE; DELETE FROM leaders", err, errlen) < 0)
-        return -1;
-    int rc = SQLITE_OK;
-    for (size_t i = 0; rc == SQLITE_OK && i < st->top.n; i++) {
-        sqlite3_bind_text(st->lead_put, 1, st->top.rows[i].word, (int)st->top.rows[i].len,
-                          SQLITE_STATIC);
-        sqlite3_bind_int64(st->lead_put, 2, st->top.rows[i].count);
-        rc = step_done(st->lead_put);
-    }
-    if (rc != SQLITE_OK || exec(st, sql, err, errlen) < 0 || exec(st, "COMMIT", err, errlen) < 0) {
-        if (rc != SQLITE_OK)
+    *rebuilt = true;
+    return fold_rows(st, "SELECT word, count FROM word_counts", err, errlen);
+}
+
+/* The writes of opening, in one transaction after every check, so that a
+ * file refused by a check was never written: the upgrade of a version 1
+ * state (it had no recent table) and a rebuilt top-k. */
+static int settle(struct wcs_state *st, bool upgrade, bool rebuilt, char *err, size_t errlen)
+{
+    _Static_assert(WCS_STATE_SCHEMA_VERSION == 2, "an upgrade per version");
+    if (!upgrade && !rebuilt)
+        return 0;
+    char top_k[96];
+    snprintf(top_k, sizeof(top_k), "REPLACE INTO meta VALUES('top_k', %zu)", st->top.k);
+    int rc = exec(st, "BEGIN IMMEDIATE", err, errlen);
+    if (rc == 0 && upgrade)
+        rc = exec(st, "DROP VIEW word_counts;" RECENT_SQL "PRAGMA user_version = 2", err, errlen);
+    if (rc == 0 && rebuilt)
+        rc = exec(st, "DELETE FROM leaders", err, errlen);
+    for (size_t i = 0; rc == 0 && rebuilt && i < st->top.n; i++)
+        if (write_leader(st, &st->top.rows[i], false) != SQLITE_OK) {
             wcs_err(err, errlen, "state: %s", sqlite3_errmsg(st->db));
+            rc = -1;
+        }
+    if (rc == 0 && rebuilt)
+        rc = exec(st, top_k, err, errlen);
+    if (rc == 0)
+        rc = exec(st, "COMMIT", err, errlen);
+    if (rc < 0) {
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
+    if (upgrade)
+        wcs_info("state: schema version 1 upgraded to 2 (the recent table)");
     return 0;
 }
 
@@ -440,9 +454,10 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
     if (adopt(st, path, &version, err, errlen) < 0)
         goto fail;
     /* Until the file has shown itself a whole state (its meta and batches
-     * read, every statement compiles against its tables, the top rows load)
-     * nothing writes to it: a damaged one is refused untouched. Switching
-     * to WAL rewrites the header, so it comes last. */
+     * read, every statement compiles against its tables, the top rows and
+     * recent load) nothing writes to it: a damaged one is refused
+     * untouched. Then settle() writes what opening has to, in one
+     * transaction. Switching to WAL rewrites the header, so it comes last. */
     char sql[64];
     snprintf(sql, sizeof(sql), "PRAGMA synchronous = %s;", synchronous ? synchronous : "normal");
     if (exec(st, sql, err, errlen) < 0 || exec(st, "PRAGMA cache_size = -65536", err, errlen) < 0)
@@ -474,9 +489,15 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
                 errlen) < 0 ||
         prepare(st, &st->lead_del, "DELETE FROM leaders WHERE word = ?1", err, errlen) < 0)
         goto fail;
-    if (load_top(st, top_k < WCS_STATE_TOP_MIN ? WCS_STATE_TOP_MIN : top_k, err, errlen) < 0)
+    bool rebuilt;
+    if (load_top(st, top_k < WCS_STATE_TOP_MIN ? WCS_STATE_TOP_MIN : top_k, &rebuilt, err, errlen) <
+        0)
         goto fail;
-    if (version == 1 && migrate_v1(st, err, errlen) < 0)
+    if (version > 1 && query_int(st, "SELECT count(*) FROM recent", &st->n_recent) < 0) {
+        wcs_err(err, errlen, "state: %s", sqlite3_errmsg(st->db));
+        goto fail;
+    }
+    if (settle(st, version == 1, rebuilt, err, errlen) < 0)
         goto fail;
     /* The stored count of a word in recent is its row there; counts is
      * only read for the others. */
@@ -502,10 +523,6 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
         prepare(st, &st->move_drop, "DELETE FROM recent WHERE word > ?1 AND word <= ?2", err,
                 errlen) < 0)
         goto fail;
-    if (query_int(st, "SELECT count(*) FROM recent", &st->n_recent) < 0) {
-        wcs_err(err, errlen, "state: %s", sqlite3_errmsg(st->db));
-        goto fail;
-    }
     sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
     if (exec(st, "PRAGMA journal_mode = WAL", err, errlen) < 0)
         goto fail;
@@ -834,16 +851,6 @@ static const sqlite3_module batch_module = {
     .xColumn = batch_column,
     .xRowid = batch_rowid,
 };
-
-static int write_leader(void *arg, const struct wcs_row *row, bool drop)
-{
-    struct wcs_state *st = arg;
-    sqlite3_stmt *s = drop ? st->lead_del : st->lead_put;
-    sqlite3_bind_text(s, 1, row->word, (int)row->len, SQLITE_STATIC);
-    if (!drop)
-        sqlite3_bind_int64(s, 2, row->count);
-    return step_done(s);
-}
 
 /* Write the rows that differ between the committed top-k and st->next. */
 static int write_leaders(struct wcs_state *st)
