@@ -93,6 +93,12 @@ static const sqlite3_module batch_module; /* wcs_batch, below */
     "  SELECT word, count FROM counts AS c "                                                       \
     "  WHERE NOT EXISTS (SELECT 1 FROM recent AS r WHERE r.word = c.word);"
 
+/* Write the (word, count) rows of `select` into `table`, new or not. (A
+ * SELECT without a WHERE needs "WHERE true" before ON CONFLICT.) */
+#define UPSERT(table, select)                                                                      \
+    "INSERT INTO " table "(word, count) " select                                                   \
+    " ON CONFLICT(word) DO UPDATE SET count = excluded.count"
+
 static const char schema_sql[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
     "CREATE TABLE counts(word TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;"
@@ -471,9 +477,7 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
     if (prepare(st, &st->lookup,
                 "SELECT NULL, c.count FROM wcs_batch AS b LEFT JOIN counts AS c ON c.word = b.word",
                 err, errlen) < 0 ||
-        prepare(st, &st->apply,
-                "INSERT INTO counts(word, count) SELECT word, total FROM wcs_batch WHERE true "
-                "ON CONFLICT(word) DO UPDATE SET count = excluded.count",
+        prepare(st, &st->apply, UPSERT("counts", "SELECT word, total FROM wcs_batch WHERE true"),
                 err, errlen) < 0 ||
         prepare(st, &st->delivered, "REPLACE INTO meta VALUES('delivered:' || ?1, ?2)", err,
                 errlen) < 0 ||
@@ -508,17 +512,14 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
                 "FROM wcs_batch AS b LEFT JOIN recent AS r ON r.word = b.word",
                 err, errlen) < 0 ||
         prepare(st, &st->apply_recent,
-                "INSERT INTO recent(word, count) SELECT word, total FROM wcs_batch WHERE true "
-                "ON CONFLICT(word) DO UPDATE SET count = excluded.count",
-                err, errlen) < 0 ||
+                UPSERT("recent", "SELECT word, total FROM wcs_batch WHERE true"), err,
+                errlen) < 0 ||
         prepare(st, &st->move_end,
                 "SELECT max(word) FROM "
                 "(SELECT word FROM recent WHERE word > ?1 ORDER BY word LIMIT ?2)",
                 err, errlen) < 0 ||
         prepare(st, &st->move,
-                "INSERT INTO counts(word, count) SELECT word, count FROM recent "
-                "WHERE word > ?1 AND word <= ?2 "
-                "ON CONFLICT(word) DO UPDATE SET count = excluded.count",
+                UPSERT("counts", "SELECT word, count FROM recent WHERE word > ?1 AND word <= ?2"),
                 err, errlen) < 0 ||
         prepare(st, &st->move_drop, "DELETE FROM recent WHERE word > ?1 AND word <= ?2", err,
                 errlen) < 0)
