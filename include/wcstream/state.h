@@ -33,7 +33,7 @@
 
 #define WCS_STATE_SCHEMA_VERSION 2
 #define WCS_STATE_TOP_MIN        1000 /* the top-k kept is never smaller */
-#define WCS_STATE_RECENT_MAX     8192 /* rows recent holds before it moves some */
+#define WCS_STATE_RECENT_MIN     8192 /* recent may hold at least this many rows */
 
 struct wcs_state;
 

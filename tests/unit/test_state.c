@@ -1053,9 +1053,9 @@ Test(state, recent_and_counts_hold_the_totals, .init = st_setup, .fini = st_clea
         st_commit_ids(st, batch, ids, n, words, truth);
         int64_t r = st_sql_int(db, "SELECT count(*) FROM recent");
         max_recent = r > max_recent ? r : max_recent;
-        cr_assert_leq(r, WCS_STATE_RECENT_MAX + 1500, "batch %" PRId64, batch);
+        cr_assert_leq(r, WCS_STATE_RECENT_MIN + 1500, "batch %" PRId64, batch);
     }
-    cr_expect_geq(max_recent, WCS_STATE_RECENT_MAX - 1500, "recent never filled");
+    cr_expect_geq(max_recent, WCS_STATE_RECENT_MIN - 1500, "recent never filled");
     cr_expect_gt(st_sql_int(db, "SELECT count(*) FROM counts"), 10000, "nothing moved");
     cr_expect_gt(st_sql_int(db, "SELECT count(*) FROM counts AS c JOIN recent USING(word) "
                                 "WHERE c.count < recent.count"),
@@ -1065,9 +1065,9 @@ Test(state, recent_and_counts_hold_the_totals, .init = st_setup, .fini = st_clea
         cr_expect_eq(wcs_state_count(st, words[i], 6), truth[i], "%s", words[i]);
 
     /* A big batch goes to counts and takes recent with it. */
-    for (int i = 0; i < WCS_STATE_RECENT_MAX + 1; i++)
+    for (int i = 0; i < WCS_STATE_RECENT_MIN + 1; i++)
         ids[i] = i * 3;
-    st_commit_ids(st, batch++, ids, WCS_STATE_RECENT_MAX + 1, words, truth);
+    st_commit_ids(st, batch++, ids, WCS_STATE_RECENT_MIN + 1, words, truth);
     cr_expect_eq(st_sql_int(db, "SELECT count(*) FROM recent"), 0);
     st_check_all(path, truth);
 
