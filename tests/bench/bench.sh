@@ -11,7 +11,7 @@
 #                base-62 characters each up to 14.7M), the vocabulary
 #                growing to the last line (gen_corpus --high-card);
 #      kafka     the head of natural, BENCH_KAFKA_MB MB of whole lines;
-#      small     the first 1,000 lines of natural; small4 the first 4,000.
+#      small     the first 1,000 lines of natural; smallrun the first 300,000.
 #    Each corpus's reference counts are wc_baseline's, kept as a fingerprint
 #    (total, distinct, checksum: tests/bench/count_sum.c) next to it.
 # 2. Workloads, each in a file of its own (all sourced here, helpers in
@@ -154,8 +154,8 @@ if want highcard; then
         "$GEN" --high-card "$HC_WORDS"
     corpus small "$DIR/corpus-$MB-small.txt" "$NATURAL" "head -n 1000 $NATURAL" \
         head -n 1000 "$NATURAL"
-    corpus small4 "$DIR/corpus-$MB-small4.txt" "$NATURAL" "head -n 4000 $NATURAL" \
-        head -n 4000 "$NATURAL"
+    corpus smallrun "$DIR/corpus-$MB-smallrun.txt" "$NATURAL" "head -n 300000 $NATURAL" \
+        head -n 300000 "$NATURAL"
 fi
 if want kafka; then
     # Whole lines only: the last, maybe cut, line of the head is dropped.

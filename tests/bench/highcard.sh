@@ -9,31 +9,32 @@
 #   highcard_small RUNS
 #
 # Each run starts wcstream twice with the same input, on stdin with
-# --trigger available-now: the first 4,000 lines of the natural corpus
-# (corpus "small4"), with --max-bytes-per-trigger set to the size of its
+# --trigger available-now: the first 300,000 lines of the natural corpus
+# (corpus "smallrun"), with --max-bytes-per-trigger set to the size of its
 # first 1,000 lines (corpus "small"), so that those are the first batch and
-# the rest follow in batches of about 1,000 lines:
+# the rest follow in batches of about 1,000 lines (300 in all):
 #   - on an empty state (build/bench/small-empty.db, made fresh);
 #   - on a copy of the 10M-key state (build/bench/small-highcard.db), so
 #     every run sees the same state, synced to disk as a state at rest is.
 # The first batch is the figure: the batch right after a start on
 # that state, against the same batch on an empty state (which skips the
-# lookups: every word is new). The next batches show a running service,
-# with new lines whose words are partly in recent, partly in counts and
-# partly new (WAL checkpoints included). The time from the process's start
-# to its first batch (the record's timestamp) and to the end of it (plus
-# triggerExecution) give the startup cost. report.py takes the medians over
-# the runs. Checks: the empty state must hold exactly the counts of small4;
-# the 10M-key one must total the high-cardinality corpus's words plus those
-# (distinct words cannot simply add up: some natural words are also
-# 4-character base-62 words).
+# lookups: every word is new). Batches 2-10 and the last 100 show a
+# running service, with new lines whose words are partly in recent, partly
+# in counts and partly new, once recent has filled and every batch moves
+# rows to counts (WAL checkpoints included). The time from the process's
+# start to its first batch (the record's timestamp) and to the end of it
+# (plus triggerExecution) give the startup cost. report.py takes the
+# medians over the runs. Checks: the empty state must hold exactly the
+# counts of smallrun; the 10M-key one must total the high-cardinality
+# corpus's words plus those (distinct words cannot simply add up: some
+# natural words are also 4-character base-62 words).
 
 # shellcheck shell=bash
 
 highcard_small() {
     local runs=$1 r input want small_total hc_total got ok state log kind
     local hc_state=$DIR/stdin-highcard.db
-    input=${CORPUS_PATH[small4]}
+    input=${CORPUS_PATH[smallrun]}
     want=$(ref_fp "$input")
     small_total=${want%% *}
     hc_total=$(ref_fp "${CORPUS_PATH[highcard]}")
