@@ -14,12 +14,12 @@
  * once counts is big, and each touched 16 KiB page is written whole (to the
  * WAL, then by the checkpoint); recent is much smaller, so a small batch
  * touches fewer pages. Once recent is full (recent_max()), each batch also
- * moves the next rows of
- * recent, in key order from where the last move stopped, into counts: a
- * slice of recent's key range lands on the same slice of counts' pages, so
- * the rows of a page go together. A big batch flushes recent and writes to
- * counts directly. Any split of the rows between the two tables is a whole
- * state, so none of this needs recovering after a crash.
+ * moves the next rows of recent, in key order from where the last move
+ * stopped, into counts: a slice of recent's key range lands on the same
+ * slice of counts' pages, so the rows of a page go together. A big batch
+ * flushes recent and writes to counts directly. Any split of the rows
+ * between the two tables is a whole state, so none of this needs
+ * recovering after a crash.
  *
  * There is no index on count: keeping one costs every upsert a second
  * B-tree update. The top-k is kept exactly in memory instead (topk.h) and
@@ -73,7 +73,8 @@ static int64_t recent_max(size_t batch_words, int64_t distinct)
     double r = sqrt((double)batch_words * (double)distinct);
     return r > RECENT_MIN ? (int64_t)r : RECENT_MIN;
 }
-#define WAL_CHECKPOINT_FRAMES 32
+
+#define WAL_CHECKPOINT_FRAMES 32 /* see wcs_state_open() */
 
 struct wcs_state {
     sqlite3 *db;
@@ -215,7 +216,7 @@ static int create_schema(struct wcs_state *st, char *err, size_t errlen)
 static int adopt(struct wcs_state *st, const char *path, int64_t *version, char *err, size_t errlen)
 {
     int64_t app_id = 0, objects = 0;
-    *version = WCS_STATE_SCHEMA_VERSION;
+    *version = 0;
     if (query_int(st, "PRAGMA application_id", &app_id) < 0 ||
         query_int(st, "PRAGMA user_version", version) < 0 ||
         query_int(st, "SELECT count(*) FROM sqlite_schema", &objects) < 0) {
