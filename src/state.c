@@ -954,9 +954,13 @@ int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_of
             found = in_recent || sqlite3_column_type(lookup, 1) != SQLITE_NULL;
             have = sqlite3_column_int64(lookup, in_recent ? 0 : 1);
         }
-        rows[k].count = have + st->delta[k];
+        /* Only a damaged state holds a count near 2^63: refuse it, no UB. */
+        if (__builtin_add_overflow(have, st->delta[k], &rows[k].count) ||
+            __builtin_add_overflow(total, st->delta[k], &total)) {
+            rc = SQLITE_RANGE;
+            break;
+        }
         distinct += !found;
-        total += st->delta[k];
         n_recent += small && !in_recent;
     }
     sqlite3_reset(lookup);
@@ -993,7 +997,9 @@ int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_of
         rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         wcs_err(err, errlen, "state: batch %" PRId64 " not committed: %s", batch_id,
-                rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(st->db));
+                rc == SQLITE_NOMEM   ? "out of memory"
+                : rc == SQLITE_RANGE ? "a count would pass 2^63 - 1; the state is damaged"
+                                     : sqlite3_errmsg(st->db));
         if (!sqlite3_get_autocommit(st->db))
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;

@@ -1117,6 +1117,29 @@ Test(state, upgrades_version_1, .init = st_setup, .fini = st_cleanup)
     sqlite3_close(db);
 }
 
+Test(state, refuses_a_count_past_int64, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("s.db");
+    struct wcs_state *st = st_open(path);
+    struct st_batch b = {0};
+    st_addz(&b, "big", 1);
+    st_commit(st, 0, &b, NULL);
+    wcs_state_close(st);
+    sqlite3 *db = st_sql_open(path); /* what only damage or a hand could write */
+    st_sql_exec(db, "UPDATE recent SET count = 9223372036854775800 WHERE word = 'big'");
+    sqlite3_close(db);
+
+    st = st_open(path);
+    b.n = 0;
+    st_addz(&b, "big", 10);
+    char err[512];
+    cr_expect_eq(st_commit_err(st, 1, &b, NULL, err, sizeof(err)), -1);
+    cr_expect_not_null(strstr(err, "damaged"), "got: %s", err);
+    cr_expect_eq(wcs_state_last_batch(st), 0);
+    cr_expect_eq(st_countz(st, "big"), 9223372036854775800);
+    wcs_state_close(st);
+}
+
 /* ---- a failed commit rolls back ---------------------------------------- */
 
 /* Make the commit fail at the counts upsert ("counts") or at the batch row
