@@ -982,6 +982,16 @@ Test(state, refuses_a_directory, .init = st_setup, .fini = st_cleanup)
 
 #define ST_WORDS 40000
 
+/* The id of word "w%05d", from its len bytes (not NUL-terminated). */
+static int st_word_id(const char *w, size_t len)
+{
+    cr_assert_eq(len, 6);
+    int id = 0;
+    for (size_t i = 1; i < len; i++)
+        id = id * 10 + (w[i] - '0');
+    return id;
+}
+
 /* Commit batch id: distinct words `ids` (delta 1 + id % 3), checking each
  * new total against truth[], which it updates. */
 static void st_commit_ids(struct wcs_state *st, int64_t id, const int *ids, size_t n,
@@ -1002,8 +1012,8 @@ static void st_commit_ids(struct wcs_state *st, int64_t id, const int *ids, size
     const struct wcs_row *rows = wcs_state_updated(st, &nu);
     cr_assert_eq(nu, n);
     for (size_t i = 0; i < nu; i++)
-        cr_assert_eq(rows[i].count, truth[atoi(rows[i].word + 1)], "batch %" PRId64 " %.6s", id,
-                     rows[i].word);
+        cr_assert_eq(rows[i].count, truth[st_word_id(rows[i].word, rows[i].len)],
+                     "batch %" PRId64 " %.6s", id, rows[i].word);
     free(g);
 }
 
@@ -1016,7 +1026,8 @@ static void st_check_all(const char *path, const int64_t *truth)
                  SQLITE_OK);
     int64_t seen = 0, want = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
-        int w = atoi((const char *)sqlite3_column_text(s, 0) + 1);
+        int w =
+            st_word_id((const char *)sqlite3_column_text(s, 0), (size_t)sqlite3_column_bytes(s, 0));
         cr_assert_eq(sqlite3_column_int64(s, 1), truth[w], "w%05d", w);
         seen++;
     }

@@ -81,12 +81,19 @@ static int tk_cmp_count(const void *a, const void *b)
     return wcs_row_cmp(a, b);
 }
 
-/* A leaders table as an array by word id ("w%03d"), 0 for absent; the
- * diff's calls must each change it. */
+/* The id of a row's word "w%03d" (its 4 bytes are not NUL-terminated). */
+static int tk_id(const struct wcs_row *row)
+{
+    cr_assert_eq(row->len, 4);
+    return (row->word[1] - '0') * 100 + (row->word[2] - '0') * 10 + (row->word[3] - '0');
+}
+
+/* A leaders table as an array by word id, 0 for absent; the diff's calls
+ * must each change it. */
 static int tk_apply(void *arg, const struct wcs_row *row, bool drop)
 {
     int64_t *table = arg;
-    int id = atoi(row->word + 1);
+    int id = tk_id(row);
     cr_assert(drop ? table[id] != 0 : table[id] != row->count, "%.4s: a change that is none",
               row->word);
     table[id] = drop ? 0 : row->count;
@@ -122,7 +129,7 @@ Test(topk, merge_matches_brute_force)
         cr_assert_eq(wcs_topk_diff(&top, &next, tk_apply, table), 0);
         int64_t want_table[WORDS] = {0};
         for (size_t i = 0; i < next.n; i++)
-            want_table[atoi(next.rows[i].word + 1)] = next.rows[i].count;
+            want_table[tk_id(&next.rows[i])] = next.rows[i].count;
         cr_assert(memcmp(table, want_table, sizeof(table)) == 0, "round %d: leaders differ", r);
         struct wcs_topk t = top;
         top = next;
