@@ -877,12 +877,14 @@ static int write_leaders(struct wcs_state *st)
     return rc == -ENOMEM ? SQLITE_NOMEM : rc;
 }
 
-/* Move rows of recent to counts: the next `limit` (-1: all) after
- * st->move_from in key order, wrapping round at the end. *moved gets how
- * many. An SQLite code. */
+/* Move rows of recent to counts: the next `limit` after st->move_from in
+ * key order, wrapping round at the end, or all of them (-1). *moved gets
+ * how many. An SQLite code. */
 static int move_recent(struct wcs_state *st, int64_t limit, int64_t *moved)
 {
     *moved = 0;
+    if (limit < 0) /* all of it: from the first row, not from the cursor */
+        st->move_from.len = 0;
     for (int pass = 0; pass < 2; pass++) {
         const struct wcs_buf *from = &st->move_from;
         sqlite3_bind_text(st->move_end, 1, from->len ? from->data : "", (int)from->len,
