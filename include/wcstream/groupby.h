@@ -41,19 +41,30 @@ void wcs_groupby_free(struct wcs_groupby *gb);
 /* Forget all groups; the capacity is kept for the next batch. */
 void wcs_groupby_reset(struct wcs_groupby *gb);
 
-/* Add `delta` to `word` (copied when new). 0, or -ENOMEM (table unchanged). */
+/* Add `delta` to `word` (copied when new). 0, or -ENOMEM (table unchanged),
+ * or -EINVAL (the table is sorted). */
 int wcs_groupby_add(struct wcs_groupby *gb, const char *word, size_t len, int64_t delta);
 
 /* Add 1 for each of n words. 0, or -ENOMEM (words before the failing one
- * were added). */
+ * were added), or -EINVAL (the table is sorted: none was). */
 int wcs_groupby_add_words(struct wcs_groupby *gb, const struct wcs_word *words, size_t n);
 
 /* Number of distinct words in the table. */
 size_t wcs_groupby_size(const struct wcs_groupby *gb);
 
 /* The groups as one dense array of wcs_groupby_size() entries, in
- * insertion order; their words belong to the table. Valid until the next
- * add or reset. */
+ * insertion order (key order after wcs_groupby_sort()); their words belong
+ * to the table. Valid until the next add, sort or reset. */
 const struct wcs_group *wcs_groupby_groups(const struct wcs_groupby *gb);
+
+/* Key order, the state's: SQLite's BINARY collation of the words (their
+ * bytes, then the shorter first). A qsort() comparator of two groups. */
+int wcs_group_cmp(const void *a, const void *b);
+
+/* Put the groups in key order, with `scratch` as working room (kept by the
+ * caller from sort to sort, so that a batch costs no allocation). The table
+ * then takes no more words until wcs_groupby_reset(): adds fail with
+ * -EINVAL. 0, or -ENOMEM (the table is as it was). */
+int wcs_groupby_sort(struct wcs_groupby *gb, struct wcs_buf *scratch);
 
 #endif

@@ -4,9 +4,13 @@
  *
  * Counts are compared with a naive linear-scan reference over random words
  * (NUL bytes and empty words included), the table is pushed through many
- * resizes, and reset must forget everything while staying usable.
+ * resizes, and reset must forget everything while staying usable. Sorting
+ * must give the state's key order (checked against a byte-by-byte
+ * comparison of the test's own) and keep every delta.
  */
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -225,4 +229,80 @@ Test(groupby, new_table_is_empty)
     cr_expect_eq(wcs_groupby_size(gb), 0);
     cr_expect_null(gb_find(gb, "x", 1));
     wcs_groupby_free(gb);
+}
+
+/* Key order spelled out: bytes as unsigned, then the shorter first. */
+static int gb_key_cmp(const struct wcs_group *a, const struct wcs_group *b)
+{
+    for (size_t i = 0; i < a->len && i < b->len; i++)
+        if (a->word[i] != b->word[i])
+            return (unsigned char)a->word[i] < (unsigned char)b->word[i] ? -1 : 1;
+    return a->len < b->len ? -1 : a->len > b->len;
+}
+
+Test(groupby, sort_gives_key_order_and_keeps_deltas)
+{
+    enum { N = 20000 };
+    struct wcs_groupby *gb = wcs_groupby_new();
+    cr_assert_not_null(gb);
+    struct wcs_buf scratch = {0};
+    char(*w)[24] = calloc(N, sizeof(*w));
+    size_t *len = calloc(N, sizeof(*len));
+    cr_assert(w && len);
+    uint64_t seed = 7;
+    for (int round = 0; round < 2; round++) { /* the second reuses the scratch, grown */
+        size_t n = round ? N : N / 10;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t r = gb_rand(&seed);
+            switch (r % 4) {
+            case 0: /* runs of one long prefix: the whole words decide */
+                len[i] = (size_t)snprintf(w[i], sizeof(w[i]), "internationally%u",
+                                          (unsigned)(r >> 8) % 500);
+                break;
+            case 1: /* short, bytes above 0x7f and NULs: unsigned, and length */
+                len[i] = (size_t)(r >> 8) % 4;
+                for (size_t k = 0; k < len[i]; k++)
+                    w[i][k] = "a\0\xe9z"[(r >> (16 + 2 * k)) % 4];
+                break;
+            default:
+                len[i] = 1 + (size_t)(r >> 8) % 20;
+                for (size_t k = 0; k < len[i]; k++)
+                    w[i][k] = (char)('a' + (r >> (12 + k)) % 3);
+            }
+            cr_assert_eq(wcs_groupby_add(gb, w[i], len[i], (int64_t)(i % 7)), 0);
+        }
+        size_t size = wcs_groupby_size(gb);
+        int64_t *want = calloc(n, sizeof(*want));
+        cr_assert_not_null(want);
+        for (size_t i = 0; i < n; i++)
+            want[i] = gb_find(gb, w[i], len[i])->delta;
+        cr_assert_eq(wcs_groupby_sort(gb, &scratch), 0);
+        cr_assert_eq(wcs_groupby_size(gb), size);
+        const struct wcs_group *g = wcs_groupby_groups(gb);
+        for (size_t i = 1; i < size; i++) {
+            cr_assert_lt(gb_key_cmp(&g[i - 1], &g[i]), 0, "groups %zu and %zu out of order", i - 1,
+                         i);
+            cr_assert_lt(wcs_group_cmp(&g[i - 1], &g[i]), 0);
+        }
+        for (size_t i = 0; i < n; i++)
+            cr_assert_eq(gb_find(gb, w[i], len[i])->delta, want[i], "word %zu", i);
+        free(want);
+        cr_expect_eq(wcs_groupby_add(gb, "new", 3, 1), -EINVAL, "a sorted table takes no words");
+        struct wcs_word one = {"new", 3};
+        cr_expect_eq(wcs_groupby_add_words(gb, &one, 1), -EINVAL);
+        cr_expect_eq(wcs_groupby_size(gb), size);
+        wcs_groupby_reset(gb);
+        cr_expect_eq(wcs_groupby_add(gb, "new", 3, 1), 0, "a reset table does");
+        wcs_groupby_reset(gb);
+    }
+    /* Nothing, or one group, is sorted too. */
+    cr_expect_eq(wcs_groupby_sort(gb, &scratch), 0);
+    wcs_groupby_reset(gb);
+    cr_assert_eq(wcs_groupby_add(gb, "", 0, 1), 0);
+    cr_expect_eq(wcs_groupby_sort(gb, &scratch), 0);
+    cr_expect_eq(wcs_groupby_groups(gb)[0].delta, 1);
+    wcs_buf_free(&scratch);
+    wcs_groupby_free(gb);
+    free(w);
+    free(len);
 }
