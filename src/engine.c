@@ -45,6 +45,7 @@
 #define INBOX_BYTES  ((size_t)8 << 20) /* a source's buffered input, at most */
 /* Distinct words (summed over the threads' tables) that end a batch early. */
 #define BATCH_MAX_GROUPS (1u << 19)
+_Static_assert(WCS_FOLD_MAX_THREADS <= WCS_STATE_MAX_SETS, "the state merges a set per thread");
 
 /* A batch from its trigger to its ack: what it read, and what gathering it
  * measured, for its progress record. */
@@ -620,8 +621,6 @@ static int gather(struct wcs_engine *eng, bool *full, bool *cut, char *err, size
     }
     *cut = *full && !eng->end_batch &&
            (b->bytes >= eng->cf->max_bytes || wcs_fold_groups(eng->fold) >= BATCH_MAX_GROUPS);
-    wcs_fold_times(eng->fold, &b->tokenize_ns, &b->aggregate_ns);
-    b->nsets = wcs_fold_sets(eng->fold, b->sets);
     return 0;
 }
 
@@ -696,11 +695,19 @@ static bool empty_batch(const struct batch *b)
  * overlap, wait for this one too. 0 or -1. */
 static int hand_over(struct wcs_engine *eng, char *err, size_t errlen)
 {
+    struct batch *b = eng->cur;
+    /* Sorted on every core, while the batch before may still commit. */
+    if (wcs_fold_sets(eng->fold, b->sets) < 0) {
+        wcs_err(err, errlen, "out of memory while sorting a batch");
+        return -1;
+    }
+    b->nsets = wcs_fold_threads(eng->fold);
+    wcs_fold_times(eng->fold, &b->tokenize_ns, &b->aggregate_ns);
     if (finish_batch(eng, err, errlen) < 0)
         return -1;
     eng->handed = true;
     pthread_mutex_lock(&eng->mu);
-    eng->job = eng->cur;
+    eng->job = b;
     pthread_cond_broadcast(&eng->cv);
     pthread_mutex_unlock(&eng->mu);
     /* The other buffers' batch is done: gather into them. */

@@ -1,8 +1,9 @@
 /*
  * fold.c - tokenize and aggregate a chunk on every core (fold.h).
  *
- * Part 0 of a chunk is the calling thread's; helper i waits for a new round
- * number, does part i, and counts itself out. Between rounds the helpers
+ * Part 0 of a round is the calling thread's; helper i waits for a new round
+ * number, does part i (a piece of a chunk, or the sort of its table at the
+ * end of a batch), and counts itself out. Between rounds the helpers
  * touch nothing, so the caller may swap the tables without a lock. A round
  * costs one mutex and two condition variables, a few microseconds against
  * the milliseconds a 1 MiB chunk takes to fold.
@@ -21,6 +22,8 @@
 /* Below this a chunk is done by the caller alone: a hand-over costs more
  * than it saves. */
 #define PARALLEL_MIN ((size_t)256 << 10)
+/* ... and below this many words in all, the tables are sorted by it. */
+#define SORT_PARALLEL_MIN 4096
 
 struct part {
     struct wcs_fold *f;
@@ -28,6 +31,7 @@ struct part {
     struct wcs_groupby *gb[2]; /* two generations: filling, and handed over */
     struct wcs_groupby *cur;   /* the one being filled */
     struct wcs_arena words;    /* lowercased words, reset per chunk */
+    struct wcs_buf scratch;    /* the sort's */
     const char *data;
     size_t len;
     int64_t tok_ns, agg_ns; /* this thread's own, since the reset */
@@ -43,6 +47,7 @@ struct wcs_fold {
     pthread_cond_t go, done;
     uint64_t round; /* bumped when a chunk's parts are handed out */
     size_t pending; /* helpers still working on this round */
+    bool sort;      /* what the round is: sort the tables, or fold a chunk */
     bool quit;
     int64_t wall_ns; /* in wcs_fold_text(), since the reset */
 };
@@ -67,6 +72,22 @@ static void run_part(struct part *p)
     p->tok_ns += wcs_now_ns() - t0 - (p->agg_ns - agg0);
 }
 
+static void sort_part(struct part *p)
+{
+    int64_t t0 = wcs_now_ns();
+    if (wcs_groupby_sort(p->cur, &p->scratch) < 0)
+        p->err = -ENOMEM;
+    p->agg_ns += wcs_now_ns() - t0;
+}
+
+static void do_part(struct part *p)
+{
+    if (p->f->sort)
+        sort_part(p);
+    else
+        run_part(p);
+}
+
 static void *helper_main(void *arg)
 {
     struct part *p = arg;
@@ -80,7 +101,7 @@ static void *helper_main(void *arg)
             break;
         seen = f->round;
         pthread_mutex_unlock(&f->mu);
-        run_part(p);
+        do_part(p);
         pthread_mutex_lock(&f->mu);
         if (--f->pending == 0)
             pthread_cond_signal(&f->done);
@@ -151,6 +172,7 @@ void wcs_fold_free(struct wcs_fold *f)
         wcs_groupby_free(f->parts[i].gb[0]);
         wcs_groupby_free(f->parts[i].gb[1]);
         wcs_arena_free(&f->parts[i].words);
+        wcs_buf_free(&f->parts[i].scratch);
     }
     pthread_cond_destroy(&f->go);
     pthread_cond_destroy(&f->done);
@@ -183,11 +205,12 @@ static void cut(struct wcs_fold *f, const char *data, size_t len)
     }
 }
 
-int wcs_fold_text(struct wcs_fold *f, const char *data, size_t len)
+/* Do the round's job on every part: part 0 on the calling thread, the
+ * others on the helpers if `helped`, else on the calling thread too (a
+ * chunk too small to cut leaves them empty). The first error. */
+static int run_round(struct wcs_fold *f, bool helped)
 {
     int64_t t0 = wcs_now_ns();
-    cut(f, data, len);
-    bool helped = f->n > 1 && f->parts[0].len < len;
     if (helped) {
         pthread_mutex_lock(&f->mu);
         f->pending = f->n - 1;
@@ -195,19 +218,30 @@ int wcs_fold_text(struct wcs_fold *f, const char *data, size_t len)
         pthread_cond_broadcast(&f->go);
         pthread_mutex_unlock(&f->mu);
     }
-    run_part(&f->parts[0]);
+    do_part(&f->parts[0]);
     if (helped) {
         pthread_mutex_lock(&f->mu);
         while (f->pending)
             pthread_cond_wait(&f->done, &f->mu);
         pthread_mutex_unlock(&f->mu);
+    } else {
+        for (size_t i = 1; i < f->n; i++)
+            do_part(&f->parts[i]);
     }
     int err = 0;
-    for (size_t i = 0; i < f->n; i++) {
+    for (size_t i = 0; i < f->n; i++)
         err = err ? err : f->parts[i].err;
-        f->parts[i].len = 0;
-    }
     f->wall_ns += wcs_now_ns() - t0;
+    return err;
+}
+
+int wcs_fold_text(struct wcs_fold *f, const char *data, size_t len)
+{
+    cut(f, data, len);
+    f->sort = false;
+    int err = run_round(f, f->n > 1 && f->parts[0].len < len);
+    for (size_t i = 0; i < f->n; i++)
+        f->parts[i].len = 0;
     return err;
 }
 
@@ -219,12 +253,14 @@ size_t wcs_fold_groups(const struct wcs_fold *f)
     return n;
 }
 
-size_t wcs_fold_sets(const struct wcs_fold *f, struct wcs_group_set *sets)
+int wcs_fold_sets(struct wcs_fold *f, struct wcs_group_set *sets)
 {
+    f->sort = true;
+    int err = run_round(f, f->n > 1 && wcs_fold_groups(f) >= SORT_PARALLEL_MIN);
     for (size_t i = 0; i < f->n; i++)
         sets[i] = (struct wcs_group_set){wcs_groupby_groups(f->parts[i].cur),
                                          wcs_groupby_size(f->parts[i].cur)};
-    return f->n;
+    return err;
 }
 
 void wcs_fold_times(const struct wcs_fold *f, int64_t *tokenize_ns, int64_t *aggregate_ns)

@@ -95,9 +95,8 @@ struct wcs_state {
     struct wcs_row *rows;
     int64_t *delta;
     size_t n_rows;
-    bool staged;                         /* rows await their commit */
-    struct key_order *order, *order_tmp; /* the sort's, reused per batch */
-    size_t order_cap;
+    bool staged; /* rows await their commit */
+    size_t rows_cap;
 };
 
 static const sqlite3_module batch_module; /* wcs_batch, below */
@@ -579,8 +578,6 @@ void wcs_state_close(struct wcs_state *st)
     wcs_topk_free(&st->next);
     free(st->rows);
     free(st->delta);
-    free(st->order);
-    free(st->order_tmp);
     free(st);
 }
 
@@ -626,127 +623,71 @@ int wcs_state_offsets(struct wcs_state *st, const char *source,
     return r;
 }
 
-/* A group's place in key order: its first 8 bytes as a big-endian number
- * decide most comparisons without touching the word. */
-struct key_order {
-    uint64_t prefix;
-    const struct wcs_group *g;
-};
-
-static int cmp_key_order(const void *pa, const void *pb)
-{
-    const struct key_order *a = pa, *b = pb;
-    if (a->prefix != b->prefix)
-        return a->prefix < b->prefix ? -1 : 1;
-    size_t n = a->g->len < b->g->len ? a->g->len : b->g->len;
-    int c = n > 8 ? memcmp(a->g->word + 8, b->g->word + 8, n - 8) : 0;
-    return c ? c : (a->g->len > b->g->len) - (a->g->len < b->g->len);
-}
-
-static uint64_t prefix8(const char *w, size_t len)
-{
-    uint64_t p = 0;
-    for (size_t i = 0; i < 8; i++)
-        p = p << 8 | (i < len ? (unsigned char)w[i] : 0);
-    return p;
-}
-
-/*
- * Sort v into key order (SQLite's BINARY collation: bytes, then length):
- * an LSD radix sort on the 8-byte prefixes, one byte a pass, skipping the
- * passes where every prefix has the same byte, then a comparison sort of
- * each run of equal prefixes (words that share their first 8 bytes). A
- * tenth of qsort's time on a batch of 300,000 words. tmp holds n entries.
- */
-static void sort_key_order(struct key_order *v, struct key_order *tmp, size_t n)
-{
-    size_t count[8][256] = {{0}};
-    for (size_t i = 0; i < n; i++)
-        for (int b = 0; b < 8; b++)
-            count[b][(v[i].prefix >> (8 * b)) & 0xff]++;
-    struct key_order *src = v, *dst = tmp;
-    for (int b = 0; b < 8; b++) {
-        size_t *c = count[b], at = 0;
-        if (c[(src[0].prefix >> (8 * b)) & 0xff] == n)
-            continue; /* one byte value: the pass would not move anything */
-        for (int d = 0; d < 256; d++) {
-            size_t k = c[d];
-            c[d] = at;
-            at += k;
-        }
-        for (size_t i = 0; i < n; i++)
-            dst[c[(src[i].prefix >> (8 * b)) & 0xff]++] = src[i];
-        struct key_order *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != v)
-        memcpy(v, src, n * sizeof(*v));
-    for (size_t i = 0, j; i < n; i = j) {
-        for (j = i + 1; j < n && v[j].prefix == v[i].prefix; j++)
-            ;
-        if (j - i > 1)
-            qsort(v + i, j - i, sizeof(*v), cmp_key_order);
-    }
-}
-
 static bool grow_staging(struct wcs_state *st, size_t n)
 {
-    if (n <= st->order_cap)
+    if (n <= st->rows_cap)
         return true;
     size_t cap = n + n / 4;
-    struct key_order *order = realloc(st->order, cap * sizeof(*order));
-    if (order)
-        st->order = order;
-    struct key_order *tmp = realloc(st->order_tmp, cap * sizeof(*tmp));
-    if (tmp)
-        st->order_tmp = tmp;
     struct wcs_row *rows = realloc(st->rows, cap * sizeof(*rows));
     if (rows)
         st->rows = rows;
     int64_t *delta = realloc(st->delta, cap * sizeof(*delta));
     if (delta)
         st->delta = delta;
-    if (!order || !tmp || !rows || !delta)
+    if (!rows || !delta)
         return false;
-    st->order_cap = cap;
+    st->rows_cap = cap;
     return true;
 }
 
+/* A merge of the sets, each in key order: the least of their heads is the
+ * next row, its delta summed over the sets that hold it. */
 int wcs_state_stage(struct wcs_state *st, const struct wcs_group_set *sets, size_t nsets,
                     size_t *distinct, char *err, size_t errlen)
 {
-    size_t n = 0;
+    size_t n = 0, at[WCS_STATE_MAX_SETS] = {0};
     for (size_t s = 0; s < nsets; s++)
         n += sets[s].n;
     st->n_rows = 0;
     st->staged = false;
+    if (nsets > WCS_STATE_MAX_SETS) {
+        wcs_err(err, errlen, "state: a batch in %zu sets; at most %d", nsets, WCS_STATE_MAX_SETS);
+        return -1;
+    }
     if (!grow_staging(st, n)) {
         wcs_err(err, errlen, "state: out of memory for a batch of %zu words", n);
         return -1;
     }
-    n = 0;
-    for (size_t s = 0; s < nsets; s++)
-        for (size_t i = 0; i < sets[s].n; i++) {
-            const struct wcs_group *g = &sets[s].v[i];
-            st->order[n++] = (struct key_order){prefix8(g->word, g->len), g};
-        }
-    if (n) /* a batch of offsets only (empty Kafka messages) has none */
-        sort_key_order(st->order, st->order_tmp, n);
-    /* One row per distinct word: a word from several sets sits next to
-     * itself and its deltas add up. */
     size_t m = 0;
-    for (size_t k = 0; k < n; k++) {
-        const struct wcs_group *g = st->order[k].g;
-        if (k + 16 < n) /* in key order the groups are scattered: fetch ahead */
-            __builtin_prefetch(st->order[k + 16].g);
-        if (m > 0 && st->order[k - 1].prefix == st->order[k].prefix &&
-            cmp_key_order(&st->order[k - 1], &st->order[k]) == 0) {
-            st->delta[m - 1] += g->delta;
-            continue;
+    for (const struct wcs_group *last = NULL;;) {
+        const struct wcs_group *min = NULL;
+        uint64_t tied = 0; /* the sets whose head is min */
+        int64_t delta = 0;
+        for (size_t s = 0; s < nsets; s++) {
+            if (at[s] == sets[s].n)
+                continue;
+            const struct wcs_group *g = &sets[s].v[at[s]];
+            int c = min ? wcs_group_cmp(g, min) : -1;
+            if (c < 0)
+                min = g, tied = 0, delta = 0;
+            if (c <= 0)
+                tied |= (uint64_t)1 << s, delta += g->delta;
         }
-        st->rows[m] = (struct wcs_row){.word = g->len ? g->word : "", .len = g->len};
-        st->delta[m++] = g->delta;
+        if (!min)
+            break;
+        if (last && wcs_group_cmp(last, min) >= 0) {
+            wcs_err(err, errlen, "state: a set of the batch's words is not in key order");
+            return -1;
+        }
+        for (size_t s = 0; s < nsets; s++) {
+            if (!(tied >> s & 1))
+                continue;
+            if (++at[s] + 16 < sets[s].n) /* the heads' words are scattered: fetch ahead */
+                __builtin_prefetch(sets[s].v[at[s] + 16].word);
+        }
+        st->rows[m] = (struct wcs_row){.word = min->len ? min->word : "", .len = min->len};
+        st->delta[m++] = delta;
+        last = min;
     }
     st->n_rows = m;
     st->staged = true;

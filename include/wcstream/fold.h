@@ -6,9 +6,10 @@
  * thread tokenizes its part into a group-by table of its own, so the hot
  * loop shares nothing and takes no lock. The calling thread does the first
  * part, helper threads the others. A word seen by several threads is in
- * several tables; the state sums them when it stages the batch in key
- * order (state.h), which it sorts anyway, so no merge pass is needed.
- * Chunks too small to be worth a hand-over are done by the caller alone.
+ * several tables. When the batch is complete each thread sorts its own
+ * table into key order, and the state merges the sorted tables, summing a
+ * word's deltas (state.h). Chunks and batches too small to be worth a
+ * hand-over are done by the caller alone.
  */
 #ifndef WCSTREAM_FOLD_H
 #define WCSTREAM_FOLD_H
@@ -38,11 +39,14 @@ size_t wcs_fold_threads(const struct wcs_fold *f);
 int wcs_fold_text(struct wcs_fold *f, const char *data, size_t len);
 /* The sum of the tables' sizes: at least the distinct words folded. */
 size_t wcs_fold_groups(const struct wcs_fold *f);
-/* Fill sets[0 .. wcs_fold_threads()) with the tables' groups. Returns the
- * count. */
-size_t wcs_fold_sets(const struct wcs_fold *f, struct wcs_group_set *sets);
-/* The wall time spent in wcs_fold_text() since the last swap, split into
- * tokenizing and aggregating in the proportion of the threads' own times. */
+/* The batch is complete: sort the tables (wcs_groupby_sort(), on every
+ * core) and fill sets[0 .. wcs_fold_threads()) with their groups in key
+ * order. No text may be folded into them until the next swap. 0, or
+ * -ENOMEM. */
+int wcs_fold_sets(struct wcs_fold *f, struct wcs_group_set *sets);
+/* The wall time spent in wcs_fold_text() and wcs_fold_sets() since the
+ * last swap, split into tokenizing and aggregating (the sort is
+ * aggregating) in the proportion of the threads' own times. */
 void wcs_fold_times(const struct wcs_fold *f, int64_t *tokenize_ns, int64_t *aggregate_ns);
 /* Hand the tables over (a batch is complete): the next chunks go to a
  * second set of tables, emptied first, and the sets last returned by

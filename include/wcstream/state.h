@@ -67,13 +67,16 @@ int wcs_state_offsets(struct wcs_state *st, const char *source,
                       char *err, size_t errlen);
 
 /*
- * Stage the next batch's words: the groups of nsets sets (a word may be in
- * several; its deltas are summed), sorted into key order so that the
- * commit writes neighbouring B-tree pages. Pure memory work, no SQL. Sets
- * *distinct to the batch's distinct words and returns 0, or -1 (out of
- * memory) with a sentence in err. The groups' words are borrowed until
+ * Stage the next batch's words: the groups of nsets sets (at most
+ * WCS_STATE_MAX_SETS), each in key order (wcs_group_cmp(): a sorted
+ * group-by table) and without repeats. A word may be in several sets; the
+ * merge sums its deltas, so the commit writes neighbouring B-tree pages in
+ * key order. Pure memory work, no SQL. Sets *distinct to the batch's
+ * distinct words and returns 0, or -1 with a sentence in err (out of
+ * memory, or a set out of order). The groups' words are borrowed until
  * the commit's rows are no longer needed.
  */
+#define WCS_STATE_MAX_SETS 64
 int wcs_state_stage(struct wcs_state *st, const struct wcs_group_set *sets, size_t nsets,
                     size_t *distinct, char *err, size_t errlen);
 /*

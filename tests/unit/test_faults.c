@@ -291,13 +291,19 @@ static const struct wcs_offset off2 = {"file:///in", "a.txt", 2500};
 static int commit(struct wcs_state *st, int64_t id, struct wcs_group *g, size_t n,
                   const struct wcs_offset *o, char *err, size_t errlen)
 {
-    struct wcs_group_set set = {g, n};
+    struct wcs_group *sorted = malloc(n * sizeof(*sorted)); /* as a sorted group-by table */
+    cr_assert_not_null(sorted);
+    memcpy(sorted, g, n * sizeof(*g));
+    qsort(sorted, n, sizeof(*sorted), wcs_group_cmp);
+    struct wcs_group_set set = {sorted, n};
     struct wcs_offsets offs = {.v = (struct wcs_offset *)o, .n = 1, .cap = 1};
     size_t distinct;
     err[0] = '\0';
-    if (wcs_state_stage(st, &set, 1, &distinct, err, errlen) < 0)
-        return -1;
-    return wcs_state_commit(st, id, &offs, (uint64_t)n, "{}", err, errlen);
+    int rc = wcs_state_stage(st, &set, 1, &distinct, err, errlen) < 0
+                 ? -1
+                 : wcs_state_commit(st, id, &offs, (uint64_t)n, "{}", err, errlen);
+    free(sorted);
+    return rc;
 }
 
 static int64_t saved_offset;

@@ -106,6 +106,7 @@ static int st_commit_err(struct wcs_state *st, int64_t id, struct st_batch *b,
     char progress[64];
     snprintf(progress, sizeof(progress), "{\"batchId\":%" PRId64 "}", id);
     errbuf[0] = '\0';
+    qsort(b->g, b->n, sizeof(*b->g), wcs_group_cmp); /* as a sorted group-by table */
     struct wcs_group_set set = {b->g, b->n};
     size_t distinct;
     if (wcs_state_stage(st, &set, 1, &distinct, errbuf, errlen) < 0 ||
@@ -142,6 +143,16 @@ static int64_t st_updatedz(const struct st_batch *b, const char *word)
 static int64_t st_countz(struct wcs_state *st, const char *word)
 {
     return wcs_state_count(st, word, strlen(word));
+}
+
+/* A closed state at path whose batch 0 counted `word` once. */
+static void st_made(const char *path, const char *word)
+{
+    struct wcs_state *st = st_open(path);
+    struct st_batch b = {0};
+    st_addz(&b, word, 1);
+    st_commit(st, 0, &b, NULL);
+    wcs_state_close(st);
 }
 
 /* ---- a second connection ----------------------------------------------- */
@@ -249,7 +260,7 @@ Test(state, commit_updates_totals, .init = st_setup, .fini = st_cleanup)
         cr_expect_eq(b.updated[i].count, st_updatedz(&b, order[i]));
     }
     cr_expect_eq(st_updatedz(&b, "the"), 3, "a new word's total is its delta");
-    cr_expect_eq(b.updated[2].word, b.g[0].word, "words are borrowed from the groups");
+    cr_expect_eq(b.updated[2].word, b.g[2].word, "words are borrowed from the (sorted) groups");
 
     struct st_batch b2 = {0};
     st_addz(&b2, "new", 5);
@@ -274,15 +285,19 @@ Test(state, commit_updates_totals, .init = st_setup, .fini = st_cleanup)
     wcs_state_close(st);
 }
 
-Test(state, same_word_twice_in_a_batch, .init = st_setup, .fini = st_cleanup)
+Test(state, same_word_in_two_sets, .init = st_setup, .fini = st_cleanup)
 {
     struct wcs_state *st = st_open(st_path("s.db"));
-    struct st_batch b = {0};
-    st_addz(&b, "dup", 2);
-    st_addz(&b, "dup", 3);
-    st_commit(st, 0, &b, NULL);
-    cr_expect_eq(b.n_updated, 1, "one row per distinct word");
-    cr_expect_eq(b.updated[0].count, 5);
+    struct wcs_group one = {.word = "dup", .len = 3, .delta = 2};
+    struct wcs_group two = {.word = "dup", .len = 3, .delta = 3};
+    struct wcs_group_set sets[] = {{&one, 1}, {&two, 1}};
+    size_t distinct, n;
+    char err[256];
+    cr_assert_eq(wcs_state_stage(st, sets, 2, &distinct, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(wcs_state_commit(st, 0, NULL, 1, "{}", err, sizeof(err)), 0, "%s", err);
+    const struct wcs_row *rows = wcs_state_updated(st, &n);
+    cr_expect_eq(n, 1, "one row per distinct word");
+    cr_expect_eq(rows[0].count, 5);
     cr_expect_eq(wcs_state_distinct(st), 1);
     cr_expect_eq(wcs_state_total(st), 5);
     wcs_state_close(st);
@@ -301,6 +316,8 @@ Test(state, sets_are_summed_in_key_order, .init = st_setup, .fini = st_cleanup)
         g1[i] = (struct wcs_group){.word = one[i], .len = strlen(one[i]), .delta = 1};
     for (size_t i = 0; i < 5; i++)
         g2[i] = (struct wcs_group){.word = two[i], .len = strlen(two[i]), .delta = 10};
+    qsort(g1, 6, sizeof(*g1), wcs_group_cmp);
+    qsort(g2, 5, sizeof(*g2), wcs_group_cmp);
     struct wcs_group_set sets[] = {{g1, 6}, {g2, 5}};
     size_t distinct;
     char err[256];
@@ -320,6 +337,30 @@ Test(state, sets_are_summed_in_key_order, .init = st_setup, .fini = st_cleanup)
     cr_expect_eq(wcs_state_distinct(st), 8);
     cr_expect_eq(wcs_state_total(st), 56);
     cr_expect_eq(st_countz(st, "interest"), 11);
+    wcs_state_close(st);
+}
+
+/* A set out of key order, or with a word twice, is a caller's bug: the
+ * merge would write a word twice. Staging refuses it and commits nothing. */
+Test(state, refuses_sets_out_of_order, .init = st_setup, .fini = st_cleanup)
+{
+    struct wcs_state *st = st_open(st_path("s.db"));
+    struct wcs_group down[] = {{.word = "b", .len = 1, .delta = 1},
+                               {.word = "a", .len = 1, .delta = 1}};
+    struct wcs_group twice[] = {{.word = "a", .len = 1, .delta = 1},
+                                {.word = "a", .len = 1, .delta = 1}};
+    struct wcs_group ok[] = {{.word = "a", .len = 1, .delta = 1}};
+    struct wcs_group_set bad[][2] = {{{down, 2}, {ok, 1}}, {{ok, 1}, {twice, 2}}};
+    char err[256];
+    size_t distinct;
+    for (size_t i = 0; i < 2; i++) {
+        cr_expect_eq(wcs_state_stage(st, bad[i], 2, &distinct, err, sizeof(err)), -1, "case %zu",
+                     i);
+        cr_expect_not_null(strstr(err, "not in key order"), "got: %s", err);
+        cr_expect_eq(wcs_state_commit(st, 0, NULL, 1, "{}", err, sizeof(err)), -1,
+                     "nothing staged");
+    }
+    cr_expect_eq(wcs_state_last_batch(st), -1);
     wcs_state_close(st);
 }
 
@@ -957,11 +998,7 @@ Test(state, refuses_another_apps_database, .init = st_setup, .fini = st_cleanup)
 Test(state, refuses_a_newer_schema, .init = st_setup, .fini = st_cleanup)
 {
     const char *path = st_path("future.db");
-    struct wcs_state *st = st_open(path);
-    struct st_batch b = {0};
-    st_addz(&b, "w", 1);
-    st_commit(st, 0, &b, NULL);
-    wcs_state_close(st);
+    st_made(path, "w");
     sqlite3 *db = st_sql_open(path);
     st_sql_exec(db, "PRAGMA user_version = 99");
     sqlite3_close(db);
@@ -1002,6 +1039,7 @@ static void st_commit_ids(struct wcs_state *st, int64_t id, const int *ids, size
     cr_assert_not_null(g);
     for (size_t i = 0; i < n; i++)
         g[i] = (struct wcs_group){.word = words[ids[i]], .len = 6, .delta = 1 + ids[i] % 3};
+    qsort(g, n, sizeof(*g), wcs_group_cmp);
     struct wcs_group_set set = {g, n};
     size_t distinct;
     char err[512] = "";
@@ -1016,6 +1054,19 @@ static void st_commit_ids(struct wcs_state *st, int64_t id, const int *ids, size
         cr_assert_eq(rows[i].count, truth[st_word_id(rows[i].word, rows[i].len)],
                      "batch %" PRId64 " %.6s", id, rows[i].word);
     free(g);
+}
+
+/* n distinct random word ids into ids, from the generator state *rnd. */
+static void st_random_ids(uint64_t *rnd, int *ids, size_t n)
+{
+    static bool seen[ST_WORDS];
+    memset(seen, 0, sizeof(seen));
+    for (size_t k = 0; k < n;) {
+        *rnd = *rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+        int w = (int)((*rnd >> 33) % ST_WORDS);
+        if (!seen[w])
+            seen[w] = true, ids[k++] = w;
+    }
 }
 
 /* Every word's count, read back through word_counts, equals truth[]. */
@@ -1056,17 +1107,9 @@ Test(state, recent_and_counts_hold_the_totals, .init = st_setup, .fini = st_clea
      * recent may grow beyond its floor, to sqrt(batch words x state). */
     enum { D = 2000 };
     for (; batch < 60; batch++) {
-        static bool seen[ST_WORDS];
-        memset(seen, 0, sizeof(seen));
-        size_t n = 0;
         double cap = sqrt((double)D * (double)wcs_state_distinct(st));
-        while (n < D) {
-            rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
-            int w = (int)((rnd >> 33) % ST_WORDS);
-            if (!seen[w])
-                seen[w] = true, ids[n++] = w;
-        }
-        st_commit_ids(st, batch, ids, n, words, truth);
+        st_random_ids(&rnd, ids, D);
+        st_commit_ids(st, batch, ids, D, words, truth);
         int64_t r = st_sql_int(db, "SELECT count(*) FROM recent");
         max_recent = r > max_recent ? r : max_recent;
         cr_assert_leq(r, (cap > WCS_STATE_RECENT_MIN ? cap : WCS_STATE_RECENT_MIN) + D,
@@ -1137,17 +1180,13 @@ Test(state, upgrades_version_1, .init = st_setup, .fini = st_cleanup)
 Test(state, refuses_a_count_past_int64, .init = st_setup, .fini = st_cleanup)
 {
     const char *path = st_path("s.db");
-    struct wcs_state *st = st_open(path);
-    struct st_batch b = {0};
-    st_addz(&b, "big", 1);
-    st_commit(st, 0, &b, NULL);
-    wcs_state_close(st);
+    st_made(path, "big");
     sqlite3 *db = st_sql_open(path); /* what only damage or a hand could write */
     st_sql_exec(db, "UPDATE recent SET count = 9223372036854775800 WHERE word = 'big'");
     sqlite3_close(db);
 
-    st = st_open(path);
-    b.n = 0;
+    struct wcs_state *st = st_open(path);
+    struct st_batch b = {0};
     st_addz(&b, "big", 10);
     char err[512];
     cr_expect_eq(st_commit_err(st, 1, &b, NULL, err, sizeof(err)), -1);
