@@ -264,7 +264,7 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
     }
     r = -1;
     eng->st = wcs_state_open(cf->state_path, cf->synchronous, eng->top_n, err, errlen);
-    if (!eng->st)
+    if (!eng->st || wcs_state_checkpoint_behind(eng->st, err, errlen) < 0)
         goto fail;
     const struct wcs_source_env env = {
         .notify = &eng->notify,

@@ -21,6 +21,11 @@
  * between the two tables is a whole state, so none of this needs
  * recovering after a crash.
  *
+ * The commits append to the WAL; copying it into the file (the checkpoint,
+ * with its fsyncs) is done behind them by a thread with a connection of its
+ * own once the engine asks for that (wcs_state_checkpoint_behind()), so a
+ * batch does not wait for the checkpoint of the batches before it.
+ *
  * There is no index on count: keeping one costs every upsert a second
  * B-tree update. The top-k is kept exactly in memory instead (topk.h) and
  * persisted in the leaders table, changed rows only, so a restart reads it
@@ -37,6 +42,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +82,16 @@ static int64_t recent_max(size_t batch_words, int64_t distinct)
 
 #define WAL_CHECKPOINT_FRAMES 32 /* see wcs_state_open() */
 
+/* The checkpointer (wcs_state_checkpoint_behind()). */
+struct checkpointer {
+    sqlite3 *db; /* its own connection to the file */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t asked, done; /* runs asked for, and the ask the last run answered */
+    bool started, quit;
+};
+
 struct wcs_state {
     sqlite3 *db;
     sqlite3_stmt *get, *offset, *batch, *lead_put, *lead_del;
@@ -97,6 +113,8 @@ struct wcs_state {
     size_t n_rows;
     bool staged; /* rows await their commit */
     size_t rows_cap;
+    struct checkpointer *ck; /* NULL: the commits checkpoint themselves */
+    int wal_frames;          /* in the WAL after the last commit */
 };
 
 static const sqlite3_module batch_module; /* wcs_batch, below */
@@ -543,11 +561,10 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
     sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
     if (exec(st, "PRAGMA journal_mode = WAL", err, errlen) < 0)
         goto fail;
-    /* Checkpoint every 32 frames (512 KiB), not SQLite's 1,000: a small
-     * batch then pays for its own pages' copy and fsync, about a
-     * millisecond, instead of one batch in eighty paying 40 ms for all of
-     * them (measured with the latency probe of tests/bench). A big batch
-     * is checkpointed after its commit either way. */
+    /* Checkpoint every 32 frames (512 KiB), not SQLite's 1,000: each
+     * checkpoint is then small, instead of one batch in eighty paying 40 ms
+     * for all of them (measured with the latency probe of tests/bench).
+     * wcs_state_checkpoint_behind() moves them off the commits. */
     sqlite3_wal_autocheckpoint(st->db, WAL_CHECKPOINT_FRAMES);
     return st;
 fail:
@@ -555,10 +572,29 @@ fail:
     return NULL;
 }
 
+/* Stop the thread if it runs, close its connection. Accepts NULL. */
+static void checkpointer_free(struct checkpointer *ck)
+{
+    if (!ck)
+        return;
+    if (ck->started) {
+        pthread_mutex_lock(&ck->mu);
+        ck->quit = true;
+        pthread_cond_signal(&ck->cv);
+        pthread_mutex_unlock(&ck->mu);
+        pthread_join(ck->thread, NULL);
+    }
+    sqlite3_close(ck->db);
+    pthread_cond_destroy(&ck->cv);
+    pthread_mutex_destroy(&ck->mu);
+    free(ck);
+}
+
 void wcs_state_close(struct wcs_state *st)
 {
     if (!st)
         return;
+    checkpointer_free(st->ck); /* before the last connection, which checkpoints */
     sqlite3_finalize(st->get);
     sqlite3_finalize(st->lookup);
     sqlite3_finalize(st->lookup_both);
@@ -579,6 +615,113 @@ void wcs_state_close(struct wcs_state *st)
     free(st->rows);
     free(st->delta);
     free(st);
+}
+
+/* The checkpointer's loop: one PASSIVE checkpoint per wake-up. PASSIVE
+ * takes no lock a commit needs, so the committer goes on appending to the
+ * WAL meanwhile; a commit that starts after a run that copied every frame
+ * starts the WAL over from its beginning. A failed run (a full disk) is
+ * retried after the next commit; the WAL keeps the batches until then. */
+static void *checkpointer_main(void *arg)
+{
+    struct checkpointer *ck = arg;
+    bool failing = false;
+    pthread_mutex_lock(&ck->mu);
+    for (;;) {
+        while (ck->done == ck->asked && !ck->quit)
+            pthread_cond_wait(&ck->cv, &ck->mu);
+        if (ck->quit)
+            break;
+        uint64_t asked = ck->asked;
+        pthread_mutex_unlock(&ck->mu);
+        int rc = sqlite3_wal_checkpoint_v2(ck->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        bool failed = rc != SQLITE_OK && rc != SQLITE_BUSY; /* BUSY: someone else's, not a fault */
+        if (failed && !failing)
+            wcs_warn("state: checkpoint: %s; the WAL holds the batches until one succeeds",
+                     sqlite3_errmsg(ck->db));
+        failing = failed;
+        pthread_mutex_lock(&ck->mu);
+        ck->done = asked;
+        pthread_cond_broadcast(&ck->cv);
+    }
+    pthread_mutex_unlock(&ck->mu);
+    return NULL;
+}
+
+/* Ask for a run (ask) and/or wait until every run asked for is done. */
+static void checkpoint_run(struct checkpointer *ck, bool ask, bool wait)
+{
+    pthread_mutex_lock(&ck->mu);
+    if (ask) {
+        ck->asked++;
+        pthread_cond_signal(&ck->cv);
+    }
+    while (wait && ck->done < ck->asked)
+        pthread_cond_wait(&ck->cv, &ck->mu);
+    pthread_mutex_unlock(&ck->mu);
+}
+
+/* SQLite's hook after each commit of the main connection, in place of its
+ * auto-checkpoint: the checkpointer runs once WAL_CHECKPOINT_FRAMES wait. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void)db, (void)name;
+    struct wcs_state *st = arg;
+    st->wal_frames = frames;
+    if (frames >= WAL_CHECKPOINT_FRAMES)
+        checkpoint_run(st->ck, true, false);
+    return SQLITE_OK;
+}
+
+int wcs_state_checkpoint_behind(struct wcs_state *st, char *err, size_t errlen)
+{
+    const char *path = sqlite3_db_filename(st->db, "main");
+    if (st->ck || !path || !*path) /* a state in memory has no WAL */
+        return 0;
+    int64_t sync = 1; /* NORMAL, should the pragma say nothing */
+    if (query_int(st, "PRAGMA synchronous", &sync) < 0) {
+        wcs_err(err, errlen, "state: %s", sqlite3_errmsg(st->db));
+        return -1;
+    }
+    struct checkpointer *ck = calloc(1, sizeof(*ck));
+    if (!ck) {
+        wcs_err(err, errlen, "out of memory");
+        return -1;
+    }
+    pthread_mutex_init(&ck->mu, NULL);
+    pthread_cond_init(&ck->cv, NULL);
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA synchronous = %" PRId64, sync); /* its syncs are the ones */
+    int rc = sqlite3_open_v2(path, &ck->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(ck->db, 1);
+        sqlite3_db_config(ck->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+        rc = sqlite3_exec(ck->db, sql, NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        wcs_err(err, errlen, "state: the checkpointer's connection: %s",
+                ck->db ? sqlite3_errmsg(ck->db) : sqlite3_errstr(rc));
+        checkpointer_free(ck);
+        return -1;
+    }
+    int e = pthread_create(&ck->thread, NULL, checkpointer_main, ck);
+    if (e) {
+        wcs_err(err, errlen, "cannot start the checkpointer thread: %s", strerror(e));
+        checkpointer_free(ck);
+        return -1;
+    }
+    ck->started = true;
+    st->ck = ck;
+    sqlite3_wal_hook(st->db, on_wal_commit, st); /* replaces the auto-checkpoint */
+    return 0;
+}
+
+void wcs_state_checkpoint(struct wcs_state *st)
+{
+    if (st->ck)
+        checkpoint_run(st->ck, true, true);
+    else
+        sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
 int64_t wcs_state_last_batch(const struct wcs_state *st)
@@ -874,6 +1017,11 @@ int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_of
         wcs_err(err, errlen, "state: batch %" PRId64 " was not staged", batch_id);
         return -1;
     }
+    /* A commit starts the WAL over only if, when it begins, the checkpointer
+     * has copied all of it; commits in a row never wait for that. Past
+     * WCS_STATE_WAL_MAX_FRAMES, wait for the run the last commit asked for. */
+    if (st->ck && st->wal_frames > WCS_STATE_WAL_MAX_FRAMES)
+        checkpoint_run(st->ck, false, true);
     size_t n = st->n_rows;
     struct wcs_row *rows = st->rows;
     int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);

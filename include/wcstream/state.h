@@ -50,6 +50,22 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
 /* Close. Accepts NULL. */
 void wcs_state_close(struct wcs_state *st);
 
+/*
+ * Checkpoint behind the commits: from now on a thread with a connection of
+ * its own copies the WAL into the file after a commit leaves 32 frames or
+ * more in it, while the next batches commit (SQLite's PASSIVE checkpoint).
+ * Without it a commit checkpoints before it returns, fsyncs and all. A
+ * commit waits for the thread only when the WAL has grown past
+ * WCS_STATE_WAL_MAX_FRAMES pages. Nothing to do for a state in memory.
+ * 0, or -1 with a sentence in err (the commits then checkpoint themselves).
+ */
+#define WCS_STATE_WAL_MAX_FRAMES 1024
+int wcs_state_checkpoint_behind(struct wcs_state *st, char *err, size_t errlen);
+
+/* Checkpoint now (PASSIVE) and wait for it: by the checkpointer thread if
+ * there is one. What a checkpoint cannot do is left in the WAL. */
+void wcs_state_checkpoint(struct wcs_state *st);
+
 /* The id of the last committed batch, -1 when none. */
 int64_t wcs_state_last_batch(const struct wcs_state *st);
 

@@ -444,6 +444,48 @@ Test(vfs, faults_while_closing_lose_nothing)
     }
 }
 
+/* The checkpointer's faults (wcs_state_checkpoint_behind()): a run that
+ * fails leaves the batches in the WAL, and neither the commits after it
+ * nor a reopen lose any. The batches are 20 words, a few WAL frames, so
+ * that only the run asked for here touches the file while armed. */
+Test(vfs, faults_in_the_checkpointer_lose_nothing)
+{
+    char err[256];
+    make_batches();
+    int64_t total0 = 0;
+    for (int i = 0; i < 3000; i++)
+        total0 += b1[i].delta;
+    int run_ops = -1;
+    for (int n = 1; run_ops < 0 || n <= run_ops; n++) {
+        for (int full = 0; full < 2; full++) {
+            fresh_state();
+            struct wcs_state *st = open_state();
+            cr_assert_eq(wcs_state_checkpoint_behind(st, err, sizeof(err)), 0, "%s", err);
+            cr_assert_eq(commit(st, 1, b2, 20, &off2, err, sizeof(err)), 0, "%s", err);
+            arm(run_ops < 0 ? 1 << 30 : n, full);
+            wcs_state_checkpoint(st); /* done by the checkpointer, waited for */
+            int done = disarm();
+            if (run_ops < 0) {
+                run_ops = done;
+                cr_assert_gt(run_ops, 0, "a checkpoint writes and syncs");
+                cr_log_info("a checkpoint: %d writes, syncs and truncates", run_ops);
+            } else {
+                cr_assert_gt(faults, 0, "op %d: no fault happened", n);
+            }
+            cr_assert_eq(commit(st, 2, b2 + 20, 20, &off2, err, sizeof(err)), 0, "op %d: %s", n,
+                         err);
+            wcs_state_close(st);
+            integrity_ok(in_dir("s.db"));
+            st = open_state();
+            cr_assert_eq(wcs_state_last_batch(st), 2, "op %d", n);
+            cr_assert_eq(wcs_state_distinct(st), 3000); /* b2's first 40 words are b1's too */
+            cr_assert_eq(wcs_state_total(st), total0 + 80);
+            cr_assert_eq(wcs_state_count(st, words[1500], 8), b1[1500].delta + 2);
+            wcs_state_close(st);
+        }
+    }
+}
+
 /* ---- out of memory in a whole engine run -------------------------------- */
 
 #define OOM_LINES 400

@@ -1284,3 +1284,65 @@ Test(state, failed_batch_row_rolls_back, .init = st_setup, .fini = st_cleanup)
 {
     st_failed_commit_rolls_back("batches");
 }
+
+static int64_t st_file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (int64_t)sb.st_size : 0;
+}
+
+/* With the checkpointer: the commits leave the WAL to it, the file gets
+ * the batches behind them, and the WAL starts over instead of growing. */
+Test(state, checkpoints_behind_the_commits, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("s.db");
+    static char words[ST_WORDS][16];
+    static int64_t truth[ST_WORDS];
+    static int ids[ST_WORDS];
+    char err[256], wal[512], uri[512];
+    for (int i = 0; i < ST_WORDS; i++)
+        snprintf(words[i], sizeof(words[i]), "w%05d", i);
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    snprintf(uri, sizeof(uri), "file:%s?immutable=1", path);
+    struct wcs_state *st = st_open(path);
+    cr_assert_eq(wcs_state_checkpoint_behind(st, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(wcs_state_checkpoint_behind(st, err, sizeof(err)), 0, "a second call: no-op");
+    for (int i = 0; i < 3000; i++)
+        ids[i] = i * 7;
+    st_commit_ids(st, 0, ids, 3000, words, truth);
+    wcs_state_checkpoint(st);
+    /* The file on its own (immutable: the WAL unread) has the batch. */
+    sqlite3 *file;
+    cr_assert_eq(sqlite3_open_v2(uri, &file, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL),
+                 SQLITE_OK);
+    cr_expect_eq(st_sql_int(file, "SELECT count(*) FROM word_counts"), 3000);
+    sqlite3_close(file);
+    /* Commits that wait for nothing: the checkpointer keeps up, or the
+     * commits wait once the WAL passes its bound. Either way the WAL stays
+     * under it (pages of 16 KiB and a 24-byte frame header each). */
+    int64_t bound = (WCS_STATE_WAL_MAX_FRAMES + 256) * (16384 + 24) + 32, most = 0;
+    uint64_t rnd = 11;
+    for (int64_t batch = 1; batch <= 400; batch++) {
+        st_random_ids(&rnd, ids, 300);
+        st_commit_ids(st, batch, ids, 300, words, truth);
+        int64_t size = st_file_size(wal);
+        most = size > most ? size : most;
+        cr_assert_leq(size, bound, "batch %" PRId64, batch);
+    }
+    cr_log_info("the WAL grew to %" PRId64 " bytes at most", most);
+    /* After a checkpoint with no commit in between, the next commit writes
+     * the WAL from its start: it stays as big as it was. */
+    wcs_state_checkpoint(st);
+    int64_t before = st_file_size(wal);
+    for (int i = 0; i < 300; i++)
+        ids[i] = i;
+    st_commit_ids(st, 401, ids, 300, words, truth);
+    cr_expect_eq(st_file_size(wal), before, "the WAL did not start over");
+    st_check_all(path, truth);
+    wcs_state_close(st);
+    cr_expect_eq(access(wal, F_OK), -1, "a close leaves no WAL");
+    st = st_open(path);
+    cr_expect_eq(wcs_state_last_batch(st), 401);
+    wcs_state_close(st);
+    st_check_all(path, truth);
+}
