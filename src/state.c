@@ -259,6 +259,13 @@ static int adopt(struct wcs_state *st, const char *path, int64_t *version, char 
                 path, *version, WCS_STATE_SCHEMA_VERSION);
         return -1;
     }
+    if (*version < 1) { /* the versions start at 1: damage, or a hand */
+        wcs_err(err, errlen,
+                "%s has state schema version %" PRId64
+                ", which no wcstream writes; the file is damaged, refusing to touch it",
+                path, *version);
+        return -1;
+    }
     return 0;
 }
 
@@ -426,17 +433,45 @@ static int load_top(struct wcs_state *st, size_t k, bool *rebuilt, char *err, si
     return fold_rows(st, "SELECT word, count FROM word_counts", err, errlen);
 }
 
+/* Compile the statements that read or write recent. */
+static int prepare_recent(struct wcs_state *st, char *err, size_t errlen)
+{
+    /* The stored count of a word in recent is its row there; counts is
+     * only read for the others. */
+    if (prepare(st, &st->get, "SELECT count FROM word_counts WHERE word = ?1", err, errlen) < 0 ||
+        prepare(st, &st->lookup_both,
+                "SELECT r.count, CASE WHEN r.count IS NULL THEN "
+                "(SELECT count FROM counts WHERE word = b.word) END "
+                "FROM wcs_batch AS b LEFT JOIN recent AS r ON r.word = b.word",
+                err, errlen) < 0 ||
+        prepare(st, &st->apply_recent,
+                UPSERT("recent", "SELECT word, total FROM wcs_batch WHERE true"), err,
+                errlen) < 0 ||
+        prepare(st, &st->move_end,
+                "SELECT max(word) FROM "
+                "(SELECT word FROM recent WHERE word > ?1 ORDER BY word LIMIT ?2)",
+                err, errlen) < 0 ||
+        prepare(st, &st->move,
+                UPSERT("counts", "SELECT word, count FROM recent WHERE word > ?1 AND word <= ?2"),
+                err, errlen) < 0 ||
+        prepare(st, &st->move_drop, "DELETE FROM recent WHERE word > ?1 AND word <= ?2", err,
+                errlen) < 0)
+        return -1;
+    return 0;
+}
+
 /* The writes of opening, in one transaction after every check, so that a
  * file refused by a check was never written: the upgrade of a version 1
- * state (it had no recent table) and a rebuilt top-k. */
+ * state (it had no recent table) and a rebuilt top-k. The statements over
+ * recent, which the upgrade creates, compile inside it: should one fail
+ * (a damaged recent), the writes roll back. */
 static int settle(struct wcs_state *st, bool upgrade, bool rebuilt, char *err, size_t errlen)
 {
     _Static_assert(WCS_STATE_SCHEMA_VERSION == 2, "an upgrade per version");
-    if (!upgrade && !rebuilt)
-        return 0;
+    bool write = upgrade || rebuilt;
     char top_k[96];
     snprintf(top_k, sizeof(top_k), "REPLACE INTO meta VALUES('top_k', %zu)", st->top.k);
-    int rc = exec(st, "BEGIN IMMEDIATE", err, errlen);
+    int rc = write ? exec(st, "BEGIN IMMEDIATE", err, errlen) : 0;
     if (rc == 0 && upgrade)
         rc = exec(st, "DROP VIEW word_counts;" RECENT_SQL "PRAGMA user_version = 2", err, errlen);
     if (rc == 0 && rebuilt)
@@ -449,9 +484,12 @@ static int settle(struct wcs_state *st, bool upgrade, bool rebuilt, char *err, s
     if (rc == 0 && rebuilt)
         rc = exec(st, top_k, err, errlen);
     if (rc == 0)
+        rc = prepare_recent(st, err, errlen);
+    if (rc == 0 && write)
         rc = exec(st, "COMMIT", err, errlen);
     if (rc < 0) {
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        if (write)
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
     if (upgrade)
@@ -494,10 +532,11 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
     if (adopt(st, path, &version, err, errlen) < 0)
         goto fail;
     /* Until the file has shown itself a whole state (its meta and batches
-     * read, every statement compiles against its tables, the top rows and
-     * recent load) nothing writes to it: a damaged one is refused
-     * untouched. Then settle() writes what opening has to, in one
-     * transaction. Switching to WAL rewrites the header, so it comes last. */
+     * read, the statements compile against its tables, the top rows and
+     * recent load) nothing writes to it. Then settle() writes what opening
+     * has to in one transaction, which rolls back if the statements over
+     * recent do not compile: a damaged file is refused untouched.
+     * Switching to WAL rewrites the header, so it comes last. */
     char sql[64];
     snprintf(sql, sizeof(sql), "PRAGMA synchronous = %s;", synchronous ? synchronous : "normal");
     if (exec(st, sql, err, errlen) < 0 || exec(st, "PRAGMA cache_size = -65536", err, errlen) < 0)
@@ -536,27 +575,6 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
         goto fail;
     }
     if (settle(st, version == 1, rebuilt, err, errlen) < 0)
-        goto fail;
-    /* The stored count of a word in recent is its row there; counts is
-     * only read for the others. */
-    if (prepare(st, &st->get, "SELECT count FROM word_counts WHERE word = ?1", err, errlen) < 0 ||
-        prepare(st, &st->lookup_both,
-                "SELECT r.count, CASE WHEN r.count IS NULL THEN "
-                "(SELECT count FROM counts WHERE word = b.word) END "
-                "FROM wcs_batch AS b LEFT JOIN recent AS r ON r.word = b.word",
-                err, errlen) < 0 ||
-        prepare(st, &st->apply_recent,
-                UPSERT("recent", "SELECT word, total FROM wcs_batch WHERE true"), err,
-                errlen) < 0 ||
-        prepare(st, &st->move_end,
-                "SELECT max(word) FROM "
-                "(SELECT word FROM recent WHERE word > ?1 ORDER BY word LIMIT ?2)",
-                err, errlen) < 0 ||
-        prepare(st, &st->move,
-                UPSERT("counts", "SELECT word, count FROM recent WHERE word > ?1 AND word <= ?2"),
-                err, errlen) < 0 ||
-        prepare(st, &st->move_drop, "DELETE FROM recent WHERE word > ?1 AND word <= ?2", err,
-                errlen) < 0)
         goto fail;
     sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
     if (exec(st, "PRAGMA journal_mode = WAL", err, errlen) < 0)

@@ -911,20 +911,18 @@ static struct st_snap st_snapshot(const char *path)
     return s;
 }
 
-/* Opening path must fail with a sentence naming it (and containing needle)
- * and leave it, and the directory, exactly as they were. */
-static void st_refused(const char *path, const char *needle)
+/* Opening path must fail with a sentence (in err) and leave it, and the
+ * directory, exactly as they were. */
+static void st_refused_err(const char *path, char *err, size_t errlen)
 {
     struct st_snap before = st_snapshot(path);
     struct timespec pause = {.tv_sec = 0, .tv_nsec = 20 * 1000000L}; /* past mtime granularity */
     nanosleep(&pause, NULL);
-    char err[512] = "";
-    struct wcs_state *st = wcs_state_open(path, "normal", 0, err, sizeof(err));
+    err[0] = '\0';
+    struct wcs_state *st = wcs_state_open(path, "normal", 0, err, errlen);
     cr_expect_null(st, "%s should be refused", path);
     wcs_state_close(st);
-    cr_expect_not_null(strstr(err, path), "error '%s' should name the path", err);
-    if (needle)
-        cr_expect_not_null(strstr(err, needle), "error '%s' should mention '%s'", err, needle);
+    cr_expect(err[0], "refused without a reason");
     struct st_snap after = st_snapshot(path);
     cr_expect_eq(after.len, before.len, "%s: size changed", path);
     cr_expect(before.len == after.len &&
@@ -936,6 +934,16 @@ static void st_refused(const char *path, const char *needle)
     cr_expect_str_eq(after.listing, before.listing, "files appeared or vanished next to %s", path);
     free(before.bytes);
     free(after.bytes);
+}
+
+/* As st_refused_err(), and the sentence names path (and contains needle). */
+static void st_refused(const char *path, const char *needle)
+{
+    char err[512];
+    st_refused_err(path, err, sizeof(err));
+    cr_expect_not_null(strstr(err, path), "error '%s' should name the path", err);
+    if (needle)
+        cr_expect_not_null(strstr(err, needle), "error '%s' should mention '%s'", err, needle);
 }
 
 static void st_write_file(const char *path, const void *data, size_t n)
@@ -1003,6 +1011,38 @@ Test(state, refuses_a_newer_schema, .init = st_setup, .fini = st_cleanup)
     st_sql_exec(db, "PRAGMA user_version = 99");
     sqlite3_close(db);
     st_refused(path, "99");
+}
+
+/* Found by fuzz_state: a version 0 state whose top-k had to be rebuilt
+ * was written (the rebuilt top-k) before the statements over recent, a
+ * table it lacked, refused it. */
+Test(state, refuses_a_version_it_never_wrote, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("zero.db");
+    st_made(path, "w");
+    sqlite3 *db = st_sql_open(path);
+    st_sql_exec(db, "PRAGMA user_version = 0; DELETE FROM meta WHERE key = 'top_k'");
+    sqlite3_close(db);
+    st_refused(path, "version 0");
+}
+
+/* A recent table that its statements cannot use (no primary key for the
+ * upsert) refuses the file after the rebuilt top-k was written: the
+ * writes of opening roll back with it. */
+Test(state, refuses_a_damaged_recent_untouched, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("damaged.db");
+    st_made(path, "w");
+    sqlite3 *db = st_sql_open(path);
+    st_sql_exec(db, "DROP VIEW word_counts; DROP TABLE recent;"
+                    "CREATE TABLE recent(word TEXT, count INTEGER NOT NULL);"
+                    "CREATE VIEW word_counts(word, count) AS SELECT word, count FROM recent "
+                    "UNION ALL SELECT word, count FROM counts;"
+                    "DELETE FROM meta WHERE key = 'top_k'");
+    sqlite3_close(db);
+    char err[512];
+    st_refused_err(path, err, sizeof(err));
+    cr_expect_not_null(strstr(err, "ON CONFLICT"), "got: %s", err);
 }
 
 Test(state, refuses_a_directory, .init = st_setup, .fini = st_cleanup)
