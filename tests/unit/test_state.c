@@ -145,16 +145,6 @@ static int64_t st_countz(struct wcs_state *st, const char *word)
     return wcs_state_count(st, word, strlen(word));
 }
 
-/* A closed state at path whose batch 0 counted `word` once. */
-static void st_made(const char *path, const char *word)
-{
-    struct wcs_state *st = st_open(path);
-    struct st_batch b = {0};
-    st_addz(&b, word, 1);
-    st_commit(st, 0, &b, NULL);
-    wcs_state_close(st);
-}
-
 /* ---- a second connection ----------------------------------------------- */
 
 static sqlite3 *st_sql_open(const char *path)
@@ -172,6 +162,22 @@ static void st_sql_exec(sqlite3 *db, const char *sql)
     int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
     cr_assert_eq(rc, SQLITE_OK, "%s: %s", sql, msg ? msg : "");
     sqlite3_free(msg);
+}
+
+/* A closed state at path whose batch 0 counted `word` once, then changed
+ * by sql (unless NULL) on a connection of its own. */
+static void st_made(const char *path, const char *word, const char *sql)
+{
+    struct wcs_state *st = st_open(path);
+    struct st_batch b = {0};
+    st_addz(&b, word, 1);
+    st_commit(st, 0, &b, NULL);
+    wcs_state_close(st);
+    if (sql) {
+        sqlite3 *db = st_sql_open(path);
+        st_sql_exec(db, sql);
+        sqlite3_close(db);
+    }
 }
 
 /* First column of the first row as an integer. */
@@ -1006,10 +1012,7 @@ Test(state, refuses_another_apps_database, .init = st_setup, .fini = st_cleanup)
 Test(state, refuses_a_newer_schema, .init = st_setup, .fini = st_cleanup)
 {
     const char *path = st_path("future.db");
-    st_made(path, "w");
-    sqlite3 *db = st_sql_open(path);
-    st_sql_exec(db, "PRAGMA user_version = 99");
-    sqlite3_close(db);
+    st_made(path, "w", "PRAGMA user_version = 99");
     st_refused(path, "99");
 }
 
@@ -1019,10 +1022,7 @@ Test(state, refuses_a_newer_schema, .init = st_setup, .fini = st_cleanup)
 Test(state, refuses_a_version_it_never_wrote, .init = st_setup, .fini = st_cleanup)
 {
     const char *path = st_path("zero.db");
-    st_made(path, "w");
-    sqlite3 *db = st_sql_open(path);
-    st_sql_exec(db, "PRAGMA user_version = 0; DELETE FROM meta WHERE key = 'top_k'");
-    sqlite3_close(db);
+    st_made(path, "w", "PRAGMA user_version = 0; DELETE FROM meta WHERE key = 'top_k'");
     st_refused(path, "version 0");
 }
 
@@ -1032,14 +1032,12 @@ Test(state, refuses_a_version_it_never_wrote, .init = st_setup, .fini = st_clean
 Test(state, refuses_a_damaged_recent_untouched, .init = st_setup, .fini = st_cleanup)
 {
     const char *path = st_path("damaged.db");
-    st_made(path, "w");
-    sqlite3 *db = st_sql_open(path);
-    st_sql_exec(db, "DROP VIEW word_counts; DROP TABLE recent;"
-                    "CREATE TABLE recent(word TEXT, count INTEGER NOT NULL);"
-                    "CREATE VIEW word_counts(word, count) AS SELECT word, count FROM recent "
-                    "UNION ALL SELECT word, count FROM counts;"
-                    "DELETE FROM meta WHERE key = 'top_k'");
-    sqlite3_close(db);
+    st_made(path, "w",
+            "DROP VIEW word_counts; DROP TABLE recent;"
+            "CREATE TABLE recent(word TEXT, count INTEGER NOT NULL);"
+            "CREATE VIEW word_counts(word, count) AS SELECT word, count FROM recent "
+            "UNION ALL SELECT word, count FROM counts;"
+            "DELETE FROM meta WHERE key = 'top_k'");
     char err[512];
     st_refused_err(path, err, sizeof(err));
     cr_expect_not_null(strstr(err, "ON CONFLICT"), "got: %s", err);
@@ -1220,10 +1218,8 @@ Test(state, upgrades_version_1, .init = st_setup, .fini = st_cleanup)
 Test(state, refuses_a_count_past_int64, .init = st_setup, .fini = st_cleanup)
 {
     const char *path = st_path("s.db");
-    st_made(path, "big");
-    sqlite3 *db = st_sql_open(path); /* what only damage or a hand could write */
-    st_sql_exec(db, "UPDATE recent SET count = 9223372036854775800 WHERE word = 'big'");
-    sqlite3_close(db);
+    st_made(path, "big", /* what only damage or a hand could write */
+            "UPDATE recent SET count = 9223372036854775800 WHERE word = 'big'");
 
     struct wcs_state *st = st_open(path);
     struct st_batch b = {0};
