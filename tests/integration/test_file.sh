@@ -37,12 +37,15 @@ printf 'one two\ntwo three' >single.txt
 check_counts one.db single.txt
 
 # kill -9 at random moments, 40 times, restarting with the same state:
-# exact counts. Each kill waits for a random number of new commits first
-# (about 12 land before the kill; 9.6 MB is about 900 batches), so every one
-# of them lands while the files are still being read. With test_kafka.sh's 10,
-# that is 50 crashes per build.
+# exact counts. Each kill waits for a random number of new commits first,
+# so every one of them lands while the files are still being read. The
+# polling (an sqlite3 process and a sleep) sees a commit some 70 ms late
+# and an 8 KiB batch commits in about a millisecond, so about 40 batches
+# land between two kills in the release build (1,500 for the 40 kills):
+# 38 MB, about 4,700 batches, leave room for three times that. With
+# test_kafka.sh's 10, that is 50 crashes per build.
 mkdir -p big
-for i in $(seq 1 24); do make_text 400000 "$((i + 10))" >big/f$(printf %02d "$i").txt; done
+for i in $(seq 1 96); do make_text 400000 "$((i + 10))" >big/f$(printf %02d "$i").txt; done
 crash_loop crash.db 40 8 --source "file://$TEST_OUT/big" --trigger 0 --max-bytes-per-trigger 8KiB
 "$WCSTREAM" --source "file://$TEST_OUT/big" --trigger available-now --state crash.db \
     --max-bytes-per-trigger 8KiB >/dev/null 2>err.txt || fail "final run exit $?"
