@@ -156,11 +156,12 @@ stop_wcs
 [ "$WCS_RC" = 0 ] || { echo "wcstream exit $WCS_RC"; verdict=1; }
 
 # Crashes: SOAK_KILLS kill -9 at random moments of a file:// ingestion
-# (about a dozen batches of 8 KiB between two kills), then the rest read
+# (about 40 batches of 8 KiB between two kills, see test_file.sh: 1.5
+# files of 400 KB a kill leave room for twice that), then the rest read
 # to its end: the counts must be exact and the file sound.
 SOAK_KILLS=${SOAK_KILLS:-200}
 mkdir crash
-for ((i = 1; i <= SOAK_KILLS / 3 + 2; i++)); do
+for ((i = 1; i <= SOAK_KILLS * 3 / 2 + 2; i++)); do
     make_text 400000 $((100 + i)) >"crash/f$(printf %04d "$i").txt"
 done
 crash_loop crash.db "$SOAK_KILLS" 8 --source "file://$TEST_OUT/crash" --trigger 0 \
