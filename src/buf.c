@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "wcstream/buf.h"
 
@@ -24,21 +26,44 @@
 #define ARENA_MIN_BLOCK  ((size_t)64 * 1024)
 #define ARENA_MAX_GROWTH ((size_t)16 * 1024 * 1024)
 
+void wcs_prefault(void *p, size_t len)
+{
+    if (len < WCS_PREFAULT_MIN)
+        return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    /* Every page holding a byte of the range: each is mapped, being ours. */
+    uintptr_t start = (uintptr_t)p & ~(uintptr_t)(page - 1);
+    uintptr_t end = ((uintptr_t)p + len + page - 1) & ~(uintptr_t)(page - 1);
+    (void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+}
+
+void wcs_prefault_upto(void *base, size_t *faulted, size_t want, size_t cap)
+{
+    if (want <= *faulted)
+        return;
+    size_t to = cap - want > WCS_PREFAULT_STEP ? want + WCS_PREFAULT_STEP : cap;
+    if (to > *faulted)
+        wcs_prefault((char *)base + *faulted, to - *faulted);
+    *faulted = to;
+}
+
 int wcs_buf_reserve(struct wcs_buf *b, size_t extra)
 {
-    if (extra <= b->cap - b->len)
-        return 0;
-    if (extra > SIZE_MAX - b->len)
-        return -ENOMEM;
-    size_t need = b->len + extra;
-    size_t cap = b->cap ? b->cap : BUF_MIN_CAP;
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *data = realloc(b->data, cap);
-    if (!data)
-        return -ENOMEM;
-    b->data = data;
-    b->cap = cap;
+    if (extra > b->cap - b->len) {
+        if (extra > SIZE_MAX - b->len)
+            return -ENOMEM;
+        size_t need = b->len + extra;
+        size_t cap = b->cap ? b->cap : BUF_MIN_CAP;
+        while (cap < need)
+            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+        char *data = realloc(b->data, cap);
+        if (!data)
+            return -ENOMEM;
+        b->data = data;
+        b->cap = cap;
+        b->faulted = b->len; /* the copy touched that much, if it moved */
+    }
+    wcs_prefault_upto(b->data, &b->faulted, b->len + extra, b->cap);
     return 0;
 }
 
@@ -80,9 +105,7 @@ void wcs_buf_free(struct wcs_buf *b)
     if (!b)
         return;
     free(b->data);
-    b->data = NULL;
-    b->len = 0;
-    b->cap = 0;
+    *b = (struct wcs_buf){0};
 }
 
 /*
@@ -102,6 +125,7 @@ static struct wcs_arena_block *block_new(size_t size)
     struct wcs_arena_block *blk = malloc(sizeof(*blk) + size);
     if (!blk)
         return NULL;
+    wcs_prefault(blk->data, size);
     blk->next = NULL;
     blk->size = size;
     return blk;

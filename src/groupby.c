@@ -32,6 +32,7 @@ struct wcs_groupby {
     struct wcs_group *groups; /* dense, insertion order */
     size_t n;                 /* groups in use */
     size_t gcap;              /* groups allocated */
+    size_t gfaulted;          /* bytes of groups faulted in (wcs_prefault_upto()) */
     uint32_t *index;          /* icap slots: group + 1, or 0 when empty */
     size_t icap;              /* power of two */
     struct wcs_arena words;   /* the groups' words */
@@ -85,6 +86,7 @@ static int grow_index(struct wcs_groupby *gb)
     uint32_t *index = calloc(icap, sizeof(*index));
     if (!index)
         return -ENOMEM;
+    wcs_prefault(index, icap * sizeof(*index));
     size_t mask = icap - 1;
     for (size_t g = 0; g < gb->n; g++) {
         size_t i = (size_t)gb->groups[g].hash & mask;
@@ -107,6 +109,7 @@ static int grow_groups(struct wcs_groupby *gb)
     if (!groups)
         return -ENOMEM;
     gb->groups = groups;
+    gb->gfaulted = gb->n * sizeof(*groups); /* the copy touched that much, if it moved */
     gb->gcap = gcap;
     return 0;
 }
@@ -121,6 +124,8 @@ static int insert(struct wcs_groupby *gb, const char *word, size_t len, uint64_t
         return -ENOMEM;
     if ((gb->n + 1) * 10 > gb->icap * 7 && grow_index(gb) < 0)
         return -ENOMEM;
+    wcs_prefault_upto(gb->groups, &gb->gfaulted, (gb->n + 1) * sizeof(*gb->groups),
+                      gb->gcap * sizeof(*gb->groups));
     char *copy = wcs_arena_dup(&gb->words, word, len);
     if (!copy)
         return -ENOMEM;

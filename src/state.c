@@ -797,6 +797,8 @@ static bool grow_staging(struct wcs_state *st, size_t n)
         st->delta = delta;
     if (!rows || !delta)
         return false;
+    wcs_prefault(rows + st->rows_cap, (n - st->rows_cap) * sizeof(*rows)); /* staged next */
+    wcs_prefault(delta + st->rows_cap, (n - st->rows_cap) * sizeof(*delta));
     st->rows_cap = cap;
     return true;
 }

@@ -5,12 +5,15 @@
  * The buffer must grow geometrically and refuse sizes that overflow; the
  * arena must hand out 8-aligned, non-overlapping memory from a zeroed
  * struct on, serve large requests, and after a reset reuse its largest
- * block.
+ * block. Memory made room for is faulted in ahead of its writes, a step
+ * at a time (checked with mincore()).
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -100,6 +103,69 @@ Test(buf, reserve)
     cr_expect_geq(b.cap - b.len, cap);
     cr_expect(memcmp(b.data, "abc", 3) == 0);
     wcs_buf_free(&b);
+}
+
+/* How many of the whole pages in [p, p + len) are resident. */
+static size_t bf_resident(const void *p, size_t len, size_t *pages)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
+    uintptr_t end = ((uintptr_t)p + len) & ~(uintptr_t)(page - 1);
+    *pages = end > start ? (end - start) / page : 0;
+    unsigned char *vec = calloc(*pages + 1, 1);
+    cr_assert_not_null(vec);
+    cr_assert_eq(mincore((void *)start, end - start, vec), 0);
+    size_t n = 0;
+    for (size_t i = 0; i < *pages; i++)
+        n += vec[i] & 1;
+    free(vec);
+    return n;
+}
+
+/* MADV_POPULATE_WRITE is Linux 5.14 and later; without it wcs_prefault()
+ * does nothing, as it should. */
+static void bf_need_populate(void)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    void *p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(p, MAP_FAILED);
+    int rc = madvise(p, page, MADV_POPULATE_WRITE);
+    munmap(p, page);
+    if (rc < 0)
+        cr_skip_test("this kernel has no MADV_POPULATE_WRITE");
+}
+
+Test(buf, reserve_faults_in_the_room_it_makes)
+{
+    bf_need_populate();
+    struct wcs_buf b = {0};
+    size_t pages, room = (size_t)16 << 20;
+    cr_assert_eq(wcs_buf_reserve(&b, room), 0);
+    cr_expect_geq(b.faulted, room);
+    cr_expect_eq(bf_resident(b.data, room, &pages), pages, "resident before any write");
+    wcs_buf_free(&b);
+    cr_expect_eq(b.faulted, 0);
+}
+
+/* Filled bit by bit, memory is faulted in a step ahead of the writes, and
+ * not beyond: a call per step, and no more resident than a step. */
+Test(buf, prefault_keeps_a_step_ahead)
+{
+    bf_need_populate();
+    size_t cap = 8 * WCS_PREFAULT_STEP, faulted = 0, pages;
+    char *m = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(m, MAP_FAILED);
+    wcs_prefault_upto(m, &faulted, 1000, cap);
+    cr_expect_eq(faulted, 1000 + WCS_PREFAULT_STEP);
+    wcs_prefault_upto(m, &faulted, 2000, cap);
+    cr_expect_eq(faulted, 1000 + WCS_PREFAULT_STEP, "within the step: no call");
+    cr_expect_eq(bf_resident(m, WCS_PREFAULT_STEP, &pages), pages);
+    cr_expect_eq(bf_resident(m + 2 * WCS_PREFAULT_STEP, WCS_PREFAULT_STEP, &pages), 0,
+                 "nothing past the step");
+    wcs_prefault_upto(m, &faulted, cap - 10, cap);
+    cr_expect_eq(faulted, cap, "at most the capacity");
+    cr_expect_eq(bf_resident(m, cap, &pages), pages);
+    munmap(m, cap);
 }
 
 Test(buf, overflow_is_enomem_and_leaves_buffer_unchanged)
