@@ -31,9 +31,11 @@ with the state's word_counts.
       N clients that send half a line and close cleanly (counted), and N
       that send half a line of "abort..." words and reset the connection
       (RST): those may or may not be counted (check --loose abort).
-  hostile.py extra PORT N
+  hostile.py extra PORT N [URL ACCEPTED REFUSED]
       N more connections at once, sending nothing; one the server closes
-      within 3 s was refused. Prints "accepted A refused R".
+      within 3 s was refused, or, given its metrics, within 1 s of its
+      having judged all N (ACCEPTED + REFUSED at URL/metrics grew by N).
+      Prints "accepted A refused R".
   hostile.py check STATE [--loose PREFIX] OUT...
       word_counts equals the sum of the OUT files; words starting with
       PREFIX may fall short of what was sent, never pass it.
@@ -72,6 +74,7 @@ import struct
 import sys
 import threading
 import time
+import urllib.request
 
 from wsclient import handshake
 
@@ -232,12 +235,33 @@ def midline(port, n, out):
     dump(sent, out)
 
 
-async def extra(port, n):
+def metric(url, name):
+    """One sample's value from a Prometheus endpoint (0 when absent)."""
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            key, _, value = line.rpartition(" ")
+            if key == name:
+                return int(float(value))
+    return 0
+
+
+async def extra(port, n, url=None, accepted=None, refused_total=None):
+    def judged():
+        return metric(url, accepted) + metric(url, refused_total)
+
+    before = judged() if url else 0
     conns = await asyncio.gather(*(open_conn(port) for _ in range(n)))
+    # A busy server may take seconds to get to them (its inbox full, say):
+    # wait until it has accepted or refused every one, then give the end of
+    # file of those it closed a moment to arrive.
+    for _ in range(600 if url else 0):
+        if judged() - before >= n:
+            break
+        await asyncio.sleep(0.1)
 
     async def refused(r):
         try:
-            return await asyncio.wait_for(r.read(1), 3) == b""
+            return await asyncio.wait_for(r.read(1), 1 if url else 3) == b""
         except asyncio.TimeoutError:
             return False
         except OSError:
@@ -463,7 +487,7 @@ def main():
     elif cmd == "midline":
         midline(int(a[0]), int(a[1]), a[2])
     elif cmd == "extra":
-        asyncio.run(extra(int(a[0]), int(a[1])))
+        asyncio.run(extra(int(a[0]), int(a[1]), *a[2:5]))
     elif cmd == "check":
         loose = None
         if a[1:2] == ["--loose"]:
