@@ -42,8 +42,7 @@ void wcs_prefault_upto(void *base, size_t *faulted, size_t want, size_t cap)
     if (want <= *faulted)
         return;
     size_t to = cap - want > WCS_PREFAULT_STEP ? want + WCS_PREFAULT_STEP : cap;
-    if (to > *faulted)
-        wcs_prefault((char *)base + *faulted, to - *faulted);
+    wcs_prefault((char *)base + *faulted, to - *faulted); /* to >= want > *faulted */
     *faulted = to;
 }
 
