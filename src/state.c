@@ -94,7 +94,7 @@ struct checkpointer {
 
 struct wcs_state {
     sqlite3 *db;
-    sqlite3_stmt *get, *offset, *batch, *lead_put, *lead_del;
+    sqlite3_stmt *get, *offset, *batch, *forget, *lead_put, *lead_del;
     /* Whole-batch statements over wcs_batch: the stored counts from counts
      * alone (recent empty) or from both; the new totals into either. */
     sqlite3_stmt *lookup, *lookup_both, *apply, *apply_recent;
@@ -562,6 +562,7 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
             st, &st->batch,
             "INSERT INTO batches VALUES(?1, strftime('%Y-%m-%dT%H:%M:%fZ'), ?2, ?3, ?4, ?5, ?6)",
             err, errlen) < 0 ||
+        prepare(st, &st->forget, "DELETE FROM batches WHERE batch_id <= ?1", err, errlen) < 0 ||
         prepare(st, &st->lead_put, "REPLACE INTO leaders(word, count) VALUES(?1, ?2)", err,
                 errlen) < 0 ||
         prepare(st, &st->lead_del, "DELETE FROM leaders WHERE word = ?1", err, errlen) < 0)
@@ -625,6 +626,7 @@ void wcs_state_close(struct wcs_state *st)
     sqlite3_finalize(st->delivered);
     sqlite3_finalize(st->offset);
     sqlite3_finalize(st->batch);
+    sqlite3_finalize(st->forget);
     sqlite3_finalize(st->lead_put);
     sqlite3_finalize(st->lead_del);
     sqlite3_close(st->db);
@@ -1103,6 +1105,10 @@ int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_of
         sqlite3_bind_int64(st->batch, 5, total);
         sqlite3_bind_text(st->batch, 6, progress_json, -1, SQLITE_STATIC);
         rc = step_done(st->batch);
+    }
+    if (rc == SQLITE_OK && batch_id >= WCS_STATE_BATCHES_KEPT) {
+        sqlite3_bind_int64(st->forget, 1, batch_id - WCS_STATE_BATCHES_KEPT);
+        rc = step_done(st->forget);
     }
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);

@@ -16,6 +16,7 @@
  *   offsets(source, partition, offset)            per-partition progress
  *   batches(batch_id PRIMARY KEY, committed_at, num_input_rows,
  *           num_rows_updated, num_rows_total, total_words, progress)
+ *                                                 the last WCS_STATE_BATCHES_KEPT
  *   VIEW word_counts(word, count)                 recent, and counts not in it
  *   VIEW top_words(word, count)
  * A version 1 state (no recent) is upgraded when it is opened.
@@ -34,6 +35,10 @@
 #define WCS_STATE_SCHEMA_VERSION 2
 #define WCS_STATE_TOP_MIN        1000 /* the top-k kept is never smaller */
 #define WCS_STATE_RECENT_MIN     8192 /* recent may hold at least this many rows */
+/* The batches table keeps the rows of this many batches, the last ones:
+ * each commit drops the row that falls out (Spark keeps 100 batches of
+ * its metadata log). The totals are in every row, so none is lost. */
+#define WCS_STATE_BATCHES_KEPT 10000
 
 struct wcs_state;
 

@@ -753,6 +753,39 @@ Test(state, second_connection_reads_view_and_batches, .init = st_setup, .fini = 
     wcs_state_close(st);
 }
 
+/* The batches table keeps the last WCS_STATE_BATCHES_KEPT rows: a state
+ * whose rows go up to KEPT + 4 (written by hand, each with batch 0's
+ * totals) drops rows 0 to 5 with the commit of batch KEPT + 5. */
+Test(state, batches_keeps_the_last_rows, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("s.db");
+    char sql[512];
+    const int64_t kept = WCS_STATE_BATCHES_KEPT;
+    snprintf(sql, sizeof(sql),
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %" PRId64
+             ") INSERT INTO batches SELECT i, b.committed_at, 0, 0, b.num_rows_total, "
+             "b.total_words, NULL FROM n, batches AS b WHERE b.batch_id = 0",
+             kept + 4);
+    st_made(path, "word", sql);
+
+    struct wcs_state *st = st_open(path);
+    cr_assert_eq(wcs_state_last_batch(st), kept + 4);
+    struct st_batch b = {0};
+    st_addz(&b, "word", 2);
+    st_commit(st, kept + 5, &b, NULL);
+    sqlite3 *db = st_sql_open(path);
+    cr_expect_eq(st_sql_int(db, "SELECT count(*) FROM batches"), kept);
+    cr_expect_eq(st_sql_int(db, "SELECT min(batch_id) FROM batches"), 6);
+    cr_expect_eq(st_sql_int(db, "SELECT total_words FROM batches ORDER BY batch_id DESC"), 3);
+    sqlite3_close(db);
+    wcs_state_close(st);
+
+    st = st_open(path); /* the numbering and the totals go on */
+    cr_expect_eq(wcs_state_last_batch(st), kept + 5);
+    cr_expect_eq(wcs_state_total(st), 3);
+    wcs_state_close(st);
+}
+
 /* ---- the read-only reader of another thread ---------------------------- */
 
 static int st_collect(void *arg, const char *json)
