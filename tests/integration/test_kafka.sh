@@ -11,7 +11,9 @@
 start_broker --topic lines:4 --topic crash:4 --topic late:2 --topic outage:2 --topic counts:2 \
     --topic group:4 --topic coop:4 --topic souts:1 --topic souts2:1 --topic empties:1 --topic back:4 \
     --topic skew:4 --topic gone:2 --vanishing gone --topic blobs:1
-opts="kafka.session.timeout.ms=6000&kafka.heartbeat.interval.ms=500"
+# The mock's rebalances wait session.timeout.ms - 1 s for the members, and
+# every start of a member is one: 3 s keeps that wait at 2 s.
+opts="kafka.session.timeout.ms=3000&kafka.heartbeat.interval.ms=500"
 
 # A corpus over 4 partitions, counted as a batch job.
 make_text 400000 1 >c1.txt
@@ -167,7 +169,7 @@ produce outage 2 o1.txt
 start_wcs --source "kafka://$BROKER/outage?startingOffsets=earliest&$opts" --state out.db --trigger 100ms
 wait_total out.db "$(count_words o1.txt)" 30
 kill -USR1 "$BROKER_PID"
-sleep 3
+sleep 2 # shorter than a session: the member stays in the group
 kill -0 "$WCS_PID" || fail "died when the broker went down"
 kill -USR2 "$BROKER_PID"
 produce outage 2 o2.txt
