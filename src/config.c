@@ -22,7 +22,7 @@
 #include "wcstream/registry.h"
 #include "wcstream/uri.h"
 
-#define DEFAULT_MAX_BYTES (64u << 20)
+#define DEFAULT_MAX_BYTES (128u << 20)
 #define DEFAULT_MAX_LINE  (1u << 20)
 
 static void strv_clear(struct wcs_strv *sv)
@@ -288,7 +288,7 @@ void wcs_config_usage(FILE *out)
             "  --output-mode MODE         complete (default) or update\n"
             "  --trigger T                0 (default: as soon as data is there), a duration\n"
             "                             such as 500ms, 1s, 2m, or available-now\n"
-            "  --max-bytes-per-trigger N  bound on one batch's input (default 64MiB)\n"
+            "  --max-bytes-per-trigger N  bound on one batch's input (default 128MiB)\n"
             "  --max-line-bytes N         longer lines are cut (default 1MiB)\n"
             "  --threads N                tokenizing threads (default 0: one per core)\n"
             "  --state PATH               SQLite state (default wcstream.db; :memory: for none)\n"

@@ -37,8 +37,8 @@ if $asan; then
     # ASan tokenizes about ten times slower: a 128 MiB line still passes
     # clientBuffer 2,048 times, which is what is under test.
     flood_bytes=$((128 << 20))
-    # A backlog batch of 64 MiB (--max-bytes-per-trigger) takes ~3.5 s
-    # there. Its allocator pads every block with redzones (a 64 KiB buffer
+    # A backlog batch of 64 MiB (--max-bytes-per-trigger, set below) takes
+    # ~3.5 s there. Its allocator pads every block with redzones (a 64 KiB buffer
     # takes an 80 KiB block) and keeps freed blocks for their size class.
     gap_max=12 rss_max_mb=400 held_slack_mb=200
 fi
@@ -60,8 +60,10 @@ M=http://127.0.0.1:$http
 now() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 fds() { ls "/proc/$WCS_PID/fd" | wc -l; }
 
+# 64 MiB batches: the gaps and the RSS bounds above are measured with them.
 start_wcs --source "$src" --sink "ws://127.0.0.1:$http" --sink "ws://127.0.0.1:$http2?token=$token" \
-    --sink 'console?numRows=1' --trigger 500ms --state s.db --progress-log progress.jsonl
+    --sink 'console?numRows=1' --trigger 500ms --state s.db --progress-log progress.jsonl \
+    --max-bytes-per-trigger 64MiB
 wait_for err.txt "dashboard on http://127.0.0.1:$http2" 10
 # A first batch and a word lookup on each sink open what stays open (the
 # state's WAL and shared memory for the readers) before fds are counted.

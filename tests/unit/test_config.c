@@ -90,7 +90,7 @@ Test(config, defaults)
     cr_expect_eq(cf.mode, WCS_MODE_COMPLETE);
     cr_expect_eq(cf.trigger_ms, 0);
     cr_expect_not(cf.available_now);
-    cr_expect_eq(cf.max_bytes, 64u << 20);
+    cr_expect_eq(cf.max_bytes, 128u << 20);
     cr_expect_eq(cf.max_line, 1u << 20);
     cr_expect_eq(cf.split, WCS_SPLIT_WHITESPACE);
     cr_expect_null(cf.split_pattern);
