@@ -38,8 +38,9 @@ if $asan; then
     # clientBuffer 2,048 times, which is what is under test.
     flood_bytes=$((128 << 20))
     # A backlog batch of 64 MiB (--max-bytes-per-trigger, set below) takes
-    # ~3.5 s there. Its allocator pads every block with redzones (a 64 KiB buffer
-    # takes an 80 KiB block) and keeps freed blocks for their size class.
+    # ~3.5 s there. Its allocator pads every block with redzones (a 64 KiB
+    # buffer takes an 80 KiB block) and keeps freed blocks for their size
+    # class.
     gap_max=12 rss_max_mb=400 held_slack_mb=200
 fi
 # (ASan keeps freed memory in quarantine, 256 MiB by default: keep it small
