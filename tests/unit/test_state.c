@@ -786,6 +786,22 @@ Test(state, batches_keeps_the_last_rows, .init = st_setup, .fini = st_cleanup)
     wcs_state_close(st);
 }
 
+/* SQLite's pages come from the pool the first open gives it (state.c,
+ * PAGE_CACHE_PAGES), faulted in at once, not from malloc page by page. */
+Test(state, page_cache_comes_from_the_pool, .init = st_setup, .fini = st_cleanup)
+{
+    struct wcs_state *st = st_open(st_path("s.db"));
+    struct st_batch b = {0};
+    st_addz(&b, "word", 1);
+    st_commit(st, 0, &b, NULL);
+    int used, overflow, high;
+    cr_assert_eq(sqlite3_status(SQLITE_STATUS_PAGECACHE_USED, &used, &high, 0), SQLITE_OK);
+    cr_assert_eq(sqlite3_status(SQLITE_STATUS_PAGECACHE_OVERFLOW, &overflow, &high, 0), SQLITE_OK);
+    cr_expect_gt(used, 0, "the state's pages are pool slots");
+    cr_expect_eq(overflow, 0, "no page came from malloc");
+    wcs_state_close(st);
+}
+
 /* ---- the read-only reader of another thread ---------------------------- */
 
 static int st_collect(void *arg, const char *json)
