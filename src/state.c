@@ -85,11 +85,11 @@ static int64_t recent_max(size_t batch_words, int64_t distinct)
 #define WAL_CHECKPOINT_FRAMES 32 /* see wcs_state_open() */
 
 /*
- * SQLite's page cache: PAGE_CACHE_PAGES slots of STATE_PAGE_SIZE in one mapping
- * that every connection of the process shares, faulted in at once when the
- * first one opens (page_cache_setup()). Left to malloc, each page came in
- * fresh memory whose first touch costs a fault per 4 KiB, about 10 us on
- * this VM: the first small batch after a start on a 10M-word state reads
+ * SQLite's page cache: PAGE_CACHE_PAGES slots of STATE_PAGE_SIZE in one
+ * mapping that every connection of the process shares, faulted in at once
+ * when the first one opens (page_cache_setup()). Left to malloc, each page
+ * came in fresh memory whose first touch costs a fault per 4 KiB, 3 to 14 us
+ * on this VM: the first small batch after a start on a 10M-word state reads
  * ~3,500 pages to look its words up, and took 47-67 ms that way. Once the
  * slots are taken SQLite reuses the least recently used page instead (past
  * them it would fall back to malloc). 8 MiB holds a natural-text state of
