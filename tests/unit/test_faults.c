@@ -341,13 +341,18 @@ static struct wcs_state *open_state(void)
     return st;
 }
 
+static void remove_state(void)
+{
+    unlink(in_dir("s.db"));
+    unlink(in_dir("s.db-wal"));
+    unlink(in_dir("s.db-shm"));
+}
+
 /* Batch 0 committed, the file closed: the starting point of every round. */
 static void fresh_state(void)
 {
     char err[256];
-    unlink(in_dir("s.db"));
-    unlink(in_dir("s.db-wal"));
-    unlink(in_dir("s.db-shm"));
+    remove_state();
     struct wcs_state *st = open_state();
     cr_assert_eq(commit(st, 0, b1, 3000, &off1, err, sizeof(err)), 0, "%s", err);
     wcs_state_close(st);
@@ -412,6 +417,40 @@ Test(vfs, every_write_of_a_commit_fails_cleanly)
         fail_commit(n, false, true);
         fail_commit(n, true, false);
         fail_commit(n, true, true);
+    }
+}
+
+/* Making a new state, its n-th write, sync or truncate fails (once, or a
+ * full disk from there on): the open fails with a sentence, or succeeds,
+ * and either way the next open finds a whole state to go on with. */
+Test(vfs, every_write_of_a_new_state_fails_cleanly)
+{
+    char err[256];
+    make_batches();
+    remove_state();
+    arm(1 << 30, false);
+    wcs_state_close(open_state());
+    int total = disarm();
+    cr_assert_gt(total, 2, "a new state is written and synced");
+    cr_log_info("a new state, opened and closed: %d writes, syncs and truncates", total);
+    for (int n = 1; n <= total; n++) {
+        for (int full = 0; full < 2; full++) {
+            remove_state();
+            arm(n, full);
+            struct wcs_state *st = wcs_state_open(in_dir("s.db"), "normal", 0, err, sizeof(err));
+            if (st)
+                wcs_state_close(st);
+            else
+                cr_assert_neq(err[0], '\0', "op %d: no sentence", n);
+            disarm();
+            cr_assert_gt(faults, 0, "op %d: no fault happened", n);
+            st = open_state();
+            cr_assert_eq(wcs_state_last_batch(st), -1, "op %d", n);
+            cr_assert_eq(commit(st, 0, b1, 3000, &off1, err, sizeof(err)), 0, "op %d: %s", n, err);
+            expect_state(st, 0);
+            wcs_state_close(st);
+            integrity_ok(in_dir("s.db"));
+        }
     }
 }
 
