@@ -226,6 +226,7 @@ Test(state, new_file, .init = st_setup, .fini = st_cleanup)
     cr_expect_eq(st_sql_int(db, "PRAGMA user_version"), WCS_STATE_SCHEMA_VERSION);
     char buf[64];
     cr_expect_str_eq(st_sql_text(db, "PRAGMA journal_mode", buf, sizeof(buf)), "wal");
+    cr_expect_eq(st_sql_int(db, "PRAGMA page_size"), 16384, "set before the switch to WAL");
     cr_expect_str_eq(
         st_sql_text(db, "SELECT value FROM meta WHERE key = 'query_id'", buf, sizeof(buf)), id);
     cr_expect_eq(st_sql_int(db, "SELECT count(*) FROM word_counts"), 0);
