@@ -196,19 +196,20 @@ static int query_int(struct wcs_state *st, const char *sql, int64_t *out)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Refuse, without writing, any existing file that is not a SQLite file. */
+/* Refuse, without writing, any existing file that is not a SQLite file.
+ * Returns 1 when there is no file or it is empty, 0 for an SQLite file. */
 static int check_file(const char *path, char *err, size_t errlen)
 {
     struct stat sb;
     if (stat(path, &sb) < 0)
-        return errno == ENOENT ? 0
+        return errno == ENOENT ? 1
                                : (wcs_err(err, errlen, "state %s: %s", path, strerror(errno)), -1);
     if (!S_ISREG(sb.st_mode)) {
         wcs_err(err, errlen, "state %s is not a regular file", path);
         return -1;
     }
     if (sb.st_size == 0)
-        return 0;
+        return 1;
     char head[16] = {0};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -226,7 +227,9 @@ static int check_file(const char *path, char *err, size_t errlen)
     return 0;
 }
 
-static int create_schema(struct wcs_state *st, char *err, size_t errlen)
+/* Make the open database a state. blank: the file held no byte before
+ * (see the switch to WAL below). */
+static int create_schema(struct wcs_state *st, bool blank, char *err, size_t errlen)
 {
     char uuid[37], sql[256];
     wcs_uuid(uuid);
@@ -236,13 +239,15 @@ static int create_schema(struct wcs_state *st, char *err, size_t errlen)
              "PRAGMA application_id = %d; PRAGMA user_version = %d;",
              uuid, WCS_APPLICATION_ID, WCS_STATE_SCHEMA_VERSION);
     /* Bigger pages: fewer B-tree levels and splits per upsert (measured
-     * ~12% off a commit). Only takes effect before the first write, which
-     * is the switch to WAL: the transactions that make the state then
-     * append to the WAL like any commit instead of each syncing a rollback
-     * journal, its directory and the file (a state made and closed: 7
-     * syncs, not 10). */
+     * ~12% off a commit). Only takes effect before the first write. In a
+     * blank file that is the switch to WAL: the transactions that make the
+     * state then append to the WAL like any commit instead of each syncing
+     * a rollback journal, its directory and the file (a state made and
+     * closed: 7 syncs, not 10). A file with bytes in it (an SQLite
+     * database with nothing in it) switches last, as a state does: should
+     * making it fail, the transactions roll back and leave it as it was. */
     if (exec(st, "PRAGMA page_size = " XSTR(STATE_PAGE_SIZE), err, errlen) < 0 ||
-        exec(st, "PRAGMA journal_mode = WAL", err, errlen) < 0 ||
+        (blank && exec(st, "PRAGMA journal_mode = WAL", err, errlen) < 0) ||
         exec(st, "BEGIN IMMEDIATE", err, errlen) < 0)
         return -1;
     if (exec(st, schema_sql, err, errlen) < 0 || exec(st, sql, err, errlen) < 0 ||
@@ -552,7 +557,8 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
                                  size_t errlen)
 {
     bool memory = strcmp(path, ":memory:") == 0;
-    if (!memory && check_file(path, err, errlen) < 0)
+    int blank = memory ? 1 : check_file(path, err, errlen); /* 1: no byte there yet */
+    if (blank < 0)
         return NULL;
     struct wcs_state *st = calloc(1, sizeof(*st));
     if (!st) {
@@ -586,15 +592,16 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
     snprintf(sql, sizeof(sql), "PRAGMA synchronous = %s;", synchronous ? synchronous : "normal");
     if (exec(st, sql, err, errlen) < 0 ||
         exec(st, "PRAGMA cache_size = " XSTR(PAGE_CACHE_PAGES), err, errlen) < 0 ||
-        (fresh && create_schema(st, err, errlen) < 0))
+        (fresh && create_schema(st, blank, err, errlen) < 0))
         goto fail;
     /* Until the file has shown itself a whole state (its meta and batches
      * read, the statements compile against its tables, the top rows and
      * recent load) nothing writes to it. Then settle() writes what opening
      * has to in one transaction, which rolls back if the statements over
      * recent do not compile: a damaged file is refused untouched.
-     * Switching to WAL rewrites the header, so it comes last (a new
-     * state is in WAL mode from its first write: create_schema()). */
+     * Switching to WAL rewrites the header, so it comes last (a state
+     * made in a blank file is in WAL mode from its first write:
+     * create_schema()). */
     if (load(st, err, errlen) < 0)
         goto fail;
     if (sqlite3_create_module_v2(st->db, "wcs_batch", &batch_module, st, NULL) != SQLITE_OK) {
