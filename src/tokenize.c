@@ -70,6 +70,7 @@ struct wcs_tokenizer {
     pcre2_code *re;          /* regex mode only */
     pcre2_match_data *md;    /* regex mode only */
     struct wcs_buf fold;     /* scratch for Unicode case folding */
+    struct wcs_buf tail;     /* regex mode: the data's last line, padded (split_regex()) */
     struct wcs_arena *arena; /* the current call's */
     wcs_word_fn fn;
     void *arg;
@@ -163,6 +164,7 @@ void wcs_tokenizer_free(struct wcs_tokenizer *tk)
     pcre2_match_data_free(tk->md);
     pcre2_code_free(tk->re);
     wcs_buf_free(&tk->fold);
+    wcs_buf_free(&tk->tail);
     free(tk);
 }
 
@@ -454,9 +456,10 @@ static inline int emit_piece(struct wcs_tokenizer *tk, const char *line, size_t 
  * Split one line at every match. After an empty match the search resumes
  * at the same place asking for a non-empty one, and then one character
  * further on, so an empty-matching pattern splits between characters and
- * always moves forward.
+ * always moves forward. PCRE2 searches `subject`, the line's bytes (the
+ * line itself, or a copy of it: split_regex()); the words point into line.
  */
-static int regex_line(struct wcs_tokenizer *tk, const char *line, size_t n)
+static int regex_line(struct wcs_tokenizer *tk, const char *line, const char *subject, size_t n)
 {
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(tk->md);
     size_t piece = 0; /* start of the current piece */
@@ -465,7 +468,7 @@ static int regex_line(struct wcs_tokenizer *tk, const char *line, size_t n)
     int rc;
 
     while (pos <= n) {
-        int m = pcre2_match(tk->re, (PCRE2_SPTR)line, n, pos, opts, tk->md, NULL);
+        int m = pcre2_match(tk->re, (PCRE2_SPTR)subject, n, pos, opts, tk->md, NULL);
         if (m == PCRE2_ERROR_NOMATCH) {
             if (opts == 0)
                 break;
@@ -500,13 +503,29 @@ static int regex_line(struct wcs_tokenizer *tk, const char *line, size_t n)
     return emit_piece(tk, line, piece, n);
 }
 
+/*
+ * PCRE2 10.42's JIT reads one byte past the end of the subject for \b and
+ * \B when the subject ends in an invalid or cut UTF-8 sequence (found by
+ * fuzz_tokenize: a line at the very end of a mapping faulted). A line has
+ * its '\n' or '\r' after it in the data, except the data's last line: when
+ * that one ends in a byte of 0x80 or more, PCRE2 searches a copy of it with
+ * a NUL after it, which no UTF-8 sequence continues into.
+ */
 static int split_regex(struct wcs_tokenizer *tk, const char *data, size_t len)
 {
     const char *end = data + len;
     for (const char *p = data; p < end;) {
         const char *le;
         const char *next = next_line(p, end, &le);
-        int rc = regex_line(tk, p, (size_t)(le - p));
+        const char *subject = p;
+        if (le == end && (unsigned char)le[-1] >= 0x80) {
+            tk->tail.len = 0;
+            if (wcs_buf_append(&tk->tail, p, (size_t)(le - p)) < 0 ||
+                wcs_buf_append(&tk->tail, "", 1) < 0)
+                return -ENOMEM;
+            subject = tk->tail.data;
+        }
+        int rc = regex_line(tk, p, subject, (size_t)(le - p));
         if (rc < 0)
             return rc;
         p = next;

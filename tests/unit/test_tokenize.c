@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -343,6 +345,41 @@ Test(tokenize, regex_unicode_and_invalid_subject)
     /* invalid UTF-8 in the subject is kept, never an error */
     RE(",", "\xff,\xfe\x80,ok\n", "\xff", "\xfe\x80", "ok");
     RE("\\s+", "a\xff b\xc3 c\n", "a\xff", "b\xc3", "c");
+}
+
+/* PCRE2 10.42's JIT reads a byte past the subject for \b and \B when it
+ * ends in a cut or invalid UTF-8 sequence. Data that ends right before a
+ * page that cannot be read splits as it does anywhere else. */
+Test(tokenize, regex_never_reads_past_the_data)
+{
+    static const char *const patterns[] = {"\\b", "\\B", "\\s+"};
+    static const char *const inputs[] = {"\xce", "\x88", "a\x88", "hi \xf4\x8f", "x\ny \xe2\x82"};
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    char *map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(map, MAP_FAILED);
+    cr_assert_eq(mprotect(map + page, page, PROT_NONE), 0);
+    for (size_t p = 0; p < sizeof(patterns) / sizeof(*patterns); p++)
+        for (size_t i = 0; i < sizeof(inputs) / sizeof(*inputs); i++) {
+            size_t len = strlen(inputs[i]);
+            char *edge = map + page - len, *copy, err[256];
+            memcpy(edge, inputs[i], len);
+            struct wcs_tokenizer *tk =
+                wcs_tokenizer_new(WCS_SPLIT_REGEX, patterns[p], false, err, sizeof(err));
+            cr_assert_not_null(tk, "%s", err);
+            struct tok_out o = {0}, ref;
+            struct wcs_arena a = {0};
+            cr_assert_eq(wcs_tokenize(tk, edge, len, NULL, tok_collect, &o), 0);
+            wcs_tokenizer_free(tk);
+            tok_run(&ref, &a, &copy, WCS_SPLIT_REGEX, patterns[p], false, inputs[i], len);
+            cr_expect_eq(o.n, ref.n, "%s on input %zu: %zu words, %zu elsewhere", patterns[p], i,
+                         o.n, ref.n);
+            for (size_t k = 0; k < o.n && k < ref.n; k++)
+                cr_expect(o.w[k].ptr - edge == ref.w[k].ptr - copy && o.w[k].len == ref.w[k].len,
+                          "%s on input %zu: word %zu differs", patterns[p], i, k);
+            free(o.w);
+            tok_done(&ref, &a, copy);
+        }
+    munmap(map, 2 * page);
 }
 
 Test(tokenize, regex_with_lowercase)
