@@ -254,7 +254,7 @@ int wcs_fold_text(struct wcs_fold *f, const char *data, size_t len)
 {
     cut(f, data, len);
     f->sort = false;
-    return run_round(f, f->n > 1 && len >= PARALLEL_MIN);
+    return run_round(f, f->n > 1 && f->npieces > 1 && len >= PARALLEL_MIN);
 }
 
 size_t wcs_fold_groups(const struct wcs_fold *f)
