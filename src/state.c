@@ -119,7 +119,8 @@ struct wcs_state {
     sqlite3_stmt *lookup, *lookup_both, *apply, *apply_recent;
     sqlite3_stmt *move_end, *move, *move_drop; /* recent -> counts, a slice */
     int64_t n_recent;                          /* rows in recent */
-    struct wcs_buf move_from;                  /* the next slice starts after it */
+    struct wcs_buf move_from;                  /* the next slice starts after it, */
+    bool move_from_set;                        /* if set; else at the first row */
     sqlite3_stmt *delivered;                   /* a sink's last batch, after each batch */
     char query_id[37];
     int64_t last_batch;
@@ -145,6 +146,12 @@ static const sqlite3_module batch_module; /* wcs_batch, below */
     "CREATE VIEW word_counts(word, count) AS SELECT word, count FROM recent UNION ALL "            \
     "  SELECT word, count FROM counts AS c "                                                       \
     "  WHERE NOT EXISTS (SELECT 1 FROM recent AS r WHERE r.word = c.word);"
+
+/* The rows of recent where a slice to move starts: after the key ?1, or
+ * from the first row when ?3 is true (?1 is then ''). The first row may be
+ * the empty word (--split spark), which no key is before; ">=" keeps the
+ * primary key's range for the search. */
+#define AFTER_FROM "word >= ?1 AND (?3 OR word > ?1)"
 
 /* Write the (word, count) rows of `select` into `table`, new or not. (A
  * SELECT without a WHERE needs "WHERE true" before ON CONFLICT.) */
@@ -479,12 +486,13 @@ static int prepare_recent(struct wcs_state *st, char *err, size_t errlen)
                 errlen) < 0 ||
         prepare(st, &st->move_end,
                 "SELECT max(word) FROM "
-                "(SELECT word FROM recent WHERE word > ?1 ORDER BY word LIMIT ?2)",
+                "(SELECT word FROM recent WHERE " AFTER_FROM " ORDER BY word LIMIT ?2)",
                 err, errlen) < 0 ||
-        prepare(st, &st->move,
-                UPSERT("counts", "SELECT word, count FROM recent WHERE word > ?1 AND word <= ?2"),
-                err, errlen) < 0 ||
-        prepare(st, &st->move_drop, "DELETE FROM recent WHERE word > ?1 AND word <= ?2", err,
+        prepare(
+            st, &st->move,
+            UPSERT("counts", "SELECT word, count FROM recent WHERE " AFTER_FROM " AND word <= ?2"),
+            err, errlen) < 0 ||
+        prepare(st, &st->move_drop, "DELETE FROM recent WHERE " AFTER_FROM " AND word <= ?2", err,
                 errlen) < 0)
         return -1;
     return 0;
@@ -1044,6 +1052,15 @@ static int write_leaders(struct wcs_state *st)
     return rc == -ENOMEM ? SQLITE_NOMEM : rc;
 }
 
+/* ?1 and ?3 of the move statements (AFTER_FROM). */
+static void bind_from(sqlite3_stmt *s, const struct wcs_state *st)
+{
+    bool set = st->move_from_set;
+    sqlite3_bind_text(s, 1, set && st->move_from.len ? st->move_from.data : "",
+                      set ? (int)st->move_from.len : 0, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 3, !set);
+}
+
 /* Move rows of recent to counts: the next `limit` after st->move_from in
  * key order, wrapping round at the end, or all of them (-1). *moved gets
  * how many. An SQLite code. */
@@ -1051,11 +1068,9 @@ static int move_recent(struct wcs_state *st, int64_t limit, int64_t *moved)
 {
     *moved = 0;
     if (limit < 0) /* all of it: from the first row, not from the cursor */
-        st->move_from.len = 0;
+        st->move_from_set = false;
     for (int pass = 0; pass < 2; pass++) {
-        const struct wcs_buf *from = &st->move_from;
-        sqlite3_bind_text(st->move_end, 1, from->len ? from->data : "", (int)from->len,
-                          SQLITE_TRANSIENT);
+        bind_from(st->move_end, st);
         sqlite3_bind_int64(st->move_end, 2, limit);
         int rc = sqlite3_step(st->move_end);
         if (rc != SQLITE_ROW) {
@@ -1064,22 +1079,20 @@ static int move_recent(struct wcs_state *st, int64_t limit, int64_t *moved)
         }
         if (sqlite3_column_type(st->move_end, 0) == SQLITE_NULL) { /* none after from */
             sqlite3_reset(st->move_end);
-            if (from->len == 0)
+            if (!st->move_from_set)
                 return SQLITE_OK;
-            st->move_from.len = 0;
+            st->move_from_set = false;
             continue;
         }
         const char *end = (const char *)sqlite3_column_text(st->move_end, 0);
         int end_len = sqlite3_column_bytes(st->move_end, 0);
         sqlite3_stmt *s[] = {st->move, st->move_drop};
         for (int i = 0; i < 2; i++) {
-            sqlite3_bind_text(s[i], 1, from->len ? from->data : "", (int)from->len,
-                              SQLITE_TRANSIENT);
+            bind_from(s[i], st);
             sqlite3_bind_text(s[i], 2, end, end_len, SQLITE_TRANSIENT);
         }
         st->move_from.len = 0; /* a failed copy restarts from the first row: no harm */
-        if (wcs_buf_append(&st->move_from, end, (size_t)end_len) < 0)
-            st->move_from.len = 0;
+        st->move_from_set = wcs_buf_append(&st->move_from, end, (size_t)end_len) == 0;
         sqlite3_reset(st->move_end);
         if ((rc = step_done(st->move)) == SQLITE_OK && (rc = step_done(st->move_drop)) == SQLITE_OK)
             *moved = sqlite3_changes64(st->db);

@@ -1233,6 +1233,48 @@ Test(state, recent_and_counts_hold_the_totals, .init = st_setup, .fini = st_clea
     wcs_state_close(st);
 }
 
+/* The empty word (--split spark keeps it) moves from recent to counts like
+ * any other word: the first row of recent is not "after ''". */
+Test(state, empty_word_moves_with_recent, .init = st_setup, .fini = st_cleanup)
+{
+    enum { N = WCS_STATE_RECENT_MIN + 1 };
+    static char words[N][16];
+    static struct wcs_group g[N];
+    const char *path = st_path("s.db");
+    struct wcs_state *st = st_open(path);
+    sqlite3 *db = st_sql_open(path);
+    struct st_batch *b = calloc(1, sizeof(*b));
+    cr_assert_not_null(b);
+    st_add(b, "", 0, 5);
+    st_addz(b, "a", 1);
+    st_commit(st, 0, b, NULL); /* small: into recent */
+    cr_assert_eq(st_sql_int(db, "SELECT count(*) FROM recent"), 2);
+
+    /* A big batch: counts takes all of recent with it. */
+    for (int i = 0; i < N; i++) {
+        snprintf(words[i], sizeof(words[i]), "w%05d", i);
+        g[i] = (struct wcs_group){.word = words[i], .len = 6, .delta = 1};
+    }
+    struct wcs_group_set set = {g, N};
+    size_t distinct;
+    char err[512] = "";
+    cr_assert_eq(wcs_state_stage(st, &set, 1, &distinct, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(wcs_state_commit(st, 1, NULL, N, "{}", err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(st_sql_int(db, "SELECT count(*) FROM recent"), 0);
+    cr_expect_eq(st_sql_int(db, "SELECT count FROM counts WHERE word = ''"), 5);
+
+    b->n = 0;
+    st_add(b, "", 0, 1);
+    st_commit(st, 2, b, NULL);
+    cr_expect_eq(st_updated(b, "", 0), 6);
+    cr_expect_eq(wcs_state_count(st, "", 0), 6);
+    cr_expect_eq(wcs_state_distinct(st), N + 2);
+    cr_expect_eq(wcs_state_total(st), 5 + 1 + N + 1);
+    free(b);
+    sqlite3_close(db);
+    wcs_state_close(st);
+}
+
 Test(state, upgrades_version_1, .init = st_setup, .fini = st_cleanup)
 {
     const char *path = st_path("v1.db");
