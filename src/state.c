@@ -561,12 +561,49 @@ static int db_open(const char *path, sqlite3 **db, int flags)
     return sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL);
 }
 
+/* A rollback journal next to the file is hot when its writer died in a
+ * transaction: the first read on a connection that may write rolls it
+ * back, rewriting the file, before anything can tell whose file it is.
+ * Where the file held more than a page before that transaction, it is
+ * someone's data: refused (-1, err says why) unless a connection that
+ * cannot write reads it, which it does only if the journal is not hot. A
+ * file that held nothing (a state whose making failed half-way) is rolled
+ * back and judged as usual (0). */
+static int check_journal(const char *path, char *err, size_t errlen)
+{
+    static const unsigned char magic[8] = {0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7};
+    unsigned char head[20]; /* magic, records, nonce, pages before the transaction */
+    char journal[4096];
+    snprintf(journal, sizeof(journal), "%s-journal", path);
+    int fd = open(journal, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, head, sizeof(head));
+    close(fd);
+    if (n != (ssize_t)sizeof(head) || memcmp(head, magic, sizeof(magic)) != 0 ||
+        ((uint32_t)head[16] << 24 | (uint32_t)head[17] << 16 | (uint32_t)head[18] << 8 |
+         head[19]) <= 1)
+        return 0;
+    sqlite3 *ro = NULL;
+    int rc = db_open(path, &ro, SQLITE_OPEN_READONLY);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(ro, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        wcs_err(err, errlen,
+                "%s has a rollback journal left by a writer that stopped mid-transaction (%s); "
+                "refusing to touch it: the program that wrote it, or the sqlite3 shell, "
+                "recovers it",
+                path, ro ? sqlite3_errmsg(ro) : sqlite3_errstr(rc));
+    sqlite3_close(ro);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
 struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size_t top_k, char *err,
                                  size_t errlen)
 {
     bool memory = strcmp(path, ":memory:") == 0;
     int blank = memory ? 1 : check_file(path, err, errlen); /* 1: no byte there yet */
-    if (blank < 0)
+    if (blank < 0 || (blank == 0 && check_journal(path, err, errlen) < 0))
         return NULL;
     struct wcs_state *st = calloc(1, sizeof(*st));
     if (!st) {

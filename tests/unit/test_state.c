@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1057,6 +1058,37 @@ Test(state, refuses_another_apps_database, .init = st_setup, .fini = st_cleanup)
                     "CREATE TABLE t(x); INSERT INTO t VALUES(1);");
     sqlite3_close(db);
     st_refused(wal, "1234");
+}
+
+/* A database whose writer died mid-transaction has a hot rollback journal:
+ * SQLite would roll it back, rewriting the file, at the first read. It is
+ * refused before that, journal and all. */
+Test(state, refuses_a_database_with_a_hot_journal, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("crashed.db");
+    sqlite3 *db = st_sql_open(path);
+    st_sql_exec(db,
+                "PRAGMA application_id = 1234; CREATE TABLE t(x);"
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)"
+                " INSERT INTO t SELECT randomblob(100) FROM n;");
+    sqlite3_close(db);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) { /* the writer: its changes spill into the file, then it dies */
+        sqlite3 *w = NULL;
+        if (sqlite3_open(path, &w) != SQLITE_OK ||
+            sqlite3_exec(w, "PRAGMA cache_size = 5; BEGIN; UPDATE t SET x = zeroblob(100);", NULL,
+                         NULL, NULL) != SQLITE_OK)
+            _exit(1);
+        _exit(0);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the writer failed");
+    struct stat sb;
+    cr_assert_eq(stat(st_path("crashed.db-journal"), &sb), 0, "no journal left behind");
+    cr_assert_gt(sb.st_size, 0);
+    st_refused(path, "rollback journal");
 }
 
 Test(state, refuses_a_newer_schema, .init = st_setup, .fini = st_cleanup)
