@@ -133,7 +133,8 @@ int wcs_config_set(struct wcs_config *cf, const char *name, const char *value, c
         cf->trigger_ms = 0;
         if (!cf->available_now && wcs_parse_duration_ms(value, &cf->trigger_ms) < 0) {
             wcs_err(err, errlen,
-                    "trigger must be a duration (0, 500ms, 1s, 2m, 1h) or available-now, not '%s'",
+                    "trigger must be a duration (0, 500ms, 1s, 2m, 1h; at most 8760h) or "
+                    "available-now, not '%s'",
                     value);
             return -1;
         }

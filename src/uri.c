@@ -346,7 +346,7 @@ int wcs_parse_duration_ms(const char *text, int64_t *out)
         {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000}, {"h", 3600000},
     };
     unsigned long long v;
-    if (parse_scaled(text, units, sizeof(units) / sizeof(units[0]), INT64_MAX, &v) < 0)
+    if (parse_scaled(text, units, sizeof(units) / sizeof(units[0]), WCS_DURATION_MAX_MS, &v) < 0)
         return -1;
     if (v != 0 && isdigit((unsigned char)text[strlen(text) - 1]))
         return -1; /* a bare number needs a unit, except 0 */

@@ -64,7 +64,12 @@ int wcs_uri_host_port(const char *target, char *hostbuf, size_t hostlen, uint16_
 /* Parse a size such as "8388608", "64k", "8MiB", "1m". 0 or -1. */
 int wcs_parse_size(const char *text, size_t *out);
 
-/* Parse a duration such as "0", "500ms", "1s", "2m", "1h" into ms. 0 or -1. */
+/* The longest duration: a year, so that it counts in int64 nanoseconds
+ * from any clock reading. */
+#define WCS_DURATION_MAX_MS (8760LL * 3600 * 1000)
+
+/* Parse a duration such as "0", "500ms", "1s", "2m", "1h", at most
+ * WCS_DURATION_MAX_MS (8760h), into ms. 0 or -1. */
 int wcs_parse_duration_ms(const char *text, int64_t *out);
 
 #endif

@@ -19,6 +19,7 @@ usage_error "no --source given" --sink console
 usage_error "option '--trigger' needs a value" --source stdin --trigger
 usage_error "needs a windowed aggregation" --source stdin --output-mode append
 usage_error "trigger must be a duration" --source stdin --trigger soon
+usage_error "at most 8760h" --source stdin --trigger 8761h
 usage_error "unknown --split value .nonsense." --source stdin --split nonsense
 usage_error "regex" --source stdin --split 'regex:('
 usage_error "unknown source 'gopher://x'" --source gopher://x

@@ -80,7 +80,8 @@ Test(uri, secrets_are_redacted_in_the_text_only)
     cr_expect_str_eq(uri->text, "ws://h:1?topN=5&token=***");
     wcs_uri_free(uri);
     uri = uri_ok("kafka://b/t?kafka.sasl.pass%77ord=s3cr3t");
-    cr_expect_str_eq(uri->text, "kafka://b/t?kafka.sasl.pass%77ord=***", "decided on the decoded key");
+    cr_expect_str_eq(uri->text, "kafka://b/t?kafka.sasl.pass%77ord=***",
+                     "decided on the decoded key");
     wcs_uri_free(uri);
     char err[256];
     cr_expect_null(wcs_uri_parse("kafka://b/t?kafka.sasl.password=s3%zzcr3t", err, sizeof(err)));
@@ -522,7 +523,8 @@ Test(uri, parse_duration_good)
     uri_dur_ok("2m", 120000);
     uri_dur_ok("2min", 120000);
     uri_dur_ok("1h", 3600000);
-    uri_dur_ok("9223372036854775807ms", INT64_MAX);
+    uri_dur_ok("8760h", WCS_DURATION_MAX_MS); /* a year */
+    uri_dur_ok("31536000000ms", WCS_DURATION_MAX_MS);
 }
 
 Test(uri, parse_duration_bad)
@@ -539,6 +541,9 @@ Test(uri, parse_duration_bad)
     uri_dur_bad("1d");
     uri_dur_bad("1sec");
     uri_dur_bad("1msx");
+    uri_dur_bad("8761h"); /* past a year: --trigger's nanoseconds would overflow */
+    uri_dur_bad("31536000001ms");
+    uri_dur_bad("9223372036854775807ms");
     uri_dur_bad("9223372036854775808ms");  /* INT64_MAX + 1 */
     uri_dur_bad("9223372036854776s");      /* overflows after * 1000 */
     uri_dur_bad("99999999999999999999ms"); /* beyond unsigned long long */
