@@ -309,9 +309,12 @@ static void *stdin_thread(void *arg)
     char *chunk = malloc(READ_CHUNK);
     struct pollfd pf[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
                            {.fd = s->ib.wake.fd, .events = POLLIN}};
-    while (chunk && wcs_inbox_wait_space(&s->ib)) {
-        if (poll(pf, 2, -1) < 0 && errno != EINTR)
+    int error = chunk ? 0 : ENOMEM; /* the input did not reach its end: the run fails */
+    while (!error && wcs_inbox_wait_space(&s->ib)) {
+        if (poll(pf, 2, -1) < 0 && errno != EINTR) {
+            error = errno;
             break;
+        }
         if (pf[1].revents)
             continue; /* woken to stop: wait_space says so */
         if (!pf[0].revents)
@@ -320,13 +323,16 @@ static void *stdin_thread(void *arg)
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (n < 0)
-            wcs_error("stdin: read failed: %s", strerror(errno));
-        if (n <= 0 || wcs_inbox_feed(&s->ib, &s->fr, chunk, (size_t)n) < 0)
+            error = errno;
+        else if (n == 0)
             break;
+        else
+            error = -wcs_inbox_feed(&s->ib, &s->fr, chunk, (size_t)n);
     }
-    wcs_inbox_feed(&s->ib, &s->fr, NULL, 0);
+    if (!error) /* the stream's last line, without its '\n' */
+        error = -wcs_inbox_feed(&s->ib, &s->fr, NULL, 0);
     free(chunk);
-    wcs_inbox_close(&s->ib);
+    wcs_inbox_close(&s->ib, error);
     return NULL;
 }
 

@@ -49,7 +49,8 @@ int wcs_inbox_feed(struct wcs_inbox *ib, struct wcs_framer *fr, const char *data
     uint64_t rows = 0, cuts = fr->cuts;
     int r =
         n ? wcs_framer_feed(fr, data, n, &ib->buf, &rows) : wcs_framer_flush(fr, &ib->buf, &rows);
-    ib->rows_in += rows;
+    if (r == 0) /* else the line that did not fit was not put */
+        ib->rows_in += rows;
     ib->cuts += fr->cuts - cuts;
     pthread_mutex_unlock(&ib->mu);
     if (rows)
@@ -57,10 +58,11 @@ int wcs_inbox_feed(struct wcs_inbox *ib, struct wcs_framer *fr, const char *data
     return r;
 }
 
-void wcs_inbox_close(struct wcs_inbox *ib)
+void wcs_inbox_close(struct wcs_inbox *ib, int error)
 {
     pthread_mutex_lock(&ib->mu);
     ib->closed = true;
+    ib->error = error;
     pthread_mutex_unlock(&ib->mu);
     wcs_notify_signal(ib->notify);
 }
@@ -90,7 +92,9 @@ int wcs_inbox_take(struct wcs_inbox *ib, struct wcs_pull *p, char *err, size_t e
         rows = count_lines(data, n);
     }
     int r = 0;
-    if (n && n == have && ib->head == 0 && p->text->len == 0) {
+    if (have == 0 && ib->closed && ib->error) {
+        r = -ib->error; /* the lines before the failure are all taken */
+    } else if (n && n == have && ib->head == 0 && p->text->len == 0) {
         struct wcs_buf tmp = *p->text; /* hand the whole buffer over, no copy */
         *p->text = ib->buf;
         ib->buf = tmp;
@@ -116,7 +120,8 @@ int wcs_inbox_take(struct wcs_inbox *ib, struct wcs_pull *p, char *err, size_t e
     pthread_cond_signal(&ib->space);
     pthread_mutex_unlock(&ib->mu);
     if (r < 0) {
-        snprintf(err, errlen, "%s: out of memory", p->source);
+        snprintf(err, errlen, "%s: %s%s", p->source, r == -ENOMEM ? "" : "reading failed: ",
+                 r == -ENOMEM ? "out of memory" : strerror(-r));
         return -1;
     }
     p->start = cJSON_CreateNumber((double)start);
@@ -127,7 +132,7 @@ int wcs_inbox_take(struct wcs_inbox *ib, struct wcs_pull *p, char *err, size_t e
 bool wcs_inbox_finished(struct wcs_inbox *ib)
 {
     pthread_mutex_lock(&ib->mu);
-    bool done = ib->closed && ib->buf.len == ib->head;
+    bool done = ib->closed && !ib->error && ib->buf.len == ib->head;
     pthread_mutex_unlock(&ib->mu);
     return done;
 }

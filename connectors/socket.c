@@ -240,7 +240,7 @@ static void *client_thread(void *arg)
     }
     free(chunk);
     wcs_framer_free(&fr);
-    wcs_inbox_close(&s->ib);
+    wcs_inbox_close(&s->ib, 0);
     return NULL;
 }
 
@@ -413,7 +413,7 @@ static void *listen_thread(void *arg)
     while (s->conns)
         drop_conn(s, s->conns);
     free(chunk);
-    wcs_inbox_close(&s->ib);
+    wcs_inbox_close(&s->ib, 0);
     return NULL;
 }
 

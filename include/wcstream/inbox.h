@@ -29,6 +29,7 @@ struct wcs_inbox {
     uint64_t rows_in, rows_out; /* lines put and taken since start */
     uint64_t cuts;              /* lines cut by the framers */
     bool closed;                /* the stream has ended for good */
+    int error;                  /* why it ended before its end (an errno), or 0 */
     bool stopping;              /* the source is being destroyed */
     struct wcs_notify *notify;  /* the engine's */
     struct wcs_notify wake;     /* wakes the reader thread's poll() */
@@ -49,15 +50,17 @@ bool wcs_inbox_wait_space(struct wcs_inbox *ib);
  * pending line (the stream ended). 0 or -ENOMEM. */
 int wcs_inbox_feed(struct wcs_inbox *ib, struct wcs_framer *fr, const char *data, size_t n);
 
-/* Reader side: the stream has ended; nothing more will be put. */
-void wcs_inbox_close(struct wcs_inbox *ib);
+/* Reader side: the stream has ended, at its end (error 0) or not (an
+ * errno: the engine's take fails with it once the lines before it are
+ * taken); nothing more will be put. */
+void wcs_inbox_close(struct wcs_inbox *ib, int error);
 
 /* Engine side: move whole lines (up to p->budget bytes, at least one line)
  * into p->text and fill p->rows, p->bytes, p->start and p->end (line
  * numbers, as Spark's socket source). 0 or -1 with err. */
 int wcs_inbox_take(struct wcs_inbox *ib, struct wcs_pull *p, char *err, size_t errlen);
 
-/* Engine side: closed and empty. */
+/* Engine side: closed at the stream's end, and empty. */
 bool wcs_inbox_finished(struct wcs_inbox *ib);
 
 /* Ask the reader to stop: wakes its poll() and wcs_inbox_wait_space(). */

@@ -1,7 +1,8 @@
 # Bad usage and hostile surroundings: bad flags (exit 2, one clear line and
 # a usage hint), a port in use and a missing path (exit 1), state files
 # that are not ours (refused and left byte-for-byte untouched), a state
-# nobody may write, and a socket server that is not there.
+# nobody may write, an unreadable stdin, and a socket server that is not
+# there.
 . "$(dirname "$0")/lib.sh"
 
 # usage_error WANT_PATTERN ARGS...: exit 2, the pattern, the hint.
@@ -78,6 +79,23 @@ PY
 before_wal=$(sha256sum walapp.db-wal)
 refused walapp.db "another application"
 [ "$before_wal" = "$(sha256sum walapp.db-wal)" ] || fail "the other application's WAL was changed"
+# Another application's database whose writer died mid-transaction: its
+# hot rollback journal is neither rolled back into the file nor removed.
+$PY - <<'PY'
+import os, sqlite3
+con = sqlite3.connect("hotapp.db", isolation_level=None)
+con.execute("create table t(x)")
+con.execute("with recursive n(i) as (select 1 union all select i + 1 from n where i < 20000) "
+            "insert into t select randomblob(100) from n")
+con.execute("pragma cache_size = 5")
+con.execute("begin")
+con.execute("update t set x = zeroblob(100)")  # spills into the file
+os._exit(0)
+PY
+[ -s hotapp.db-journal ] || fail "setup: no journal left"
+before_journal=$(sha256sum hotapp.db-journal)
+refused hotapp.db "rollback journal"
+[ "$before_journal" = "$(sha256sum hotapp.db-journal)" ] || fail "the other application's journal was changed"
 
 mkdir -p dir.db
 rc=0
@@ -98,6 +116,12 @@ fi
 rc=0
 "$WCSTREAM" --source stdin --state /proc/wcstream-test.db </dev/null >/dev/null 2>err.txt || rc=$?
 [ "$rc" = 1 ] && grep -q "state" err.txt || fail "unwritable directory: $rc $(cat err.txt)"
+
+# A stdin that cannot be read is a failed run, not an empty input.
+rc=0
+"$WCSTREAM" --source stdin --trigger available-now --state sd.db <. >/dev/null 2>err.txt || rc=$?
+[ "$rc" = 1 ] && grep -q "stdin: reading failed: Is a directory" err.txt ||
+    fail "unreadable stdin: $rc $(cat err.txt)"
 
 # An unreachable socket server: the service keeps trying and says so once.
 start_wcs --source "socket://127.0.0.1:$(free_port)" --state un.db --trigger 100ms

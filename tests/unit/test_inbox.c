@@ -10,6 +10,7 @@
  * numbers), close and finished, and wait_space blocking a reader thread
  * while full until space is taken or the inbox is stopped.
  */
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -405,7 +406,7 @@ Test(inbox, close_and_finished)
     cr_assert_eq(wcs_inbox_feed(&fx.ib, &fx.fr, NULL, 0), 0);
     cr_expect_eq(wcs_notify_wait(&fx.notify, 0), 1);
 
-    wcs_inbox_close(&fx.ib);
+    wcs_inbox_close(&fx.ib, 0);
     cr_expect(ib_readable(fd), "closing wakes the engine");
     cr_expect_not(wcs_inbox_finished(&fx.ib), "closed, but lines are still waiting");
 
@@ -425,6 +426,33 @@ Test(inbox, close_and_finished)
     cr_expect_eq(s, 1);
     cr_expect_eq(e, 1);
     cr_expect(wcs_inbox_finished(&fx.ib));
+    ib_pull_free(&pl);
+    ib_teardown(&fx);
+}
+
+/* A stream that failed before its end: its lines are taken first, then the
+ * take fails with the reason, and the inbox is never finished. */
+Test(inbox, a_failed_stream_fails_the_take_after_its_lines)
+{
+    struct ib_fixture fx;
+    ib_setup(&fx, 1024, 100);
+    ib_feed_str(&fx, "read\n");
+    wcs_inbox_close(&fx.ib, EIO);
+    cr_expect_not(wcs_inbox_finished(&fx.ib));
+
+    struct ib_pull pl;
+    double s, e;
+    ib_pull_init(&pl, 1 << 20);
+    ib_take(&fx, &pl, &s, &e);
+    cr_expect_eq(pl.p.rows, 1);
+    cr_expect_eq(pl.text.len, 5);
+    ib_pull_free(&pl);
+
+    ib_pull_init(&pl, 1 << 20);
+    char err[256] = "";
+    cr_expect_eq(wcs_inbox_take(&fx.ib, &pl.p, err, sizeof(err)), -1);
+    cr_expect_not_null(strstr(err, strerror(EIO)), "the reason: '%s'", err);
+    cr_expect_not(wcs_inbox_finished(&fx.ib), "a failed stream does not end a run cleanly");
     ib_pull_free(&pl);
     ib_teardown(&fx);
 }
@@ -533,7 +561,7 @@ static void *ib_reader_thread(void *arg)
         }
     }
     wcs_inbox_feed(&fx->ib, &fx->fr, NULL, 0);
-    wcs_inbox_close(&fx->ib);
+    wcs_inbox_close(&fx->ib, 0);
     return NULL;
 }
 
