@@ -32,7 +32,7 @@ struct kafka_sink {
     rd_kafka_topic_t *topic;
     const char *desc;
     bool json;
-    const volatile sig_atomic_t *stopping;
+    const atomic_int *stopping;
     struct wcs_buf value;
     int64_t failed; /* deliveries that failed for good, in this batch */
     char failure[256];

@@ -26,7 +26,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +64,7 @@ struct batch {
 struct wcs_engine {
     const struct wcs_config *cf;
     struct wcs_notify notify;
-    volatile sig_atomic_t stopping;
+    atomic_int stopping; /* lock-free: set by a signal handler, read by every thread */
     struct wcs_state *st;
     struct wcs_fold *fold;
     struct wcs_source *srcs;

@@ -7,6 +7,7 @@
  */
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -16,13 +17,15 @@
 #include "wcstream/engine.h"
 #include "wcstream/log.h"
 
-static struct wcs_engine *running;
+/* Read by the signal handler, on whichever thread takes the signal. */
+static _Atomic(struct wcs_engine *) running;
 
 static void on_signal(int sig)
 {
     (void)sig;
-    if (running)
-        wcs_engine_stop(running);
+    struct wcs_engine *eng = running; /* one load: main may clear it meanwhile */
+    if (eng)
+        wcs_engine_stop(eng);
 }
 
 /* With fd 0, 1 or 2 closed, the next open() would take its number and the
@@ -73,6 +76,8 @@ int main(int argc, char **argv)
     signal(SIGXFSZ, SIG_IGN);
 
     bool usage;
+    _Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_POINTER_LOCK_FREE == 2,
+                   "a signal handler may use only lock-free atomics");
     struct wcs_engine *eng = wcs_engine_new(&cf, &usage, err, sizeof(err));
     if (!eng) {
         fprintf(stderr, "wcstream: %s\n%s", err,

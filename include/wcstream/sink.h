@@ -8,7 +8,7 @@
 #ifndef WCSTREAM_SINK_H
 #define WCSTREAM_SINK_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -25,11 +25,11 @@ struct wcs_sink {
 
 struct wcs_sink_env {
     enum wcs_output_mode mode;
-    const volatile sig_atomic_t *stopping; /* set when the query is asked to
-                                              stop: give up waiting */
-    const char *state_path; /* the state file, for a wcs_state_reader;
-                               NULL when the state is in memory */
-    const char *dashboard_dir; /* --dashboard-dir, or NULL */
+    const atomic_int *stopping; /* set when the query is asked to stop (by a
+                                   signal handler, on any thread): give up waiting */
+    const char *state_path;     /* the state file, for a wcs_state_reader;
+                                   NULL when the state is in memory */
+    const char *dashboard_dir;  /* --dashboard-dir, or NULL */
 };
 
 struct wcs_sink_plugin {
@@ -53,8 +53,7 @@ struct wcs_sink_plugin {
      * updated rows, no progress; batch_id is the last committed, -1 for a
      * new state). 0, or -1 with a sentence in err (the query does not
      * start). */
-    int (*start)(struct wcs_sink *sk, const struct wcs_result *recovered, char *err,
-                 size_t errlen);
+    int (*start)(struct wcs_sink *sk, const struct wcs_result *recovered, char *err, size_t errlen);
     /* Flush and free sk->ctx. Must accept a sink whose init failed. */
     void (*destroy)(struct wcs_sink *sk);
 };

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@
 #include "wcstream/sink.h"
 #include "wcstream/uri.h"
 
-static volatile sig_atomic_t never;
+static atomic_int never;
 
 static int free_port(void)
 {
