@@ -84,7 +84,7 @@ int wcs_inbox_take(struct wcs_inbox *ib, struct wcs_pull *p, char *err, size_t e
     uint64_t rows = ib->rows_in - ib->rows_out;
     if (n > p->budget) {
         /* Whole lines within the budget; a longer first line goes alone
-         * into an empty batch. */
+         * into an empty chunk (so a batch may pass its bound by a line). */
         const char *cut = p->budget ? memrchr(data, '\n', p->budget) : NULL;
         if (!cut && p->text->len == 0)
             cut = memchr(data, '\n', n);

@@ -225,13 +225,20 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
         wcs_err(err, errlen, "cannot create an eventfd: %s", strerror(errno));
         goto fail;
     }
+    if (cf->split == WCS_SPLIT_REGEX) { /* a pattern that does not compile is bad usage */
+        struct wcs_tokenizer *tk =
+            wcs_tokenizer_new(cf->split, cf->split_pattern, cf->lowercase, err, errlen);
+        if (!tk) {
+            r = WCS_EUSAGE;
+            goto fail;
+        }
+        wcs_tokenizer_free(tk);
+    }
     eng->fold = wcs_fold_new(cf->threads, cf->split, cf->split_pattern, cf->lowercase, err, errlen);
     eng->srcs = calloc(cf->sources.n, sizeof(*eng->srcs));
     eng->sinks = calloc(cf->sinks.n, sizeof(*eng->sinks));
-    if (!eng->fold) {
-        r = cf->split == WCS_SPLIT_REGEX ? WCS_EUSAGE : -1; /* the pattern does not compile */
+    if (!eng->fold)
         goto fail;
-    }
     for (int i = 0; i < 2; i++) {
         eng->batches[i].psrc = calloc(cf->sources.n, sizeof(*eng->batches[i].psrc));
         eng->batches[i].sets = calloc(wcs_fold_threads(eng->fold), sizeof(*eng->batches[i].sets));

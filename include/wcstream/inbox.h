@@ -55,9 +55,10 @@ int wcs_inbox_feed(struct wcs_inbox *ib, struct wcs_framer *fr, const char *data
  * taken); nothing more will be put. */
 void wcs_inbox_close(struct wcs_inbox *ib, int error);
 
-/* Engine side: move whole lines (up to p->budget bytes, at least one line)
- * into p->text and fill p->rows, p->bytes, p->start and p->end (line
- * numbers, as Spark's socket source). 0 or -1 with err. */
+/* Engine side: move whole lines (up to p->budget bytes; into an empty
+ * p->text at least one line, however long) into p->text and fill p->rows,
+ * p->bytes, p->start and p->end (line numbers, as Spark's socket source).
+ * 0 or -1 with err. */
 int wcs_inbox_take(struct wcs_inbox *ib, struct wcs_pull *p, char *err, size_t errlen);
 
 /* Engine side: closed at the stream's end, and empty. */
