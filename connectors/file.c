@@ -47,7 +47,6 @@ struct file_src {
     struct file_entry *files;
     size_t nfiles, cap;
     struct wcs_framer fr;
-    const char *pending; /* the file whose partial line the framer holds */
     char *chunk;
 };
 
@@ -167,35 +166,38 @@ static void json_offset(cJSON **obj, const char *name, int64_t offset)
 /* Read e from its offset into p->text until the budget or the end of the
  * file. At the end of the file its last line without a newline is a line
  * (files are taken to be complete, as in Spark), except while watching a
- * file that changed in the last second: then it waits for the rest. -1
- * with err on a read error. */
+ * file that changed in the last second. A line not read whole (that one,
+ * or one the budget stopped in) stays in the file: e->offset is its start
+ * and the next pull reads it again, so the framer holds nothing from one
+ * file to the next and no file waits for another. A file shorter than its
+ * offset (truncated, or replaced by a shorter one) is read again from its
+ * start. -1 with err on a read error. */
 static int read_file(struct file_src *f, struct file_entry *e, struct wcs_pull *p, char *err,
                      size_t errlen)
 {
-    bool mine = f->pending == e->name; /* the framer holds e's partial line */
     int fd = open(e->name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        if (errno != ENOENT) {
-            snprintf(err, errlen, "%s: cannot open %s: %s", p->source, e->name, strerror(errno));
-            return -1;
-        }
-        /* Deleted since the scan: nothing more to read; what was read of
-         * its last line is all there will be. */
-        if (mine && wcs_framer_flush(&f->fr, p->text, &p->rows) < 0) {
-            snprintf(err, errlen, "%s: out of memory", p->source);
-            return -1;
-        }
-        f->pending = mine ? NULL : f->pending;
-        return 0;
+        if (errno == ENOENT)
+            return 0; /* deleted since the scan: nothing more to read */
+        snprintf(err, errlen, "%s: cannot open %s: %s", p->source, e->name, strerror(errno));
+        return -1;
     }
     struct stat sb;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    bool settled =
-        f->available_now || fstat(fd, &sb) < 0 ||
-        (now.tv_sec - sb.st_mtim.tv_sec) * 1000000000LL + (now.tv_nsec - sb.st_mtim.tv_nsec) >=
-            1000000000LL;
-    int64_t pos = e->offset + (mine ? (int64_t)f->fr.part.len : 0);
+    bool known = fstat(fd, &sb) == 0;
+    bool settled = f->available_now || !known ||
+                   (now.tv_sec - sb.st_mtim.tv_sec) * 1000000000LL +
+                           (now.tv_nsec - sb.st_mtim.tv_nsec) >=
+                       1000000000LL;
+    int64_t was = e->offset;
+    if (known && sb.st_size < e->offset) {
+        wcs_warn("%s: %s is shorter than the %" PRId64
+                 " bytes read of it (truncated or replaced); reading it again from its start",
+                 p->source, e->name, e->offset);
+        e->offset = 0;
+    }
+    int64_t pos = e->offset;
     int r = 0;
     json_offset(&p->start, e->name, e->offset);
     while (p->bytes < p->budget) {
@@ -224,10 +226,9 @@ static int read_file(struct file_src *f, struct file_entry *e, struct wcs_pull *
             break;
     }
     close(fd);
+    e->offset = pos - (int64_t)f->fr.part.len;
+    f->fr.part.len = 0; /* read again from e->offset next time */
     if (r == 0) {
-        f->pending = f->fr.part.len ? e->name : NULL;
-        int64_t was = e->offset;
-        e->offset = pos - (int64_t)f->fr.part.len;
         json_offset(&p->end, e->name, e->offset);
         if (e->offset != was && wcs_pull_offset(p, e->name, e->offset) < 0) {
             snprintf(err, errlen, "%s: out of memory", p->source);
@@ -244,15 +245,10 @@ static int file_pull(struct wcs_source *src, struct wcs_pull *p, char *err, size
         return -1;
     f->scanned = f->available_now;
     bool read_any = false;
-    /* The file whose partial line the framer holds goes on first; while
-     * the framer holds one, no other file may be fed to it. */
-    struct file_entry *first = f->pending ? find(f, f->pending) : NULL;
-    if (first && (read_any = true) && read_file(f, first, p, err, errlen) < 0)
-        return -1;
-    for (size_t i = 0; i < f->nfiles && p->bytes < p->budget && !f->pending; i++) {
+    for (size_t i = 0; i < f->nfiles && p->bytes < p->budget; i++) {
         struct file_entry *e = &f->files[i];
         struct stat sb;
-        if (e == first || stat(e->name, &sb) < 0 || sb.st_size <= e->offset)
+        if (stat(e->name, &sb) < 0 || sb.st_size == e->offset)
             continue;
         read_any = true;
         if (read_file(f, e, p, err, errlen) < 0)

@@ -79,6 +79,56 @@ stop_wcs
 [ "$(sql d.db "select count(*) from word_counts where word like 'y%' and word like '%bee%'")" = 0 ] ||
     fail "a deleted file's partial line was glued to the next file"
 
+# A file whose last line is still being written (changed in the last
+# second) holds up no other file; the line counts once it settles.
+mkdir -p nb
+printf 'bword\n' >nb/b.txt
+printf 'x\ny' >nb/a.txt
+start_wcs --source "file://$TEST_OUT/nb" --trigger 100ms --state nb.db
+for i in $(seq 25); do
+    printf 'x\ny' >>nb/a.txt
+    sleep 0.2
+done &
+writer=$!
+for i in $(seq 60); do
+    [ "$(sql nb.db "select count(*) from word_counts where word = 'bword'" 2>/dev/null)" = 1 ] && break
+    sleep 0.05
+done
+kill -0 "$writer" 2>/dev/null || fail "setup: the writer ended before b.txt was counted"
+[ "$(sql nb.db "select count(*) from word_counts where word = 'bword'")" = 1 ] ||
+    fail "a file whose last line was being written held up the others"
+wait "$writer"
+wait_total nb.db 28 10 # x, yx x 25, y, bword
+stop_wcs
+[ "$(sql nb.db "select group_concat(word || ':' || count, ' ') from word_counts order by word")" = \
+    "bword:1 x:1 y:1 yx:25" ] || fail "watched lines: $(sql nb.db 'select * from word_counts')"
+
+# A file renamed away and back while its last line waits is counted once.
+mkdir -p mv
+printf 'xx yy' >mv/a.txt
+start_wcs --source "file://$TEST_OUT/mv" --trigger 200ms --state mv.db
+sleep 0.3
+mv mv/a.txt mv/.a.txt
+sleep 0.6
+mv mv/.a.txt mv/a.txt
+wait_total mv.db 2 10
+sleep 0.5
+stop_wcs
+[ "$(sql mv.db "select count from word_counts where word = 'xx'")" = 1 ] ||
+    fail "a line counted twice: $(sql mv.db 'select * from word_counts')"
+
+# A file shorter than what was read of it (truncated, or replaced) is read
+# again from its start, and the log says so.
+printf 'hello world\n' >short.txt
+"$WCSTREAM" --source "file://$TEST_OUT/short.txt" --trigger available-now --state t.db \
+    >/dev/null 2>&1 || fail "short exit $?"
+printf 'bye\n' >short.txt
+"$WCSTREAM" --source "file://$TEST_OUT/short.txt" --trigger available-now --state t.db \
+    >/dev/null 2>err.txt || fail "truncated exit $?"
+grep -q "short.txt is shorter than the 12 bytes read of it" err.txt || fail "no warning: $(cat err.txt)"
+[ "$(sql t.db "select count from word_counts where word = 'bye'")" = 1 ] ||
+    fail "the truncated file was not read again: $(sql t.db 'select * from word_counts')"
+
 # A path that does not exist is a clear error.
 "$WCSTREAM" --source "file://$TEST_OUT/nope" --state x.db >/dev/null 2>err.txt && fail "missing path accepted"
 grep -q "cannot read .*nope: No such file or directory" err.txt || fail "unclear error: $(cat err.txt)"
