@@ -114,14 +114,15 @@ static bool sleep_or_stop(struct sock_src *s, int64_t ms)
     return stop;
 }
 
-/* Read what fd has into the inbox. 1 while open, 0 at end of stream. */
+/* Read what fd has into the inbox. 2 when bytes came, 1 while open
+ * without them, 0 at end of stream. */
 static int read_some(struct sock_src *s, int fd, struct wcs_framer *fr, char *chunk)
 {
     ssize_t n = read(fd, chunk, READ_CHUNK);
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
         return 1;
     if (n > 0 && wcs_inbox_feed(&s->ib, fr, chunk, (size_t)n) == 0)
-        return 1;
+        return 2;
     /* A reset is a peer's abortive close: ordinary, and a flood of them
      * must not flood the log. */
     if (n < 0 && errno == ECONNRESET)
@@ -211,10 +212,9 @@ static void *client_thread(void *arg)
         }
         wcs_info("%s: connected", s->desc);
         warned = false;
-        backoff = BACKOFF_MIN_MS;
         struct pollfd pf[2] = {{.fd = fd, .events = POLLIN},
                                {.fd = s->ib.wake.fd, .events = POLLIN}};
-        bool open = true, stop = false;
+        bool open = true, stop = false, fed = false;
         while (open && !stop) {
             if (!wcs_inbox_wait_space(&s->ib)) {
                 stop = true;
@@ -224,8 +224,11 @@ static void *client_thread(void *arg)
                 break;
             if (pf[1].revents)
                 stop = sleep_or_stop(s, 0);
-            if (pf[0].revents)
-                open = read_some(s, fd, &fr, chunk) == 1;
+            if (pf[0].revents) {
+                int r = read_some(s, fd, &fr, chunk);
+                open = r > 0;
+                fed |= r == 2;
+            }
         }
         close(fd);
         if (stop)
@@ -234,9 +237,16 @@ static void *client_thread(void *arg)
             wcs_info("%s: end of stream", s->desc);
             break;
         }
-        wcs_warn("%s: connection closed by the server; reconnecting", s->desc);
-        if (sleep_or_stop(s, BACKOFF_MIN_MS))
+        /* A server that accepts and closes at once (a proxy without its
+         * backend) is backed off like one that refuses: only a connection
+         * that brought data starts the backoff over. */
+        if (fed)
+            backoff = BACKOFF_MIN_MS;
+        wcs_warn("%s: connection closed by the server; reconnecting in %lld ms", s->desc,
+                 (long long)backoff);
+        if (sleep_or_stop(s, backoff))
             break;
+        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
     free(chunk);
     wcs_framer_free(&fr);

@@ -1,7 +1,8 @@
 # socket:// as Spark's socket source: the service connects to a text
 # server, retries with backoff while none is there (and says so), reads
-# again after the server goes away and comes back, and with
-# --trigger available-now the end of the stream ends the query.
+# again after the server goes away and comes back (backing off from one
+# that accepts and closes at once), and with --trigger available-now the
+# end of the stream ends the query.
 . "$(dirname "$0")/lib.sh"
 
 port=$(free_port)
@@ -24,6 +25,35 @@ wait_total s.db "$(count_words c1.txt c2.txt)" 20
 check_counts s.db c1.txt c2.txt
 stop_wcs
 [ "$WCS_RC" = 0 ] || fail "exit $WCS_RC"
+
+# A server that accepts and closes at once (a proxy without its backend)
+# is backed off too: in 3 s, 100 + 200 + 400 + 800 + 1600 ms of waits
+# leave room for about 5 connections (31 when every close waited 100 ms).
+port=$(free_port)
+$PY - "$port" >accepts.txt <<'PY' &
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+s.settimeout(0.2)
+n, end = 0, time.time() + 4
+while time.time() < end:
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        continue
+    n += 1
+    c.close()
+print(n)
+PY
+_bg_pids+=($!)
+sleep 0.3
+start_wcs --source "socket://127.0.0.1:$port" --trigger 200ms --state fl.db
+sleep 3
+stop_wcs
+wait "${_bg_pids[-1]}" || true
+[ "$(cat accepts.txt)" -le 8 ] || fail "$(cat accepts.txt) connections in 3 s: no backoff"
 
 # available-now: the server's end of stream ends the query.
 port=$(free_port)
