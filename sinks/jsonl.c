@@ -41,7 +41,7 @@ static int build_line(struct wcs_buf *b, const struct wcs_result *res, size_t to
     int rc = -ENOMEM;
 
     if (res->progress) {
-        progress = cJSON_PrintUnformatted((cJSON *)res->progress);
+        progress = wcs_json_print(res->progress);
         if (!progress)
             return -ENOMEM;
     }

@@ -306,7 +306,7 @@ static int ws_emit(struct wcs_sink *sk, const struct wcs_result *res, char *err,
     size_t ntop = 0;
     bool capped = false;
 
-    if (res->progress && !(progress = cJSON_PrintUnformatted((cJSON *)res->progress)))
+    if (res->progress && !(progress = wcs_json_print(res->progress)))
         goto oom;
     if (build_update(ws, res, progress, &json, &capped) < 0 || !(m = msg_new(&json)) ||
         copy_top(res, &top, &top_words, &ntop) < 0)
@@ -1096,9 +1096,13 @@ static int ws_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_si
     return 0;
 }
 
+/* A record from the state, printed again: one stored before wcs_json_print()
+ * may hold bytes that are not UTF-8. */
 static int load_history(void *arg, const char *json)
 {
-    char *copy = strdup(json);
+    cJSON *record = cJSON_Parse(json);
+    char *copy = record ? wcs_json_print(record) : NULL;
+    cJSON_Delete(record);
     if (copy)
         history_push(arg, copy);
     return 0;

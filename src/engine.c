@@ -37,6 +37,7 @@
 #include "wcstream/progress.h"
 #include "wcstream/registry.h"
 #include "wcstream/state.h"
+#include "wcstream/text.h"
 
 #define IDLE_POLL_MS 100               /* wake-up for sources that cannot signal */
 #define RETRY_MIN_MS 100               /* first wait after a failed commit */
@@ -455,7 +456,7 @@ static int commit(struct wcs_engine *eng, const struct batch *b, struct wcs_prog
                   size_t errlen)
 {
     cJSON *json = wcs_progress_json(pr);
-    char *text = json ? cJSON_PrintUnformatted(json) : NULL;
+    char *text = json ? wcs_json_print(json) : NULL;
     cJSON_Delete(json);
     int64_t wait_ms = RETRY_MIN_MS;
     int r;
@@ -552,7 +553,7 @@ static int run_batch(struct wcs_engine *eng, const struct batch *b, char *err, s
     phase(&pr, WCS_PHASE_TRIGGER, wcs_now_ns() - b->start_ns);
     if (eng->progress_log) {
         progress = wcs_progress_json(&pr);
-        char *line = progress ? cJSON_PrintUnformatted(progress) : NULL;
+        char *line = progress ? wcs_json_print(progress) : NULL;
         if (line) {
             fprintf(eng->progress_log, "%s\n", line);
             fflush(eng->progress_log);

@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <utf8proc.h>
 
@@ -222,4 +224,34 @@ int wcs_json_rows(struct wcs_buf *out, const struct wcs_row *rows, size_t n, siz
 fail:
     out->len = undo;
     return -ENOMEM;
+}
+
+char *wcs_json_print(const cJSON *json)
+{
+    char *text = cJSON_PrintUnformatted(json);
+    if (!text)
+        return NULL;
+    const unsigned char *s = (const unsigned char *)text;
+    size_t len = strlen(text), bad = 0;
+    int32_t cp;
+    for (size_t i = 0, n; i < len; i += n) {
+        n = decode(s + i, len - i, &cp);
+        bad += cp < 0;
+    }
+    if (!bad)
+        return text;
+    char *out = malloc(len + 2 * bad + 1); /* a byte becomes EF BF BD */
+    if (out) {
+        char *o = out;
+        for (size_t i = 0, n; i < len; i += n) {
+            n = decode(s + i, len - i, &cp);
+            if (cp < 0)
+                memcpy(o, "\xef\xbf\xbd", 3), o += 3;
+            else
+                memcpy(o, s + i, n), o += n;
+        }
+        *o = '\0';
+    }
+    free(text);
+    return out;
 }

@@ -34,4 +34,11 @@ int wcs_json_string(struct wcs_buf *out, const char *s, size_t len);
  * "cut":true (for messages that must stay small). 0 or -ENOMEM. */
 int wcs_json_rows(struct wcs_buf *out, const struct wcs_row *rows, size_t n, size_t max_chars);
 
+/* cJSON_PrintUnformatted(json) with each byte that does not decode as
+ * UTF-8 replaced by U+FFFD: cJSON passes a string's bytes through as they
+ * are (a file's name, a source as it was given), and a websocket client
+ * must drop a text message that is not UTF-8. Free with free().
+ * NULL when out of memory. */
+char *wcs_json_print(const cJSON *json);
+
 #endif

@@ -246,3 +246,24 @@ Test(text, json_rows_cut_long_words_by_characters)
                "[{\"word\":\"caf\xC3\xA9\",\"count\":7,\"cut\":true},{\"word\":\"abc\",\"count\":1}]");
     check_rows(rows + 1, 1, 3, "[{\"word\":\"abc\",\"count\":1}]");
 }
+
+/* A record that holds bytes that are not UTF-8 (a file's name) prints as
+ * valid UTF-8: each such byte becomes U+FFFD; valid text is left alone. */
+Test(text, json_print_replaces_bytes_that_do_not_decode)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "caf\xE9.txt", "ok \xC3\xA9 \xFF\xFE end");
+    char *text = wcs_json_print(o);
+    cr_assert_not_null(text);
+    cr_expect_str_eq(text,
+                     "{\"caf\xEF\xBF\xBD.txt\":\"ok \xC3\xA9 \xEF\xBF\xBD\xEF\xBF\xBD end\"}");
+    free(text);
+    cJSON_Delete(o);
+
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "w", "caf\xC3\xA9");
+    text = wcs_json_print(o);
+    cr_expect_str_eq(text, "{\"w\":\"caf\xC3\xA9\"}");
+    free(text);
+    cJSON_Delete(o);
+}
