@@ -49,6 +49,7 @@
 #define HISTORY_MAX    120  /* progress records kept for snapshots and /api/progress */
 #define WORD_CHARS_MAX 200  /* longer words are cut in messages */
 #define HEADER_ROOM    2048 /* bytes for a response's headers */
+#define REQUEST_ROOM   4096 /* bytes lws keeps of a request's headers */
 #define STATIC_MAX     ((off_t)8 << 20)
 #define COOKIE_NAME    WCS_HTTP_COOKIE
 
@@ -429,9 +430,10 @@ static const char *header(struct lws *wsi, enum lws_token_indexes h, char *buf, 
 }
 
 /* Copy what the checks of http.h look at out of lws; path is the caller's.
- * The buffers must outlive rq. */
+ * The buffers must outlive rq. The cookie header is every cookie of the
+ * host, other local apps' too: it may take all of a header's room. */
 struct request_text {
-    char host[256], origin[256], authorization[512], cookie[512], token_arg[512];
+    char host[256], origin[256], authorization[512], cookie[REQUEST_ROOM + 1], token_arg[512];
 };
 
 static void read_request(struct lws *wsi, struct request_text *t, struct wcs_http_request *rq)
@@ -442,6 +444,10 @@ static void read_request(struct lws *wsi, struct request_text *t, struct wcs_htt
         header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, t->authorization, sizeof(t->authorization));
     rq->cookie = header(wsi, WSI_TOKEN_HTTP_COOKIE, t->cookie, sizeof(t->cookie));
     rq->token_arg = lws_get_urlarg_by_name(wsi, "token=", t->token_arg, sizeof(t->token_arg));
+    /* lws decodes '+' in a query to ' ', and a token has no spaces. */
+    for (char *c = t->token_arg; rq->token_arg && *c; c++)
+        if (*c == ' ')
+            *c = '+';
 }
 
 /* Send status, headers and body as one write, then end the transaction.
@@ -478,6 +484,9 @@ static int respond(struct ws_sink *ws, struct lws *wsi, unsigned status, const c
         lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
                                     (const unsigned char *)"Bearer", 6, &p, end))
         goto fail;
+    if (status == 405 && lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
+                                                     (const unsigned char *)"GET", 3, &p, end))
+        goto fail;
     if (set_cookie) {
         int n = snprintf(cookie, sizeof(cookie),
                          COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict", ws->token);
@@ -487,6 +496,8 @@ static int respond(struct ws_sink *ws, struct lws *wsi, unsigned status, const c
     }
     if (lws_finalize_http_header(wsi, &p, end))
         goto fail;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0)
+        blen = 0; /* HEAD: the headers a GET would get, no body */
     if (blen)
         memcpy(p, body->data, blen);
     int n = lws_write(wsi, start, (size_t)(p - start) + blen, LWS_WRITE_HTTP_FINAL);
@@ -715,8 +726,10 @@ static int serve_dir(struct ws_sink *ws, struct lws *wsi, const char *path, bool
 
     if (wcs_http_dir_file(ws->dashboard_dir, path, real, sizeof(real)) < 0)
         return respond_error(ws, wsi, 404, "no such file");
-    if ((fd = open(real, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
-        sb.st_size > STATIC_MAX || wcs_buf_reserve(body, (size_t)sb.st_size) < 0) {
+    /* O_NONBLOCK: a FIFO must not block the server thread in open(). */
+    if ((fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0 || fstat(fd, &sb) < 0 ||
+        !S_ISREG(sb.st_mode) || sb.st_size > STATIC_MAX ||
+        wcs_buf_reserve(body, (size_t)sb.st_size) < 0) {
         if (fd >= 0)
             close(fd);
         return respond_error(ws, wsi, 404, "no such file");
@@ -1083,7 +1096,7 @@ static int ws_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_si
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
     if (!strchr(ip, ':') && info.iface)
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-    info.max_http_header_data = 4096;
+    info.max_http_header_data = REQUEST_ROOM;
     info.fd_limit_per_thread = ws->max_clients + 64;
     info.timeout_secs = 10;
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);

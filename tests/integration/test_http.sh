@@ -60,6 +60,18 @@ expect 400 "$H/api/top?n=0"
 expect 404 "$H/api/nothing"
 expect 404 "$H/nothing.html"
 expect 405 "$H/api/top" -X POST -d x=1
+# HEAD is not served either: a 405 that says what is, and no body after it.
+$PY - "$http" <<'PY' || fail "HEAD: a body, or no Allow header"
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+c.sendall(b"HEAD /api/top HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+data = b""
+while chunk := c.recv(65536):
+    data += chunk
+head, _, body = data.partition(b"\r\n\r\n")
+assert head.startswith(b"HTTP/1.1 405") and b"\nallow: get" in head.lower(), head
+assert body == b"", body
+PY
 [ "$(curl -sf "$H/healthz")" = ok ] || fail "/healthz"
 
 log "/metrics agrees with the state"
@@ -116,10 +128,14 @@ for p in /link.txt /../outside.txt /%2e%2e/outside.txt /sub/../../outside.txt /s
     [ "$code" = 404 ] || [ "$code" = 400 ] || [ "$code" = 403 ] || fail "GET $p: HTTP $code"
 done
 expect 501 "$H/api/words/the"
+mkfifo dash/pipe # no writer: opening it must not hang the server
+expect 404 "$H/pipe" -m 5
+[ "$(curl -sf -m 5 "$H/healthz")" = ok ] || fail "the server hangs after a FIFO"
 stop_wcs
 
 log "with a token: 401 without it; query, cookie and Bearer header let in"
-start_wcs --source "listen://127.0.0.1:$port" --sink "ws://127.0.0.1:$http?token=s3cr3t" \
+T='s3+cr3t' # a '+' in a query is a space to lws
+start_wcs --source "listen://127.0.0.1:$port" --sink "ws://127.0.0.1:$http?token=$T" \
     --state :memory:
 wait_for err.txt "dashboard on" 10
 expect 401 "$H/"
@@ -127,23 +143,25 @@ expect 401 "$H/api/top"
 expect 401 "$H/metrics"
 expect 401 "$H/api/top?token=wrong"
 expect 401 "$H/api/top" -H 'Cookie: wcstream_token=wrong'
-curl -s -D headers.txt -o /dev/null "$H/?token=s3cr3t"
+curl -s -D headers.txt -o /dev/null "$H/?token=$T"
 head -n 1 headers.txt | grep -q ' 200' || fail "the token in the URL was refused"
-grep -qi '^set-cookie: wcstream_token=s3cr3t; Path=/; HttpOnly; SameSite=Strict' headers.txt ||
+grep -qiF "set-cookie: wcstream_token=$T; Path=/; HttpOnly; SameSite=Strict" headers.txt ||
     fail "no cookie for the dashboard"
-expect 200 "$H/app.js" -H 'Cookie: theme=dark; wcstream_token=s3cr3t'
-expect 200 "$H/api/top" -H 'Authorization: Bearer s3cr3t'
-expect 200 "$H/healthz?token=s3cr3t"
+expect 200 "$H/app.js" -H "Cookie: theme=dark; wcstream_token=$T"
+# Other local apps' cookies come along: a long header still holds ours.
+expect 200 "$H/api/top" -H "Cookie: other=$(printf 'x%.0s' $(seq 600)); wcstream_token=$T"
+expect 200 "$H/api/top" -H "Authorization: Bearer $T"
+expect 200 "$H/healthz?token=$T"
 [ "$($WS try "ws://127.0.0.1:$http/ws")" = "refused 401" ] || fail "a websocket without the token"
-[ "$($WS try "ws://127.0.0.1:$http/ws?token=s3cr3t")" = snapshot ] ||
+[ "$($WS try "ws://127.0.0.1:$http/ws?token=$T")" = snapshot ] ||
     fail "a websocket with the token"
-[ "$(curl -sf -H 'Authorization: Bearer s3cr3t' "$H/metrics" |
+[ "$(curl -sf -H "Authorization: Bearer $T" "$H/metrics" |
     awk '$1 == "wcstream_http_unauthorized_total" { print $2 }')" = 6 ] || fail "401s not counted"
 echo "one line" | nc -N 127.0.0.1 "$port"
 wait_for err.txt "batch 0:" 10
-curl -sf -H 'Authorization: Bearer s3cr3t' "$H/api/progress" >progress.json
+curl -sf -H "Authorization: Bearer $T" "$H/api/progress" >progress.json
 grep -q 'token=\*\*\*' progress.json || fail "the sink is not described in the progress"
-! grep -q s3cr3t progress.json err.txt || fail "the token leaked into the progress or the log"
+! grep -qF "$T" progress.json err.txt || fail "the token leaked into the progress or the log"
 stop_wcs
 
 log "client limit"
