@@ -602,6 +602,8 @@ static void set_quotas(struct kafka_src *k)
                                                  WATERMARK_WAIT_MS) ||
                 hi < 0)
                 known = false;
+        if (p->end >= 0 && hi > p->end) /* available-now reads no further */
+            hi = p->end;
         at = p->next >= 0                               ? p->next
              : p->restored >= 0                         ? p->restored
              : k->starting == RD_KAFKA_OFFSET_BEGINNING ? lo
@@ -829,6 +831,8 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
      * seconds of pulls that find nothing, the batch ends with what it has
      * (a paused partition's refetch takes well under that, even loaded). */
     k->idle_pulls = k->quotas_set && k->taken == taken_before ? k->idle_pulls + 1 : 0;
+    if (k->taken == 0 && k->idle_pulls >= IDLE_PULLS_MAX) /* nothing came: plan them again */
+        release_quotas(k);
     for (size_t i = 0; i < k->nparts; i++) {
         char key[300];
         if (!k->parts[i].dirty)
