@@ -34,7 +34,8 @@ struct kafka_sink {
     bool json;
     const atomic_int *stopping;
     struct wcs_buf value;
-    int64_t failed; /* deliveries that failed for good, in this batch */
+    int64_t failed;    /* deliveries that failed for good, in this batch */
+    int64_t too_large; /* results no Kafka message can hold (a word near 1 MB), skipped */
     char failure[256];
 };
 
@@ -42,7 +43,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     struct kafka_sink *k = opaque;
     (void)rk;
-    if (m->err) {
+    if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+        k->too_large++;
+    } else if (m->err) {
         k->failed++;
         snprintf(k->failure, sizeof(k->failure), "%s", rd_kafka_err2str(m->err));
     }
@@ -124,7 +127,7 @@ static int kafka_sink_emit(struct wcs_sink *sk, const struct wcs_result *res, ch
                            size_t errlen)
 {
     struct kafka_sink *k = sk->ctx;
-    k->failed = 0;
+    k->failed = k->too_large = 0;
     bool waiting = false;
     for (size_t i = 0; i < res->n_updated; i++) {
         const struct wcs_row *row = &res->updated[i];
@@ -132,9 +135,15 @@ static int kafka_sink_emit(struct wcs_sink *sk, const struct wcs_result *res, ch
             wcs_err(err, errlen, "out of memory");
             return -1;
         }
-        /* A full producer queue (a slow or absent broker) waits here. */
+        /* A full producer queue (a slow or absent broker) waits here. A
+         * result too large for any message is skipped: it never will be
+         * sent, and the rest of the batch must be. */
         while (rd_kafka_produce(k->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, k->value.data,
                                 k->value.len, row->word, row->len, NULL) < 0) {
+            if (rd_kafka_last_error() == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+                k->too_large++;
+                break;
+            }
             if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 wcs_err(err, errlen, "%s: %s", k->desc, rd_kafka_err2str(rd_kafka_last_error()));
                 return -1;
@@ -162,6 +171,10 @@ static int kafka_sink_emit(struct wcs_sink *sk, const struct wcs_result *res, ch
     }
     if (waiting)
         wcs_info("%s: batch %" PRId64 " delivered", k->desc, res->batch_id);
+    if (k->too_large)
+        wcs_warn("%s: %" PRId64 " results of batch %" PRId64
+                 " are larger than a Kafka message may be (message.max.bytes); not sent",
+                 k->desc, k->too_large, res->batch_id);
     if (k->failed) {
         wcs_err(err, errlen, "%s: %" PRId64 " results of batch %" PRId64 " not delivered: %s",
                 k->desc, k->failed, res->batch_id, k->failure);

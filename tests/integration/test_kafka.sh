@@ -58,6 +58,19 @@ for line in open("countsj.jsonl"):
     batches.add(m["batchId"])
 assert lastj == want and len(batches) > 1, (len(lastj), batches)
 PY
+# A word too large for any Kafka message is skipped with a warning; the
+# rest of its batch is sent, and the batch counts as delivered (it was
+# replayed at every start before, and failed there again).
+$PY -c 'print("hello world " + "x" * 1000100 + " zzz")' >big.txt
+"$WCSTREAM" --source stdin --trigger available-now --state big.db \
+    --sink "kafka://$BROKER/bigout" <big.txt >/dev/null 2>err.txt || fail "a too large result: exit $?"
+grep -q "1 results of batch 0 are larger than a Kafka message" err.txt ||
+    fail "no warning of a too large result: $(tail -3 err.txt)"
+[ "$(kcat -C -b "$BROKER" -t bigout -e -q -f '%k\n' | sort | tr '\n' ' ')" = "hello world zzz " ] ||
+    fail "the rest of the batch was not sent"
+"$WCSTREAM" --source stdin --trigger available-now --state big.db \
+    --sink "kafka://$BROKER/bigout" <<<"more" >/dev/null 2>err.txt ||
+    fail "a restart after a too large result: exit $? $(tail -3 err.txt)"
 
 # Stored offsets no longer on the broker: failOnDataLoss=true (the
 # default) stops with a clear error and exit 1; false goes on from the
