@@ -131,6 +131,8 @@ enum wcs_http_route wcs_http_route(const char *path, const char **arg)
         *arg = path + 11;
         return WCS_HTTP_API_WORD;
     }
+    if (strcmp(path, "/api/words") == 0)
+        return WCS_HTTP_API_WORD; /* the word is ?word= */
     if (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0 || strcmp(path, "/ws") == 0)
         return WCS_HTTP_NO_ENDPOINT;
     *arg = strcmp(path, "/") == 0 ? "/index.html" : path;

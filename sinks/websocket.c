@@ -569,13 +569,19 @@ static int api_progress(struct ws_sink *ws, struct lws *wsi, struct wcs_buf *bod
     return respond(ws, wsi, 200, "application/json", body, false);
 }
 
+/* /api/words/WORD, or /api/words?word=WORD (word NULL): lws cleans a path
+ * up (// and /./ collapse, .. climbs) but leaves a query's value whole,
+ * so a word such as a URL can be looked up that way. */
 static int api_word(struct ws_sink *ws, struct lws *wsi, const char *word, struct wcs_buf *body)
 {
+    char arg[REQUEST_ROOM + 1];
     int64_t count;
 
     if (!ws->reader) /* opened by start() whenever there is a state file */
         return respond_error(
             ws, wsi, 501, "word lookups need a state file; this query keeps its state in memory");
+    if (!word && !(word = lws_get_urlarg_by_name(wsi, "word=", arg, sizeof(arg))))
+        return respond_error(ws, wsi, 400, "which word? /api/words?word=WORD");
     if ((count = wcs_state_reader_count(ws->reader, word, strlen(word))) < 0)
         return respond_error(ws, wsi, 503, "the state could not be read; try again");
     if (wcs_buf_printf(body, "{\"word\":") < 0 || wcs_json_string(body, word, strlen(word)) < 0 ||

@@ -51,7 +51,7 @@ enum wcs_http_route {
     WCS_HTTP_METRICS,
     WCS_HTTP_API_TOP,
     WCS_HTTP_API_PROGRESS,
-    WCS_HTTP_API_WORD,    /* the word follows /api/words/ */
+    WCS_HTTP_API_WORD,    /* the word follows /api/words/; or /api/words?word= (arg NULL) */
     WCS_HTTP_NO_ENDPOINT, /* another /api path, or /ws by plain GET: 404 */
     WCS_HTTP_FILE,        /* a dashboard file */
 };

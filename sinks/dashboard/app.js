@@ -187,7 +187,7 @@ async function lookup(ev) {
   const out = $('lookup-result');
   if (!word) return;
   try {
-    const r = await fetch(`api/words/${encodeURIComponent(word)}`);
+    const r = await fetch(`api/words?word=${encodeURIComponent(word)}`);
     const body = await r.json();
     out.textContent = r.ok ? `${body.word}: ${fmt.format(body.count)}` : body.error;
   } catch (e) {

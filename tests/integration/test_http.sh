@@ -8,7 +8,7 @@ port=$(free_port)
 http=$(free_port)
 H=http://127.0.0.1:$http
 make_text 200000 3 >a.txt
-printf 'naïve café naïve 100%% a/b\n' >u.txt
+printf 'naïve café naïve 100%% a/b\nhttp://example.com/a a//b x/./y .. a+b\n' >u.txt
 
 # status URL [curl args]: the HTTP status only.
 status() {
@@ -51,6 +51,14 @@ done
     fail "/api/words of a word with %"
 [ "$(curl -sf "$H/api/words/never-seen" | pyjson 'r["count"]' r=/dev/stdin)" = 0 ] ||
     fail "/api/words of an absent word is not 0"
+# A path is cleaned up on the way in (// and /./ collapse, .. climbs, + is
+# a space): ?word= carries any word whole.
+for w in http://example.com/a a//b x/./y .. a+b naïve; do
+    got=$(curl -sf -G "$H/api/words" --data-urlencode "word=$w" | pyjson 'r["word"], r["count"]' r=/dev/stdin)
+    [ "$got" = "('$w', $(sql s.db "select count from word_counts where word = '$w'"))" ] ||
+        fail "/api/words?word=$w: $got"
+done
+expect 400 "$H/api/words"
 curl -sf "$H/api/progress?n=2" >progress.json
 last=$(sql s.db "select max(batch_id) from batches")
 [ "$(pyjson '[p["batchId"] for p in r]' r=progress.json)" = "[$((last - 1)), $last]" ] ||

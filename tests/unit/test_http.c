@@ -219,6 +219,8 @@ Test(http, route)
     cr_assert_str_eq(arg, "a/b");
     cr_assert_eq(wcs_http_route("/api/words/", &arg), WCS_HTTP_NO_ENDPOINT);
     cr_assert_null(arg);
+    cr_assert_eq(wcs_http_route("/api/words", &arg), WCS_HTTP_API_WORD); /* ?word= */
+    cr_assert_null(arg);
     cr_assert_eq(wcs_http_route("/api", &arg), WCS_HTTP_NO_ENDPOINT);
     cr_assert_eq(wcs_http_route("/api/nothing", &arg), WCS_HTTP_NO_ENDPOINT);
     cr_assert_eq(wcs_http_route("/ws", &arg), WCS_HTTP_NO_ENDPOINT);
