@@ -182,14 +182,20 @@ static void choose_offsets(rd_kafka_t *rk, struct kafka_src *k,
 {
     rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(list);
     rd_kafka_topic_partition_list_t *fix = rd_kafka_topic_partition_list_new(list->cnt + 1);
-    if (rd_kafka_committed(rk, committed, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        wcs_warn("%s: cannot read the group's committed offsets; using the state's and "
-                 "startingOffsets",
-                 k->desc);
+    /* Unread, the group's offsets are not known: they are not overwritten
+     * with the state's (another member may be ahead of them). */
+    rd_kafka_resp_err_t ce = rd_kafka_committed(rk, committed, 10000);
+    for (int attempt = 1; ce && attempt < 3; attempt++)
+        ce = rd_kafka_committed(rk, committed, 10000);
+    if (ce)
+        wcs_warn("%s: cannot read the group's committed offsets (%s); starting from the state's "
+                 "and startingOffsets, and leaving the group's as they are",
+                 k->desc, rd_kafka_err2str(ce));
     for (int i = 0; i < list->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &list->elems[i];
         struct part *p = find_part(k, tp->topic, tp->partition, true);
-        int64_t c = committed->elems[i].err ? RD_KAFKA_OFFSET_INVALID : committed->elems[i].offset;
+        int64_t c =
+            ce || committed->elems[i].err ? RD_KAFKA_OFFSET_INVALID : committed->elems[i].offset;
         int64_t from = own_claim(k, &committed->elems[i]);
         int64_t mine = p ? p->restored : -1, best = mine > c ? mine : c;
         if (from >= 0) /* ours: the state says how much of it was counted */
@@ -201,7 +207,7 @@ static void choose_offsets(rd_kafka_t *rk, struct kafka_src *k,
         p->claimed = c;
         if (tp->offset >= 0) {
             p->next = p->restored = tp->offset;
-            if (tp->offset != c)
+            if (tp->offset != c && !ce)
                 add_claim(k, fix, p, tp->offset, tp->offset);
         }
         int64_t lo, hi;
@@ -681,9 +687,12 @@ static int claim(struct kafka_src *k)
         if (k->parts[i].pull_first >= 0)
             add_claim(k, l, &k->parts[i], k->parts[i].next, k->parts[i].restored);
     rd_kafka_resp_err_t e = commit_sync(k, l);
-    for (size_t i = 0; !e && i < k->nparts; i++)
+    /* A refused commit may have been applied all the same (a timeout, a
+     * lost answer, some partitions of it): the group's offset is then not
+     * known, and a hand-over puts the state's back. */
+    for (size_t i = 0; i < k->nparts; i++)
         if (k->parts[i].pull_first >= 0)
-            k->parts[i].claimed = k->parts[i].next;
+            k->parts[i].claimed = e ? -1 : k->parts[i].next;
     rd_kafka_topic_partition_list_destroy(l);
     if (e && e != k->claim_err)
         wcs_warn("%s: the group did not take the offsets just read (%s); reading them again later",
