@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -221,7 +220,7 @@ static int console_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct w
         snprintf(err, errlen, "%s: the console sink takes no target, only options", uri->text);
         return WCS_EUSAGE;
     }
-    if (wcs_uri_get_size(uri, "numRows", 1, INT_MAX, &num_rows, err, errlen) < 0 ||
+    if (wcs_uri_get_size(uri, "numRows", 1, WCS_TOPK_MAX, &num_rows, err, errlen) < 0 ||
         wcs_uri_get_bool(uri, "truncate", &truncate, err, errlen) < 0)
         return WCS_EUSAGE;
     con = malloc(sizeof(*con));

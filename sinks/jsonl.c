@@ -21,10 +21,10 @@
 
 #include "wcstream/buf.h"
 #include "wcstream/text.h"
+#include "wcstream/topk.h"
 
 /* The state keeps the top rows ready in memory, all k of them from the
  * start: past this many, query the state file instead. */
-#define TOP_N_MAX 100000
 
 struct jsonl {
     int fd;
@@ -89,7 +89,7 @@ static int jsonl_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs
                  uri->text);
         return WCS_EUSAGE;
     }
-    if (wcs_uri_get_size(uri, "topN", 0, TOP_N_MAX, &top_n, err, errlen) < 0)
+    if (wcs_uri_get_size(uri, "topN", 0, WCS_TOPK_MAX, &top_n, err, errlen) < 0)
         return WCS_EUSAGE;
     jl = calloc(1, sizeof(*jl));
     if (!jl || !(jl->path = strdup(uri->target))) {

@@ -456,6 +456,11 @@ static int load_top(struct wcs_state *st, size_t k, bool *rebuilt, char *err, si
         wcs_err(err, errlen, "state: %s", sqlite3_errmsg(st->db));
         return -1;
     }
+    if (kept > WCS_TOPK_MAX) { /* kept before numRows had a bound: build it again */
+        wcs_info("state: a top %" PRId64 " was kept, more than any sink may ask for (%d)", kept,
+                 WCS_TOPK_MAX);
+        kept = 0;
+    }
     if (kept > (int64_t)k)
         k = (size_t)kept; /* never shrink: leaders past k would go stale */
     if (wcs_topk_init(&st->top, k) < 0 || wcs_topk_init(&st->next, k) < 0) {

@@ -17,6 +17,10 @@
 #include "wcstream/buf.h"
 #include "wcstream/result.h"
 
+/* The largest k a query keeps: no sink asks for more top rows (a console
+ * numRows or a jsonl topN past it is bad usage). */
+#define WCS_TOPK_MAX 100000
+
 struct wcs_topk {
     size_t k;               /* capacity */
     size_t n;               /* rows held, <= k */

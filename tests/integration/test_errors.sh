@@ -23,6 +23,7 @@ usage_error "trigger must be a duration" --source stdin --trigger soon
 usage_error "at most 8760h" --source stdin --trigger 8761h
 usage_error "unknown --split value .nonsense." --source stdin --split nonsense
 usage_error "regex" --source stdin --split 'regex:('
+usage_error "numRows must be a number from 1 to 100000" --source stdin --sink "console?numRows=600000000"
 usage_error "unknown source 'gopher://x'" --source gopher://x
 usage_error "unknown option 'colour'" --source stdin --sink 'console?colour=red'
 usage_error "numRows must be a number" --source stdin --sink 'console?numRows=0'

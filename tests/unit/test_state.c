@@ -504,6 +504,22 @@ Test(state, top_persisted_and_rebuilt, .init = st_setup, .fini = st_cleanup)
             found = rows[j].count == 26;
     cr_expect(found, "the leader row of w0024 was kept up to date");
     wcs_state_close(st);
+
+    /* A top kept bigger than any sink may ask for (numRows had no bound)
+     * made every commit allocate for it: it is built again, for k. */
+    db = st_sql_open(path);
+    st_sql_exec(db, "REPLACE INTO meta VALUES('top_k', 600000000)");
+    st = st_open(path);
+    rows = wcs_state_top(st, &n);
+    cr_expect_eq(n, WCS_STATE_TOP_MIN);
+    cr_expect_eq(rows[0].count, first);
+    cr_expect_eq(st_sql_int(db, "SELECT value FROM meta WHERE key = 'top_k'"), WCS_STATE_TOP_MIN);
+    cr_expect_eq(st_sql_int(db, "SELECT count(*) FROM leaders"), WCS_STATE_TOP_MIN);
+    b2.n = 0;
+    st_addz(&b2, w[1], 1);
+    st_commit(st, 2, &b2, NULL);
+    sqlite3_close(db);
+    wcs_state_close(st);
 }
 
 /* Property: after every batch the kept top equals the top computed by SQL
