@@ -8,7 +8,6 @@
  */
 #include "wcstream/config.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -189,17 +188,19 @@ int wcs_config_set(struct wcs_config *cf, const char *name, const char *value, c
     return 0;
 }
 
-/* One JSON value as the string wcs_config_set() takes. */
-static int json_value(const cJSON *item, char *buf, size_t len)
+/* One JSON value as the string wcs_config_set() takes: a string as it is
+ * (of any length, as on the command line), a number or boolean written
+ * into buf. NULL for anything else. */
+static const char *json_value(const cJSON *item, char *buf, size_t len)
 {
     if (cJSON_IsString(item))
-        return snprintf(buf, len, "%s", item->valuestring) < (int)len ? 0 : -1;
+        return item->valuestring;
     if (cJSON_IsBool(item))
-        return snprintf(buf, len, "%s", cJSON_IsTrue(item) ? "true" : "false"), 0;
+        return snprintf(buf, len, "%s", cJSON_IsTrue(item) ? "true" : "false"), buf;
     if (cJSON_IsNumber(item) && item->valuedouble >= 0 && item->valuedouble < 9.0e15 &&
         item->valuedouble == (double)(long long)item->valuedouble)
-        return snprintf(buf, len, "%lld", (long long)item->valuedouble), 0;
-    return -1;
+        return snprintf(buf, len, "%lld", (long long)item->valuedouble), buf;
+    return NULL;
 }
 
 int wcs_config_load_json(struct wcs_config *cf, const char *text, size_t len, const char *name,
@@ -216,7 +217,8 @@ int wcs_config_load_json(struct wcs_config *cf, const char *text, size_t len, co
     }
     const cJSON *item;
     const cJSON *object = r == 0 ? root : NULL;
-    char value[4096], sub[1024];
+    char num[32], sub[1024];
+    const char *value;
     cJSON_ArrayForEach(item, object)
     {
         const char *key = item->string;
@@ -225,7 +227,7 @@ int wcs_config_load_json(struct wcs_config *cf, const char *text, size_t len, co
             const cJSON *el;
             cJSON_ArrayForEach(el, item)
             {
-                if (!cJSON_IsString(el) || json_value(el, value, sizeof(value)) < 0) {
+                if (!cJSON_IsString(el) || !(value = json_value(el, num, sizeof(num)))) {
                     wcs_err(err, errlen, "config %s: %s entries must be strings", name, key);
                     r = -1;
                     break;
@@ -235,7 +237,7 @@ int wcs_config_load_json(struct wcs_config *cf, const char *text, size_t len, co
                     break;
                 }
             }
-        } else if (json_value(item, value, sizeof(value)) < 0) {
+        } else if (!(value = json_value(item, num, sizeof(num)))) {
             wcs_err(err, errlen, "config %s: \"%s\" must be a string, number or boolean", name,
                     key);
             r = -1;
@@ -329,21 +331,17 @@ enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, cha
         {NULL, 0, NULL, 0},
     };
     wcs_config_init(cf);
-    /* The file first, so that flags override it. */
-    for (int i = 1; i < argc; i++) {
-        const char *path = NULL;
-        assert(argv[i]); /* C11 5.1.2.2.1: argv[0..argc-1] are strings */
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-            path = argv[i + 1];
-        else if (strncmp(argv[i], "--config=", 9) == 0)
-            path = argv[i] + 9;
-        if (path && wcs_config_load_file(cf, path, err, errlen) < 0)
-            return WCS_CONFIG_USAGE;
-    }
-    bool flag_sources = false, flag_sinks = false;
+    /* The files first, so that flags override them: a pass of their own
+     * finds --config as the next finds every option (abbreviated, with
+     * '=' or not); its errors are the next pass's to report. */
+    int c, idx;
     opterr = 0;
     optind = 0; /* 0, not 1: glibc then also forgets a half-read "-xy" */
-    int c, idx;
+    while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1)
+        if (c == 'c' && wcs_config_load_file(cf, optarg, err, errlen) < 0)
+            return WCS_CONFIG_USAGE;
+    bool flag_sources = false, flag_sinks = false;
+    optind = 0;
     while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
         switch (c) {
         case 'h':

@@ -436,6 +436,27 @@ Test(config, file_source_array_and_size_string, .init = cfg_setup, .fini = cfg_c
     wcs_config_free(&cf);
 }
 
+/* --config as getopt_long() takes every option: abbreviated too (it was
+ * taken for --config and then ignored). A string of the file is as long as
+ * the same flag's value may be. */
+Test(config, file_by_abbreviation_with_long_strings, .init = cfg_setup, .fini = cfg_cleanup)
+{
+    static char json[9000];
+    char pattern[6001];
+    memset(pattern, 'x', sizeof(pattern) - 1);
+    pattern[sizeof(pattern) - 1] = '\0';
+    snprintf(json, sizeof(json), "{\"output-mode\": \"update\", \"split\": \"regex:%s\"}", pattern);
+    const char *path = cfg_file(json);
+    char *argv[] = {"wcstream", "--source", "stdin", "--conf", (char *)path};
+    struct wcs_config cf;
+    char err[512];
+    cr_assert_eq(cfg_run(&cf, CFG_ARGC(argv), argv, err, sizeof(err)), WCS_CONFIG_OK, "%s", err);
+    cr_expect_eq(cf.mode, WCS_MODE_UPDATE, "--conf did not read the file");
+    cr_expect_eq(cf.split, WCS_SPLIT_REGEX);
+    cr_expect_eq(strlen(cf.split_pattern), 6000);
+    wcs_config_free(&cf);
+}
+
 Test(config, flags_override_file, .init = cfg_setup, .fini = cfg_cleanup)
 {
     const char *path = cfg_file("{\"source\": [\"a://1\", \"b://2\"], \"sink\": \"jsonl://f\", "
