@@ -339,6 +339,27 @@ Test(console, meta_characters_escaped_invalid_bytes_replaced)
                      "\n");
 }
 
+/* Beyond Spark: the other control characters cannot drive the terminal. */
+Test(console, other_control_characters_escaped)
+{
+    struct wcs_row rows[] = {
+        {S("\x1b[31mred"), 3}, /* ESC: \x1b, 4 columns */
+        {S("a\x01\x7f"), 2},   /* C0 and DEL */
+        {S("b\xC2\x85"), 1},   /* C1: U+0085 */
+    };
+    struct wcs_result res = complete(rows, 3, 3);
+
+    check_render(&res, 20, 1,
+                 BAN "Batch: 0\n" BAN "+-----------+-----+\n"
+                     "|       word|count|\n"
+                     "+-----------+-----+\n"
+                     "|\\x1b[31mred|    3|\n"
+                     "|  a\\x01\\x7f|    2|\n"
+                     "|    b\\u0085|    1|\n"
+                     "+-----------+-----+\n"
+                     "\n");
+}
+
 /* The sink, driven as the engine drives it. */
 
 static struct wcs_result sample(void)
