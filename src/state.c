@@ -669,10 +669,12 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
                 "INSERT INTO offsets(source, partition, offset) VALUES(?1, ?2, ?3) "
                 "ON CONFLICT(source, partition) DO UPDATE SET offset = excluded.offset",
                 err, errlen) < 0 ||
-        prepare(
-            st, &st->batch,
-            "INSERT INTO batches VALUES(?1, strftime('%Y-%m-%dT%H:%M:%fZ'), ?2, ?3, ?4, ?5, ?6)",
-            err, errlen) < 0 ||
+        /* The record was printed before this commit: its totals are set here. */
+        prepare(st, &st->batch,
+                "INSERT INTO batches VALUES(?1, strftime('%Y-%m-%dT%H:%M:%fZ'), ?2, ?3, ?4, ?5, "
+                "json_replace(?6, '$.stateOperators[0].numRowsTotal', ?4, "
+                "'$.stateOperators[0].totalWords', ?5))",
+                err, errlen) < 0 ||
         prepare(st, &st->forget, "DELETE FROM batches WHERE batch_id <= ?1", err, errlen) < 0 ||
         prepare(st, &st->lead_put, "REPLACE INTO leaders(word, count) VALUES(?1, ?2)", err,
                 errlen) < 0 ||

@@ -771,6 +771,33 @@ Test(state, second_connection_reads_view_and_batches, .init = st_setup, .fini = 
     wcs_state_close(st);
 }
 
+/* The stored record is printed before the commit: the state puts in the
+ * totals that the commit made. */
+Test(state, stored_record_has_the_commits_totals, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("s.db");
+    struct wcs_state *st = st_open(path);
+    struct wcs_group g[] = {{.word = "a", .len = 1, .delta = 2},
+                            {.word = "b", .len = 1, .delta = 1}};
+    struct wcs_group_set set = {g, 2};
+    size_t distinct;
+    char err[256] = "";
+    cr_assert_eq(wcs_state_stage(st, &set, 1, &distinct, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(wcs_state_commit(st, 0, NULL, 1,
+                                  "{\"stateOperators\":[{\"numRowsTotal\":0,\"totalWords\":0}]}",
+                                  err, sizeof(err)),
+                 0, "%s", err);
+    sqlite3 *db = st_sql_open(path);
+    cr_expect_eq(st_sql_int(db, "SELECT progress ->> '$.stateOperators[0].numRowsTotal' "
+                                "FROM batches"),
+                 2);
+    cr_expect_eq(st_sql_int(db, "SELECT progress ->> '$.stateOperators[0].totalWords' "
+                                "FROM batches"),
+                 3);
+    sqlite3_close(db);
+    wcs_state_close(st);
+}
+
 /* The batches table keeps the last WCS_STATE_BATCHES_KEPT rows: a state
  * whose rows go up to KEPT + 4 (written by hand, each with batch 0's
  * totals) drops rows 0 to 5 with the commit of batch KEPT + 5. */
