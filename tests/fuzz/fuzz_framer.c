@@ -124,7 +124,7 @@ static void through_inbox(const char *s, size_t n, size_t max_line, size_t most,
             take(&ib, rng, f);
     }
     FUZZ_CHECK(wcs_inbox_feed(&ib, &fr, NULL, 0) == 0, "inbox flush failed");
-    wcs_inbox_close(&ib);
+    wcs_inbox_close(&ib, 0);
     while (!wcs_inbox_finished(&ib))
         take(&ib, rng, f);
     FUZZ_CHECK(ib.rows_in == ib.rows_out, "%llu rows in, %llu out", (unsigned long long)ib.rows_in,
