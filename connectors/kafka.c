@@ -78,6 +78,7 @@ struct kafka_src {
     int64_t max_per_trigger; /* 0: no bound */
     int64_t taken;           /* messages in the batch in hand */
     bool quotas_set;         /* the batch in hand has shares */
+    bool unshared;           /* its shares took nothing: the total bound only */
     int idle_pulls;          /* pulls in a row that took nothing while shares held */
     int64_t ts_min, ts_max;  /* message timestamps (ms) in the batch in hand */
     int64_t starting;        /* RD_KAFKA_OFFSET_BEGINNING or _END */
@@ -183,10 +184,8 @@ static void choose_offsets(rd_kafka_t *rk, struct kafka_src *k,
     rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(list);
     rd_kafka_topic_partition_list_t *fix = rd_kafka_topic_partition_list_new(list->cnt + 1);
     /* Unread, the group's offsets are not known: they are not overwritten
-     * with the state's (another member may be ahead of them). */
+     * with the state's at once (another member may be ahead of them). */
     rd_kafka_resp_err_t ce = rd_kafka_committed(rk, committed, 10000);
-    for (int attempt = 1; ce && attempt < 3; attempt++)
-        ce = rd_kafka_committed(rk, committed, 10000);
     if (ce)
         wcs_warn("%s: cannot read the group's committed offsets (%s); starting from the state's "
                  "and startingOffsets, and leaving the group's as they are",
@@ -742,7 +741,7 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
     size_t text_before = p->text->len;
     uint64_t cuts_before = k->fr.cuts;
     p->start = NULL;
-    if (k->max_per_trigger && k->taken == 0 && !k->quotas_set)
+    if (k->max_per_trigger && k->taken == 0 && !k->quotas_set && !k->unshared)
         set_quotas(k);
     for (size_t i = 0; i < k->nparts; i++) {
         struct part *q = &k->parts[i];
@@ -840,8 +839,10 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
      * seconds of pulls that find nothing, the batch ends with what it has
      * (a paused partition's refetch takes well under that, even loaded). */
     k->idle_pulls = k->quotas_set && k->taken == taken_before ? k->idle_pulls + 1 : 0;
-    if (k->taken == 0 && k->idle_pulls >= IDLE_PULLS_MAX) /* nothing came: plan them again */
+    if (k->taken == 0 && k->idle_pulls >= IDLE_PULLS_MAX) { /* the same plan would stall again */
         release_quotas(k);
+        k->unshared = true;
+    }
     for (size_t i = 0; i < k->nparts; i++) {
         char key[300];
         if (!k->parts[i].dirty)
@@ -887,6 +888,7 @@ static void kafka_commit(struct wcs_source *src)
         p->restored = p->next;
     }
     release_quotas(k);
+    k->unshared = false; /* the next batch is planned afresh */
     k->taken = 0;
     k->ts_min = k->ts_max = -1;
     if (k->revoke) {
