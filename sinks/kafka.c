@@ -35,7 +35,7 @@ struct kafka_sink {
     const atomic_int *stopping;
     struct wcs_buf value;
     int64_t failed;    /* deliveries that failed for good, in this batch */
-    int64_t too_large; /* results no Kafka message can hold (a word near 1 MB), skipped */
+    int64_t too_large; /* results refused at produce as larger than a message may be */
     char failure[256];
 };
 
@@ -43,9 +43,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     struct kafka_sink *k = opaque;
     (void)rk;
-    if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
-        k->too_large++;
-    } else if (m->err) {
+    /* A broker's MSG_SIZE_TOO_LARGE here may be about a whole request of
+     * small results (its topic's max.message.bytes below the producer's):
+     * a failure like any other, not a result to skip. */
+    if (m->err) {
         k->failed++;
         snprintf(k->failure, sizeof(k->failure), "%s", rd_kafka_err2str(m->err));
     }
@@ -136,8 +137,8 @@ static int kafka_sink_emit(struct wcs_sink *sk, const struct wcs_result *res, ch
             return -1;
         }
         /* A full producer queue (a slow or absent broker) waits here. A
-         * result too large for any message is skipped: it never will be
-         * sent, and the rest of the batch must be. */
+         * result larger than the producer's message.max.bytes is skipped:
+         * it never will be sent, and the rest of the batch must be. */
         while (rd_kafka_produce(k->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, k->value.data,
                                 k->value.len, row->word, row->len, NULL) < 0) {
             if (rd_kafka_last_error() == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
