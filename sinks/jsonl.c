@@ -23,9 +23,6 @@
 #include "wcstream/text.h"
 #include "wcstream/topk.h"
 
-/* The state keeps the top rows ready in memory, all k of them from the
- * start: past this many, query the state file instead. */
-
 struct jsonl {
     int fd;
     char *path;
@@ -56,7 +53,7 @@ static int build_line(struct wcs_buf *b, const struct wcs_result *res, size_t to
         goto done;
     rc = 0;
 done:
-    cJSON_free(progress);
+    free(progress);
     return rc;
 }
 

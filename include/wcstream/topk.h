@@ -18,7 +18,8 @@
 #include "wcstream/result.h"
 
 /* The largest k a query keeps: no sink asks for more top rows (a console
- * numRows or a jsonl topN past it is bad usage). */
+ * numRows or a jsonl topN past it is bad usage). The state keeps all k
+ * ready in memory from the start: past this many, query the state file. */
 #define WCS_TOPK_MAX 100000
 
 struct wcs_topk {
