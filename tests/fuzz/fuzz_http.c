@@ -134,7 +134,7 @@ static enum wcs_http_route ref_route(const char *path, const char **arg)
         {"/healthz", WCS_HTTP_HEALTHZ},        {"/metrics", WCS_HTTP_METRICS},
         {"/api/top", WCS_HTTP_API_TOP},        {"/api/progress", WCS_HTTP_API_PROGRESS},
         {"/api", WCS_HTTP_NO_ENDPOINT},        {"/ws", WCS_HTTP_NO_ENDPOINT},
-        {"/api/words/", WCS_HTTP_NO_ENDPOINT},
+        {"/api/words/", WCS_HTTP_NO_ENDPOINT}, {"/api/words", WCS_HTTP_API_WORD}, /* ?word= */
     };
     *arg = NULL;
     for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
