@@ -119,11 +119,12 @@ int wcs_inbox_take(struct wcs_inbox *ib, struct wcs_pull *p, char *err, size_t e
     uint64_t end = ib->rows_out;
     pthread_cond_signal(&ib->space);
     pthread_mutex_unlock(&ib->mu);
-    if (r < 0) {
-        snprintf(err, errlen, "%s: %s%s", p->source, r == -ENOMEM ? "" : "reading failed: ",
-                 r == -ENOMEM ? "out of memory" : strerror(-r));
+    if (r == -ENOMEM)
+        snprintf(err, errlen, "%s: out of memory", p->source);
+    else if (r < 0)
+        snprintf(err, errlen, "%s: reading failed: %s", p->source, strerror(-r));
+    if (r < 0)
         return -1;
-    }
     p->start = cJSON_CreateNumber((double)start);
     p->end = cJSON_CreateNumber((double)end);
     return 0;
