@@ -25,8 +25,11 @@
  * mid-batch. On assignment a partition starts at the group's offset, or
  * at the state's when that is newer; a claim of this query's own that its
  * state never committed (it was killed mid-batch) starts again at the
- * claim's FROM. A revocation that would take away partitions the batch in
- * hand has read is held back until that batch is committed.
+ * claim's FROM. While the group's offsets cannot be read, the partitions
+ * assigned stay paused and unread (another member may be ahead of the
+ * state); later pulls ask again. A revocation that would take away
+ * partitions the batch in hand has read is held back until that batch is
+ * committed.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -42,6 +45,7 @@
 #include "wcstream/framer.h"
 #include "wcstream/kafka.h"
 #include "wcstream/log.h"
+#include "wcstream/progress.h"
 #include "wcstream/source.h"
 
 struct part {
@@ -56,6 +60,8 @@ struct part {
                          the batch's first offset */
     int64_t claimed;  /* the group's committed offset as this member last
                          set or read it, -1 when not known */
+    bool unsettled;   /* assigned, but the group's offset could not be read
+                         yet: paused, not read from until it is */
     /* The pull in progress: the first offset it took (-1: none), and what
      * it changed, to put back if the group refuses its claim. */
     int64_t pull_first;
@@ -80,6 +86,7 @@ struct kafka_src {
     bool quotas_set;         /* the batch in hand has shares */
     bool unshared;           /* its shares took nothing: the total bound only */
     int idle_pulls;          /* pulls in a row that took nothing while shares held */
+    int64_t settle_at_ns;    /* when a pull asks the group for its offsets again */
     int64_t ts_min, ts_max;  /* message timestamps (ms) in the batch in hand */
     int64_t starting;        /* RD_KAFKA_OFFSET_BEGINNING or _END */
     char *query_id;          /* tags this state's claims in the group */
@@ -173,42 +180,74 @@ static rd_kafka_resp_err_t commit_sync(struct kafka_src *k, rd_kafka_topic_parti
     return e;
 }
 
-/* Where each newly assigned partition starts: the group's committed offset
- * (another member's progress) or the state's, whichever is newer, else
- * startingOffsets; a claim of this query's own that its state does not
- * hold starts again at its FROM. Where that differs from the group's
- * offset, the group is told at once. */
+/* Where p starts, from the group's committed offset of it (ctp, as
+ * rd_kafka_committed() answered): the group's offset (another member's
+ * progress) or the state's, whichever is newer, else startingOffsets; a
+ * claim of this query's own that the state does not hold starts again at
+ * its FROM. Where that differs from the group's offset, fix gets a claim
+ * of it, to tell the group. */
+static int64_t start_offset(struct kafka_src *k, struct part *p,
+                            const rd_kafka_topic_partition_t *ctp,
+                            rd_kafka_topic_partition_list_t *fix)
+{
+    int64_t c = ctp->err ? RD_KAFKA_OFFSET_INVALID : ctp->offset;
+    int64_t from = own_claim(k, ctp);
+    int64_t best = p->restored > c ? p->restored : c;
+    if (from >= 0) /* ours: the state says how much of it was counted */
+        best = p->restored > from ? p->restored : from;
+    p->claimed = c;
+    if (best < 0)
+        return k->starting;
+    p->next = p->restored = best;
+    if (best != c)
+        add_claim(k, fix, p, best, best);
+    return best;
+}
+
+/* Commit fix's claims (see start_offset); a later hand-over tries again if
+ * that fails (see commit_to_kafka). Frees fix. */
+static void tell_group(struct kafka_src *k, rd_kafka_topic_partition_list_t *fix)
+{
+    if (fix->cnt && commit_sync(k, fix) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int i = 0; i < fix->cnt; i++) {
+            struct part *p = find_part(k, fix->elems[i].topic, fix->elems[i].partition, false);
+            if (p)
+                p->claimed = fix->elems[i].offset;
+        }
+    rd_kafka_topic_partition_list_destroy(fix);
+}
+
+static const char *offset_name(int64_t offset)
+{
+    return offset == RD_KAFKA_OFFSET_BEGINNING ? "earliest "
+           : offset == RD_KAFKA_OFFSET_END     ? "latest "
+                                               : "";
+}
+
+/* Set each newly assigned partition's start (start_offset). When the
+ * group's offsets cannot be read, the partitions are assigned where the
+ * state has them, to be paused (pause_unsettled) until a pull reads the
+ * group's (settle). */
 static void choose_offsets(rd_kafka_t *rk, struct kafka_src *k,
                            rd_kafka_topic_partition_list_t *list)
 {
     rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(list);
     rd_kafka_topic_partition_list_t *fix = rd_kafka_topic_partition_list_new(list->cnt + 1);
-    /* Unread, the group's offsets are not known: they are not overwritten
-     * with the state's at once (another member may be ahead of them). */
     rd_kafka_resp_err_t ce = rd_kafka_committed(rk, committed, 10000);
     if (ce)
-        wcs_warn("%s: cannot read the group's committed offsets (%s); starting from the state's "
-                 "and startingOffsets, and leaving the group's as they are",
+        wcs_warn("%s: cannot read the group's committed offsets (%s); not reading the "
+                 "partitions assigned until they can be read",
                  k->desc, rd_kafka_err2str(ce));
     for (int i = 0; i < list->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &list->elems[i];
         struct part *p = find_part(k, tp->topic, tp->partition, true);
-        int64_t c =
-            ce || committed->elems[i].err ? RD_KAFKA_OFFSET_INVALID : committed->elems[i].offset;
-        int64_t from = own_claim(k, &committed->elems[i]);
-        int64_t mine = p ? p->restored : -1, best = mine > c ? mine : c;
-        if (from >= 0) /* ours: the state says how much of it was counted */
-            best = mine > from ? mine : from;
-        tp->offset = best >= 0 ? best : k->starting;
-        if (!p)
+        if (!p) /* out of memory: librdkafka reads the group's offset */
             continue;
         p->assigned = true;
-        p->claimed = c;
-        if (tp->offset >= 0) {
-            p->next = p->restored = tp->offset;
-            if (tp->offset != c && !ce)
-                add_claim(k, fix, p, tp->offset, tp->offset);
-        }
+        p->unsettled = ce != RD_KAFKA_RESP_ERR_NO_ERROR;
+        p->claimed = -1;
+        tp->offset = p->unsettled ? (p->restored >= 0 ? p->restored : k->starting)
+                                  : start_offset(k, p, &committed->elems[i], fix);
         int64_t lo, hi;
         if (k->available_now && p->end < 0 &&
             rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition, &lo, &hi, 10000) ==
@@ -217,22 +256,69 @@ static void choose_offsets(rd_kafka_t *rk, struct kafka_src *k,
             if (tp->offset < 0)
                 p->next = tp->offset == RD_KAFKA_OFFSET_BEGINNING ? lo : hi;
         }
-        wcs_info("%s: assigned %s/%" PRId32 " from offset %s%" PRId64, k->desc, tp->topic,
-                 tp->partition,
-                 tp->offset == RD_KAFKA_OFFSET_BEGINNING ? "earliest "
-                 : tp->offset == RD_KAFKA_OFFSET_END     ? "latest "
-                                                         : "",
-                 tp->offset < 0 ? (int64_t)0 : tp->offset);
+        if (!p->unsettled)
+            wcs_info("%s: assigned %s/%" PRId32 " from offset %s%" PRId64, k->desc, tp->topic,
+                     tp->partition, offset_name(tp->offset), tp->offset < 0 ? 0 : tp->offset);
     }
     rd_kafka_topic_partition_list_destroy(committed);
-    /* A later hand-over tries again if this fails (see commit_to_kafka). */
-    if (fix->cnt && commit_sync(k, fix) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        for (int i = 0; i < fix->cnt; i++) {
-            struct part *p = find_part(k, fix->elems[i].topic, fix->elems[i].partition, false);
-            if (p)
-                p->claimed = fix->elems[i].offset;
+    tell_group(k, fix);
+}
+
+/* The partitions assigned whose group offsets are not known, or NULL. */
+static rd_kafka_topic_partition_list_t *unsettled(const struct kafka_src *k)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    for (size_t i = 0; i < k->nparts; i++)
+        if (k->parts[i].assigned && k->parts[i].unsettled) {
+            if (!l)
+                l = rd_kafka_topic_partition_list_new(4);
+            rd_kafka_topic_partition_list_add(l, k->parts[i].topic, k->parts[i].partition);
         }
-    rd_kafka_topic_partition_list_destroy(fix);
+    return l;
+}
+
+static void pause_unsettled(struct kafka_src *k)
+{
+    rd_kafka_topic_partition_list_t *l = unsettled(k);
+    if (l) {
+        rd_kafka_pause_partitions(k->rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+}
+
+/* Ask the group again for the offsets of the unsettled partitions (at most
+ * once a second, waiting up to SETTLE_WAIT_MS); once it answers they start
+ * where start_offset says and are read. */
+#define SETTLE_WAIT_MS 1000
+static void settle(struct kafka_src *k)
+{
+    int64_t now = wcs_now_ns();
+    rd_kafka_topic_partition_list_t *l = now >= k->settle_at_ns ? unsettled(k) : NULL;
+    if (!l)
+        return;
+    if (rd_kafka_committed(k->rk, l, SETTLE_WAIT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        k->settle_at_ns = now + 1000000000;
+        rd_kafka_topic_partition_list_destroy(l);
+        return;
+    }
+    rd_kafka_topic_partition_list_t *fix = rd_kafka_topic_partition_list_new(l->cnt);
+    for (int i = 0; i < l->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &l->elems[i];
+        struct part *p = find_part(k, tp->topic, tp->partition, false);
+        int64_t at = start_offset(k, p, tp, fix);
+        if (at < 0 && p->next >= 0) /* startingOffsets, resolved at the assignment */
+            at = p->next;
+        p->unsettled = false;
+        tp->offset = at;
+        wcs_info("%s: read the group's offset of %s/%" PRId32 "; starting from offset %s%" PRId64,
+                 k->desc, tp->topic, tp->partition, offset_name(at), at < 0 ? 0 : at);
+    }
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(k->rk, l, 5000);
+    if (e)
+        rd_kafka_error_destroy(e);
+    rd_kafka_resume_partitions(k->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    tell_group(k, fix);
 }
 
 /* Before a hand-over: where the group's offset of one of `list`'s
@@ -244,7 +330,7 @@ static void commit_to_kafka(struct kafka_src *k, const rd_kafka_topic_partition_
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(list->cnt + 1);
     for (int i = 0; i < list->cnt; i++) {
         struct part *p = find_part(k, list->elems[i].topic, list->elems[i].partition, false);
-        if (p && p->restored >= 0 && p->restored != p->claimed)
+        if (p && !p->unsettled && p->restored >= 0 && p->restored != p->claimed)
             add_claim(k, l, p, p->restored, p->restored);
     }
     rd_kafka_resp_err_t e = l->cnt ? commit_sync(k, l) : RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -264,7 +350,7 @@ static void give_up(rd_kafka_t *rk, struct kafka_src *k, rd_kafka_topic_partitio
     for (int i = 0; i < list->cnt; i++) {
         struct part *p = find_part(k, list->elems[i].topic, list->elems[i].partition, false);
         if (p)
-            p->assigned = false;
+            p->assigned = p->unsettled = false;
     }
     if (strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0) {
         rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, list);
@@ -290,6 +376,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         } else {
             rd_kafka_assign(rk, list);
         }
+        pause_unsettled(k);
         return;
     }
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
@@ -597,7 +684,7 @@ static void set_quotas(struct kafka_src *k)
         int64_t lo = -1, hi = -1, at;
         p->quota = p->lag = -1;
         p->took = 0;
-        if (!p->assigned || !known) /* one unknown lag is enough: ask no more */
+        if (!p->assigned || p->unsettled || !known) /* one unknown lag is enough */
             continue;
         /* The watermarks librdkafka cached from its fetches; a partition
          * not fetched yet (or whose low mark was not reported) is asked. */
@@ -741,6 +828,7 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
     size_t text_before = p->text->len;
     uint64_t cuts_before = k->fr.cuts;
     p->start = NULL;
+    settle(k);
     if (k->max_per_trigger && k->taken == 0 && !k->quotas_set && !k->unshared)
         set_quotas(k);
     for (size_t i = 0; i < k->nparts; i++) {
@@ -780,7 +868,8 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
             wcs_err(err, errlen, "%s: out of memory", src->desc);
             return -1;
         }
-        if (pt->end >= 0 && m->offset >= pt->end) { /* past the available-now end */
+        /* Fetched before its pause took effect, or past the available-now end. */
+        if (pt->unsettled || (pt->end >= 0 && m->offset >= pt->end)) {
             hold(k, pt, m->offset);
             rd_kafka_message_destroy(m);
             continue;

@@ -8,7 +8,8 @@
 # so rebalances land while batches are read, with eager and with
 # cooperative assignment: the three states together hold every word
 # exactly once. (3) wcstream is killed (-9) while the brokers are down and
-# started again once they are back: exact counts.
+# started again once they are back: exact counts. (4) A member joins while
+# the group's offsets cannot be read: it waits for them, exactly once.
 #
 # The local broker is librdkafka's mock cluster, which keeps its topics in
 # memory: killing its process would lose them, which tests nothing about a
@@ -20,7 +21,7 @@
 # replays the same choices (the timing still differs).
 . "$(dirname "$0")/lib.sh"
 
-start_broker --topic flap:4 --topic eager:4 --topic coop:4 --topic dead:2
+start_broker --topic flap:4 --topic eager:4 --topic coop:4 --topic dead:2 --topic fetch:2
 # The mock's rebalances wait session.timeout.ms - 1 s for the members.
 SESSION_MS=4000
 opts="kafka.session.timeout.ms=$SESSION_MS&kafka.heartbeat.interval.ms=400"
@@ -232,5 +233,31 @@ stop_wcs
 [ "$WCS_RC" = 0 ] || fail "exit $WCS_RC after the restart"
 check_counts dead.db d1.txt d2.txt
 check_offsets dead.db dead
+
+# 4. The group's offsets cannot be read when partitions are assigned: the
+# member must not start from its own state, behind another member's
+# progress, and count that again. Member A counts f1 in group "fetch"; B,
+# with a new state, joins while every OffsetFetch fails (SIGWINCH to the
+# broker), holds its partitions unread, and starts from A's offsets once
+# the group answers again: A and B together hold f1 and f2 once.
+make_text 200000 40 >f1.txt
+make_text 100000 41 >f2.txt
+produce_lines fetch 2 f1.txt 20
+furi="kafka://$BROKER/fetch?group=fetch&startingOffsets=earliest&$opts"
+"$WCSTREAM" --source "$furi" --state fa.db --trigger available-now >/dev/null 2>fa.err ||
+    fail "member A: exit $?: $(tail -3 fa.err)"
+produce_lines fetch 2 f2.txt 20
+kill -WINCH "$BROKER_PID"
+start_wcs --source "$furi" --state fb.db --trigger 100ms
+wait_for "$TEST_OUT/err.txt" "cannot read the group's committed offsets" 60
+sleep 2
+[ "$(last_batch fb.db)" = -1 ] || fail "B read before it knew the group's offsets"
+kill -WINCH "$BROKER_PID"
+wait_for "$TEST_OUT/err.txt" "read the group's offset of fetch/1" 30
+wait_total fb.db "$(count_words f2.txt)" 30
+sleep 0.5
+stop_wcs
+[ "$WCS_RC" = 0 ] || fail "member B: exit $WCS_RC"
+check_counts fa.db+fb.db f1.txt f2.txt
 log "${SECONDS}s in all"
 echo ok

@@ -8,7 +8,9 @@
  * file, and runs until SIGTERM or SIGINT. SIGUSR1 takes every broker down
  * (connections are dropped and refused), SIGUSR2 brings them back: the
  * tests use that for broker outages. SIGHUP makes the --vanishing topic
- * unknown to the cluster's metadata, as if it had been deleted.
+ * unknown to the cluster's metadata, as if it had been deleted. SIGWINCH
+ * makes every OffsetFetch request fail until the next SIGWINCH: a group
+ * coordinator that cannot tell the committed offsets for a while.
  *
  *   kafka_broker [--brokers N] [--topic NAME:PARTITIONS]... [--bootstrap-file PATH]
  *                [--vanishing TOPIC]
@@ -17,6 +19,7 @@
  * transactions accepted but not isolated, no CreateTopics admin API.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +28,11 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-static volatile sig_atomic_t stop, down, up, vanish;
+/* OffsetFetch's ApiKey in the protocol, and how many of its requests
+ * "every" is. */
+enum { OFFSET_FETCH = 9, FETCH_ERRORS = 100000 };
+
+static volatile sig_atomic_t stop, down, up, vanish, fetch_errors;
 
 static void on_signal(int sig)
 {
@@ -35,6 +42,8 @@ static void on_signal(int sig)
         up = 1;
     else if (sig == SIGHUP)
         vanish = 1;
+    else if (sig == SIGWINCH)
+        fetch_errors = 1;
     else
         stop = 1;
 }
@@ -120,6 +129,11 @@ int main(int argc, char **argv)
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGUSR2, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGWINCH, &sa, NULL);
+    static rd_kafka_resp_err_t errs[FETCH_ERRORS];
+    for (size_t i = 0; i < FETCH_ERRORS; i++)
+        errs[i] = RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+    bool fetch_failing = false;
     while (!stop) {
         usleep(50000);
         if (down) {
@@ -136,6 +150,15 @@ int main(int argc, char **argv)
             vanish = 0;
             rd_kafka_mock_topic_set_error(mc, vanishing, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
             fprintf(stderr, "kafka_broker: topic %s vanished\n", vanishing);
+        }
+        if (fetch_errors) {
+            fetch_errors = 0;
+            fetch_failing = !fetch_failing;
+            if (fetch_failing)
+                rd_kafka_mock_push_request_errors_array(mc, OFFSET_FETCH, FETCH_ERRORS, errs);
+            else
+                rd_kafka_mock_clear_request_errors(mc, OFFSET_FETCH);
+            fprintf(stderr, "kafka_broker: OffsetFetch %s\n", fetch_failing ? "fails" : "works");
         }
     }
     rd_kafka_mock_cluster_destroy(mc);
