@@ -41,6 +41,7 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -566,6 +567,15 @@ static int db_open(const char *path, sqlite3 **db, int flags)
     return sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL);
 }
 
+/* The name of the file SQLite keeps next to path's with suffix: next to
+ * the target when path is a symlink, as SQLite resolves it. */
+static void sibling(const char *path, const char *suffix, char *out, size_t outlen)
+{
+    char *real = realpath(path, NULL);
+    snprintf(out, outlen, "%s%s", real ? real : path, suffix);
+    free(real);
+}
+
 /* A rollback journal next to the file is hot when its writer died in a
  * transaction: the first read on a connection that may write rolls it
  * back, rewriting the file, before anything can tell whose file it is.
@@ -578,8 +588,8 @@ static int check_journal(const char *path, char *err, size_t errlen)
 {
     static const unsigned char magic[8] = {0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7};
     unsigned char head[20]; /* magic, records, nonce, pages before the transaction */
-    char journal[4096];
-    snprintf(journal, sizeof(journal), "%s-journal", path);
+    char journal[PATH_MAX + 16];
+    sibling(path, "-journal", journal, sizeof(journal));
     int fd = open(journal, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
@@ -630,8 +640,8 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
     sqlite3_busy_timeout(st->db, 5000);
     /* A WAL left by another connection may be someone else's: until the
      * file is known to be ours, closing must not checkpoint it into it. */
-    char wal[4096];
-    snprintf(wal, sizeof(wal), "%s-wal", path);
+    char wal[PATH_MAX + 16];
+    sibling(path, "-wal", wal, sizeof(wal));
     bool had_wal = !memory && access(wal, F_OK) == 0;
     sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, had_wal, NULL);
     int64_t version;

@@ -1132,6 +1132,11 @@ Test(state, refuses_a_database_with_a_hot_journal, .init = st_setup, .fini = st_
     cr_assert_eq(stat(st_path("crashed.db-journal"), &sb), 0, "no journal left behind");
     cr_assert_gt(sb.st_size, 0);
     st_refused(path, "rollback journal");
+    /* Through a symlink too: SQLite keeps the journal next to the target. */
+    const char *link = st_path("link.db");
+    cr_assert_eq(symlink(path, link), 0);
+    st_refused(link, "rollback journal");
+    cr_expect_eq(stat(st_path("crashed.db-journal"), &sb), 0, "the journal was rolled back");
 }
 
 Test(state, refuses_a_newer_schema, .init = st_setup, .fini = st_cleanup)
