@@ -5,7 +5,7 @@
  * Spark's socket source; when the server is not there or goes away it
  * retries with capped exponential backoff (Spark would die; a service
  * should not). listen://HOST:PORT accepts up to maxClients clients (epoll),
- * each a stream of lines (`nc HOST PORT < book.txt`); one more is accepted
+ * each a stream of lines (`nc -N HOST PORT < book.txt`); one more is accepted
  * and closed at once, and counted. Both read on a thread of their own into
  * an inbox (inbox.h) that the engine drains at each trigger. Neither is
  * replayable: a crash loses what was not committed.
@@ -491,7 +491,7 @@ static int listen_init(struct wcs_source *src, struct wcs_uri *uri,
         return -1;
     }
     s->running = true;
-    wcs_info("%s: listening; send text with: nc %s %s < FILE", src->desc, s->host, s->port);
+    wcs_info("%s: listening; send text with: nc -N %s %s < FILE", src->desc, s->host, s->port);
     return 0;
 }
 
@@ -547,7 +547,7 @@ const struct wcs_source_plugin wcs_source_socket = {
 
 const struct wcs_source_plugin wcs_source_listen = {
     .scheme = "listen",
-    .usage = "listen://HOST:PORT     accept clients (nc HOST PORT < FILE); options\n"
+    .usage = "listen://HOST:PORT     accept clients (nc -N HOST PORT < FILE); options\n"
              "                         maxClients=N (1024), clientBuffer=SIZE (256KiB)",
     .init = listen_init,
     .pull = sock_pull,
