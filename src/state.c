@@ -275,8 +275,15 @@ static int adopt(struct wcs_state *st, const char *path, int64_t *version, char 
     if (query_int(st, "PRAGMA application_id", &app_id) < 0 ||
         query_int(st, "PRAGMA user_version", version) < 0 ||
         query_int(st, "SELECT count(*) FROM sqlite_schema", &objects) < 0) {
-        wcs_err(err, errlen, "%s is not a wcstream state database (%s); refusing to touch it", path,
-                sqlite3_errmsg(st->db));
+        int code = sqlite3_errcode(st->db) & 0xff; /* the primary code */
+        if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
+            wcs_err(err, errlen, "%s is not a wcstream state database (%s); refusing to touch it",
+                    path, sqlite3_errmsg(st->db));
+        else if (code == SQLITE_READONLY) /* its -wal and -shm go next to it */
+            wcs_err(err, errlen, "cannot write state %s: %s (its directory must be writable too)",
+                    path, sqlite3_errmsg(st->db));
+        else
+            wcs_err(err, errlen, "cannot read state %s: %s", path, sqlite3_errmsg(st->db));
         return -1;
     }
     if (app_id == 0 && *version == 0 && objects == 0) {

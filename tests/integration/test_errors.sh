@@ -113,6 +113,18 @@ if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
         >out.txt 2>err.txt || rc=$?
     [ "$rc" = 1 ] && grep -q "cannot write state" err.txt || fail "read-only state: $rc $(cat err.txt)"
     [ "$(sql ro.db 'select count(*) from word_counts')" = 1 ] || fail "read-only state changed"
+    # A state it may write in a directory it may not: SQLite's -wal and
+    # -shm go next to the file. Not called "not a wcstream state".
+    mkdir rodir && "$WCSTREAM" --source stdin --trigger available-now --state rodir/s.db <<<"a" \
+        >/dev/null 2>&1
+    chmod 666 rodir/s.db && chmod 555 rodir
+    rc=0
+    setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        "$WCSTREAM" --source stdin --trigger available-now --state "$TEST_OUT/rodir/s.db" <<<"b" \
+        >out.txt 2>err.txt || rc=$?
+    [ "$rc" = 1 ] && grep -q "cannot write state .*its directory must be writable" err.txt ||
+        fail "state in a read-only directory: $rc $(cat err.txt)"
+    chmod 755 rodir
 fi
 rc=0
 "$WCSTREAM" --source stdin --state /proc/wcstream-test.db </dev/null >/dev/null 2>err.txt || rc=$?
