@@ -44,6 +44,7 @@ struct file_src {
     bool available_now;
     bool scanned; /* available-now: the file list is taken once */
     bool drained; /* the last pull found nothing left to read */
+    bool gone;    /* the directory is gone (waited for, logged once) */
     struct file_entry *files;
     size_t nfiles, cap;
     struct wcs_framer fr;
@@ -87,16 +88,26 @@ static struct file_entry *add(struct file_src *f, const char *name, int64_t offs
     return &f->files[i];
 }
 
-/* Learn the directory's files (or the one file). 0, or -1 with err. */
+/* Learn the directory's files (or the one file). A directory that is gone
+ * is waited for, as a missing file is. 0, or -1 with err. */
 static int scan(struct file_src *f, const char *desc, char *err, size_t errlen)
 {
     if (!f->is_dir)
         return add(f, f->path, 0) ? 0 : (snprintf(err, errlen, "out of memory"), -1);
     DIR *d = opendir(f->path);
+    if (!d && errno == ENOENT) {
+        if (!f->gone)
+            wcs_warn("%s: directory %s is gone; waiting for it to come back", desc, f->path);
+        f->gone = true;
+        return 0;
+    }
     if (!d) {
         snprintf(err, errlen, "%s: cannot read directory %s: %s", desc, f->path, strerror(errno));
         return -1;
     }
+    if (f->gone)
+        wcs_info("%s: directory %s is back", desc, f->path);
+    f->gone = false;
     struct dirent *de;
     char name[4096];
     int r = 0;

@@ -1,7 +1,8 @@
 # file:// sources: a file, a directory read in name order, new files and
 # appended bytes picked up while running, restarts that resume exactly at
 # the committed offsets, and kill -9 at 40 random moments losing and doubling
-# nothing (the offsets commit in the same transaction as the counts).
+# nothing (the offsets commit in the same transaction as the counts); a
+# watched directory that goes away and comes back.
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p in
@@ -128,6 +129,21 @@ printf 'bye\n' >short.txt
 grep -q "short.txt is shorter than the 12 bytes read of it" err.txt || fail "no warning: $(cat err.txt)"
 [ "$(sql t.db "select count from word_counts where word = 'bye'")" = 1 ] ||
     fail "the truncated file was not read again: $(sql t.db 'select * from word_counts')"
+
+# A watched directory that goes away is waited for: the query goes on, and
+# reads the directory's files again once it is back.
+mkdir -p vanish
+printf 'alpha beta\n' >vanish/1.txt
+start_wcs --source "file://$TEST_OUT/vanish" --trigger 100ms --state vanish.db
+wait_total vanish.db 2 20
+rm -rf vanish
+wait_for "$TEST_OUT/err.txt" "directory .*vanish is gone; waiting for it to come back" 20
+sleep 0.3
+mkdir -p vanish.tmp && printf 'gamma\n' >vanish.tmp/2.txt && mv vanish.tmp vanish
+wait_total vanish.db 3 20
+stop_wcs
+[ "$WCS_RC" = 0 ] || fail "vanished directory: exit $WCS_RC: $(cat err.txt)"
+grep -q "directory .*vanish is back" err.txt || fail "no word of the directory's return"
 
 # A path that does not exist is a clear error.
 "$WCSTREAM" --source "file://$TEST_OUT/nope" --state x.db >/dev/null 2>err.txt && fail "missing path accepted"
