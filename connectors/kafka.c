@@ -521,6 +521,10 @@ static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct 
     rd_kafka_conf_t *conf = wcs_kafka_conf(uri, t.brokers, defaults, k, &r, err, errlen);
     if (!conf)
         return r;
+    if ((r = wcs_uri_check_unused(uri, err, errlen)) < 0) { /* before it connects */
+        rd_kafka_conf_destroy(conf);
+        return r;
+    }
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_error_cb(conf, on_client_error);
     char why[512];

@@ -261,6 +261,8 @@ static int client_init(struct wcs_source *src, struct wcs_uri *uri,
     if (r < 0)
         return r;
     struct sock_src *s = src->ctx;
+    if ((r = wcs_uri_check_unused(uri, err, errlen)) < 0) /* before it dials */
+        return r;
     r = wcs_inbox_thread(&s->tid, client_thread, s);
     if (r < 0) {
         snprintf(err, errlen, "%s: cannot start a thread: %s", src->desc, strerror(-r));
@@ -452,6 +454,8 @@ static int listen_init(struct wcs_source *src, struct wcs_uri *uri,
         wcs_uri_get_size(uri, "clientBuffer", 64, (size_t)64 << 20, &s->client_buffer, err,
                          errlen) < 0)
         return WCS_EUSAGE;
+    if ((r = wcs_uri_check_unused(uri, err, errlen)) < 0) /* before the port is taken */
+        return r;
     check_fd_limit(s);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
     int rc = getaddrinfo(s->host, s->port, &hints, &res);

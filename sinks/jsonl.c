@@ -86,7 +86,8 @@ static int jsonl_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs
                  uri->text);
         return WCS_EUSAGE;
     }
-    if (wcs_uri_get_size(uri, "topN", 0, WCS_TOPK_MAX, &top_n, err, errlen) < 0)
+    if (wcs_uri_get_size(uri, "topN", 0, WCS_TOPK_MAX, &top_n, err, errlen) < 0 ||
+        wcs_uri_check_unused(uri, err, errlen) < 0) /* before the file is made */
         return WCS_EUSAGE;
     jl = calloc(1, sizeof(*jl));
     if (!jl || !(jl->path = strdup(uri->target))) {

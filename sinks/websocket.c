@@ -1061,7 +1061,8 @@ static int ws_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_si
     if (wcs_uri_host_port(target, ws->host, sizeof(ws->host), &ws->port, err, errlen) < 0 ||
         wcs_uri_get_size(uri, "topN", 1, 100, &ws->top_n, err, errlen) < 0 ||
         wcs_uri_get_size(uri, "maxUpdated", 0, 10000, &ws->max_updated, err, errlen) < 0 ||
-        wcs_uri_get_size(uri, "maxClients", 1, 100000, &max_clients, err, errlen) < 0)
+        wcs_uri_get_size(uri, "maxClients", 1, 100000, &max_clients, err, errlen) < 0 ||
+        wcs_uri_check_unused(uri, err, errlen) < 0) /* before the port is taken */
         return WCS_EUSAGE;
     ws->max_clients = (unsigned)max_clients;
     if (token && !token_ok(token)) {
