@@ -538,7 +538,8 @@ static int api_top(struct ws_sink *ws, struct lws *wsi, struct wcs_buf *body)
     int rc;
 
     if (!n)
-        return respond_error(ws, wsi, 400, "n must be a whole number from 1 to 1000");
+        return respond_error(ws, wsi, 400,
+                             "n must be a whole number from 1 (at most 1000 words are given)");
     pthread_mutex_lock(&b->mu);
     rc = wcs_buf_printf(body, "{\"batchId\":%" PRId64 ",\"top\":", b->batch_id);
     if (rc == 0)
@@ -556,7 +557,8 @@ static int api_progress(struct ws_sink *ws, struct lws *wsi, struct wcs_buf *bod
     int rc;
 
     if (!n)
-        return respond_error(ws, wsi, 400, "n must be a whole number from 1 to 120");
+        return respond_error(ws, wsi, 400,
+                             "n must be a whole number from 1 (at most 120 batches are given)");
     pthread_mutex_lock(&b->mu);
     size_t skip = b->hist_n > n ? b->hist_n - n : 0;
     rc = wcs_buf_printf(body, "[");
@@ -1151,8 +1153,9 @@ static int ws_start(struct wcs_sink *sk, const struct wcs_result *rec, char *err
         return -1;
     }
     ws->running = true;
-    wcs_info("dashboard on http://%s:%u/ (websocket /ws, API /api, metrics /metrics)", ws->host,
-             ws->port);
+    bool v6 = strchr(ws->host, ':') != NULL; /* an IPv6 address goes in brackets */
+    wcs_info("dashboard on http://%s%s%s:%u/ (websocket /ws, API /api, metrics /metrics)",
+             v6 ? "[" : "", ws->host, v6 ? "]" : "", ws->port);
     return 0;
 }
 

@@ -141,6 +141,15 @@ expect 404 "$H/pipe" -m 5
 [ "$(curl -sf -m 5 "$H/healthz")" = ok ] || fail "the server hangs after a FIFO"
 stop_wcs
 
+# IPv6 loopback, where the machine has it: the logged URL is one a
+# browser takes, the address in brackets.
+if $PY -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+    start_wcs --source "listen://127.0.0.1:$port" --sink "ws://[::1]:$http" --state :memory:
+    wait_for err.txt "dashboard on http://\[::1\]:$http/" 10
+    [ "$(curl -sf -m 5 "http://[::1]:$http/healthz")" = ok ] || fail "the dashboard on ::1"
+    stop_wcs
+fi
+
 log "with a token: 401 without it; query, cookie and Bearer header let in"
 T='s3+cr3t' # a '+' in a query is a space to lws
 start_wcs --source "listen://127.0.0.1:$port" --sink "ws://127.0.0.1:$http?token=$T" \
