@@ -671,7 +671,8 @@ static int metrics_text(struct ws_sink *ws, struct wcs_buf *out)
                  (int64_t)b->batches);
     rc |= scalar(out, "wcstream_input_rows_total", "counter", "Lines read by all sources.",
                  (int64_t)b->input_rows);
-    rc |= scalar(out, "wcstream_input_bytes_total", "counter", "Bytes read by all sources.",
+    rc |= scalar(out, "wcstream_input_bytes_total", "counter",
+                 "Bytes of the lines read by all sources, each with one line end.",
                  (int64_t)b->input_bytes);
     rc |= wcs_buf_printf(out, "# HELP wcstream_batch_duration_seconds Time from trigger to "
                               "acknowledged batch.\n"
