@@ -692,7 +692,7 @@ static int metrics_text(struct ws_sink *ws, struct wcs_buf *out)
     rc |= per_source(out, b, "wcstream_source_input_rows_total", "counter",
                      "Lines read, per source.", SOURCE_ROWS);
     rc |= per_source(out, b, "wcstream_source_input_bytes_total", "counter",
-                     "Bytes read, per source.", SOURCE_BYTES);
+                     "Bytes of the lines read, per source.", SOURCE_BYTES);
     rc |= per_source(out, b, "wcstream_source_lag_offsets", "gauge",
                      "Largest partition lag behind the latest offset, per source that reports it.",
                      SOURCE_LAG);
