@@ -353,8 +353,11 @@ enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, cha
         case 'c':
             break;
         case '?': {
-            const char *arg = argv[optind - 1];
-            if (strncmp(arg, "--", 2) != 0) /* every short option is unknown */
+            /* Every short option is unknown, so one fails at the first
+             * letter of its word; with more letters after it ("-xy") glibc
+             * stays at that word instead of moving past it. */
+            const char *arg = argv[optind - 1], *at = optind < argc ? argv[optind] : "";
+            if (strncmp(arg, "--", 2) != 0 || (optopt && at[0] == '-' && at[1] == optopt))
                 wcs_err(err, errlen, "unknown option '-%c'", optopt);
             else if (optopt && strchr(arg, '='))
                 wcs_err(err, errlen, "option '%.*s' takes no value", (int)strcspn(arg, "="), arg);

@@ -299,13 +299,18 @@ Test(config, no_source)
 }
 
 /* An unknown short option is named as such, also inside a cluster
- * (glibc sets optopt for those too, and optind has not moved yet). */
+ * (glibc sets optopt for those too, and optind has not moved yet), and
+ * also after a long option, which the cluster's optind still points at. */
 Test(config, unknown_short_option_message)
 {
     char *argv[] = {"wcstream", "-x", "--source", "stdin"};
     cfg_usage(CFG_ARGC(argv), argv, "unknown option '-x'");
     char *argv2[] = {"wcstream", "-xy", "--source", "stdin"};
     cfg_usage(CFG_ARGC(argv2), argv2, "-x");
+    char *argv3[] = {"wcstream", "--source", "stdin", "--lowercase", "-xy"};
+    cfg_usage(CFG_ARGC(argv3), argv3, "unknown option '-x'");
+    char *argv4[] = {"wcstream", "--source=stdin", "-qz"};
+    cfg_usage(CFG_ARGC(argv4), argv4, "unknown option '-q'");
 }
 
 /* A value given to a flag that takes none is named as that mistake. */
