@@ -87,6 +87,7 @@ struct kafka_src {
     bool unshared;           /* its shares took nothing: the total bound only */
     int idle_pulls;          /* pulls in a row that took nothing while shares held */
     int64_t settle_at_ns;    /* when a pull asks the group for its offsets again */
+    int settle_wait_ms;      /* how long it waits for them then, 0: SETTLE_WAIT_MS */
     int64_t ts_min, ts_max;  /* message timestamps (ms) in the batch in hand */
     int64_t starting;        /* RD_KAFKA_OFFSET_BEGINNING or _END */
     char *query_id;          /* tags this state's claims in the group */
@@ -190,7 +191,7 @@ static int64_t start_offset(struct kafka_src *k, struct part *p,
                             const rd_kafka_topic_partition_t *ctp,
                             rd_kafka_topic_partition_list_t *fix)
 {
-    int64_t c = ctp->err ? RD_KAFKA_OFFSET_INVALID : ctp->offset;
+    int64_t c = ctp->offset; /* RD_KAFKA_OFFSET_INVALID: none */
     int64_t from = own_claim(k, ctp);
     int64_t best = p->restored > c ? p->restored : c;
     if (from >= 0) /* ours: the state says how much of it was counted */
@@ -243,8 +244,13 @@ static void choose_offsets(rd_kafka_t *rk, struct kafka_src *k,
         struct part *p = find_part(k, tp->topic, tp->partition, true);
         if (!p) /* out of memory: librdkafka reads the group's offset */
             continue;
+        rd_kafka_resp_err_t pe = ce ? ce : committed->elems[i].err;
+        if (pe && !ce)
+            wcs_warn("%s: cannot read the group's committed offset of %s/%" PRId32
+                     " (%s); not reading it until it can be read",
+                     k->desc, tp->topic, tp->partition, rd_kafka_err2str(pe));
         p->assigned = true;
-        p->unsettled = ce != RD_KAFKA_RESP_ERR_NO_ERROR;
+        p->unsettled = pe != RD_KAFKA_RESP_ERR_NO_ERROR;
         p->claimed = -1;
         tp->offset = p->unsettled ? (p->restored >= 0 ? p->restored : k->starting)
                                   : start_offset(k, p, &committed->elems[i], fix);
@@ -252,8 +258,8 @@ static void choose_offsets(rd_kafka_t *rk, struct kafka_src *k,
         if (k->available_now && p->end < 0 &&
             rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition, &lo, &hi, 10000) ==
                 RD_KAFKA_RESP_ERR_NO_ERROR) {
-            p->end = hi; /* the end it had when the query started */
-            if (tp->offset < 0)
+            p->end = hi;                         /* the end it had when the query started */
+            if (tp->offset < 0 && !p->unsettled) /* else settle() says where it starts */
                 p->next = tp->offset == RD_KAFKA_OFFSET_BEGINNING ? lo : hi;
         }
         if (!p->unsettled)
@@ -277,8 +283,21 @@ static rd_kafka_topic_partition_list_t *unsettled(const struct kafka_src *k)
     return l;
 }
 
-static void pause_unsettled(struct kafka_src *k)
+/* After an assignment of list: its partitions are read unless unsettled.
+ * A pause of this client's outlives a revocation, so one left from an
+ * earlier assignment (unsettled then, or held at a share or an end) is
+ * lifted here. */
+static void pause_unsettled(struct kafka_src *k, const rd_kafka_topic_partition_list_t *list)
 {
+    rd_kafka_topic_partition_list_t *go = rd_kafka_topic_partition_list_new(list->cnt + 1);
+    for (int i = 0; i < list->cnt; i++) {
+        struct part *p = find_part(k, list->elems[i].topic, list->elems[i].partition, false);
+        if (!p || !p->unsettled)
+            rd_kafka_topic_partition_list_add(go, list->elems[i].topic, list->elems[i].partition);
+    }
+    if (go->cnt)
+        rd_kafka_resume_partitions(k->rk, go);
+    rd_kafka_topic_partition_list_destroy(go);
     rd_kafka_topic_partition_list_t *l = unsettled(k);
     if (l) {
         rd_kafka_pause_partitions(k->rk, l);
@@ -286,39 +305,62 @@ static void pause_unsettled(struct kafka_src *k)
     }
 }
 
-/* Ask the group again for the offsets of the unsettled partitions (at most
- * once a second, waiting up to SETTLE_WAIT_MS); once it answers they start
- * where start_offset says and are read. */
-#define SETTLE_WAIT_MS 1000
+/* Ask the group again for the offsets of the unsettled partitions; once it
+ * answers they start where start_offset() says and are read. The engine's
+ * thread waits for the answer, up to SETTLE_WAIT_MS at first, doubling
+ * with each failure up to a second, with a second between tries, so a
+ * coordinator that stays away slows the other sources of the query as
+ * little as it can. */
+#define SETTLE_WAIT_MS     100
+#define SETTLE_WAIT_MAX_MS 1000
 static void settle(struct kafka_src *k)
 {
-    int64_t now = wcs_now_ns();
-    rd_kafka_topic_partition_list_t *l = now >= k->settle_at_ns ? unsettled(k) : NULL;
+    rd_kafka_topic_partition_list_t *l = wcs_now_ns() >= k->settle_at_ns ? unsettled(k) : NULL;
     if (!l)
         return;
-    if (rd_kafka_committed(k->rk, l, SETTLE_WAIT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        k->settle_at_ns = now + 1000000000;
-        rd_kafka_topic_partition_list_destroy(l);
-        return;
-    }
+    int wait = k->settle_wait_ms ? k->settle_wait_ms : SETTLE_WAIT_MS;
+    rd_kafka_resp_err_t e = rd_kafka_committed(k->rk, l, wait);
+    rd_kafka_topic_partition_list_t *go = rd_kafka_topic_partition_list_new(l->cnt);
     rd_kafka_topic_partition_list_t *fix = rd_kafka_topic_partition_list_new(l->cnt);
-    for (int i = 0; i < l->cnt; i++) {
+    for (int i = 0; !e && i < l->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &l->elems[i];
         struct part *p = find_part(k, tp->topic, tp->partition, false);
-        int64_t at = start_offset(k, p, tp, fix);
-        if (at < 0 && p->next >= 0) /* startingOffsets, resolved at the assignment */
-            at = p->next;
-        p->unsettled = false;
-        tp->offset = at;
-        wcs_info("%s: read the group's offset of %s/%" PRId32 "; starting from offset %s%" PRId64,
-                 k->desc, tp->topic, tp->partition, offset_name(at), at < 0 ? 0 : at);
+        int64_t at, lo, hi;
+        if (tp->err)
+            continue;
+        at = start_offset(k, p, tp, fix);
+        if (at < 0 && k->available_now) { /* startingOffsets, where it is now */
+            if (rd_kafka_query_watermark_offsets(k->rk, tp->topic, tp->partition, &lo, &hi, wait))
+                continue;
+            at = p->next = at == RD_KAFKA_OFFSET_BEGINNING ? lo : p->end >= 0 ? p->end : hi;
+        }
+        rd_kafka_topic_partition_list_add(go, tp->topic, tp->partition)->offset = at;
     }
-    rd_kafka_error_t *e = rd_kafka_seek_partitions(k->rk, l, 5000);
-    if (e)
-        rd_kafka_error_destroy(e);
-    rd_kafka_resume_partitions(k->rk, l);
+    rd_kafka_error_t *se = go->cnt ? rd_kafka_seek_partitions(k->rk, go, 5000) : NULL;
+    if (se)
+        rd_kafka_error_destroy(se);
+    for (int i = 0; !se && i < go->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &go->elems[i];
+        struct part *p = find_part(k, tp->topic, tp->partition, false);
+        if (tp->err) /* stays paused: the next try seeks again */
+            continue;
+        p->unsettled = false;
+        rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(one, tp->topic, tp->partition);
+        rd_kafka_resume_partitions(k->rk, one);
+        rd_kafka_topic_partition_list_destroy(one);
+        wcs_info("%s: read the group's offset of %s/%" PRId32 "; starting from offset %s%" PRId64,
+                 k->desc, tp->topic, tp->partition, offset_name(tp->offset),
+                 tp->offset < 0 ? 0 : tp->offset);
+    }
+    rd_kafka_topic_partition_list_destroy(go);
     rd_kafka_topic_partition_list_destroy(l);
     tell_group(k, fix);
+    bool left = false;
+    for (size_t i = 0; i < k->nparts; i++)
+        left |= k->parts[i].assigned && k->parts[i].unsettled;
+    k->settle_wait_ms = !left ? 0 : wait * 2 < SETTLE_WAIT_MAX_MS ? wait * 2 : SETTLE_WAIT_MAX_MS;
+    k->settle_at_ns = wcs_now_ns() + (left ? 1000000000 : 0);
 }
 
 /* Before a hand-over: where the group's offset of one of `list`'s
@@ -376,7 +418,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         } else {
             rd_kafka_assign(rk, list);
         }
-        pause_unsettled(k);
+        pause_unsettled(k, list);
         return;
     }
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
@@ -394,6 +436,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         return;
     }
     wcs_warn("%s: rebalance failed: %s", k->desc, rd_kafka_err2str(err));
+    for (size_t i = 0; i < k->nparts; i++)
+        k->parts[i].assigned = k->parts[i].unsettled = false;
     rd_kafka_assign(rk, NULL);
 }
 
@@ -852,7 +896,7 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
             /* Everything up to the end is read, even when the end offset is
              * a transaction marker and no message carries it. */
             struct part *pe = find_part(k, rd_kafka_topic_name(m->rkt), m->partition, false);
-            if (pe && pe->end >= 0 && m->offset >= pe->end && pe->next < pe->end)
+            if (pe && !pe->unsettled && pe->end >= 0 && m->offset >= pe->end && pe->next < pe->end)
                 pe->next = pe->end;
             rd_kafka_message_destroy(m);
             continue;
@@ -965,7 +1009,7 @@ static bool kafka_finished(struct wcs_source *src)
         return false;
     for (size_t i = 0; i < k->nparts; i++) {
         struct part *p = &k->parts[i];
-        if (p->assigned && (p->end < 0 || p->next < p->end))
+        if (p->assigned && (p->unsettled || p->end < 0 || p->next < p->end))
             return false;
     }
     return true;
@@ -978,7 +1022,8 @@ static void kafka_commit(struct wcs_source *src)
     for (size_t i = 0; i < k->nparts; i++) {
         struct part *p = &k->parts[i];
         p->dirty = false;
-        p->restored = p->next;
+        if (!p->unsettled) /* else where it starts is not known yet */
+            p->restored = p->next;
     }
     release_quotas(k);
     k->unshared = false; /* the next batch is planned afresh */

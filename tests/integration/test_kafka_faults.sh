@@ -259,5 +259,20 @@ sleep 0.5
 stop_wcs
 [ "$WCS_RC" = 0 ] || fail "member B: exit $WCS_RC"
 check_counts fa.db+fb.db f1.txt f2.txt
+# The same with available-now and startingOffsets=latest: C must not take
+# its partitions for read to their end before it knows where they start.
+make_text 100000 42 >f3.txt
+produce_lines fetch 2 f3.txt 20
+kill -WINCH "$BROKER_PID"
+start_wcs --source "kafka://$BROKER/fetch?group=fetch&$opts" --state fc.db --trigger available-now
+wait_for "$TEST_OUT/err.txt" "cannot read the group's committed offsets" 60
+sleep 2
+kill -0 "$WCS_PID" 2>/dev/null || fail "C ended before it knew the group's offsets"
+kill -WINCH "$BROKER_PID"
+WCS_RC=0
+wait "$WCS_PID" || WCS_RC=$?
+WCS_PID=
+[ "$WCS_RC" = 0 ] || fail "member C: exit $WCS_RC"
+check_counts fa.db+fb.db+fc.db f1.txt f2.txt f3.txt
 log "${SECONDS}s in all"
 echo ok
