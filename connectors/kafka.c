@@ -546,9 +546,8 @@ static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct 
 
     /* The default group is stable per query: two queries never share one
      * by accident, and a restart rejoins its own. */
-    char group[300];
-    const char *g = wcs_uri_get(uri, "group");
-    snprintf(group, sizeof(group), "%s", g ? g : env->query_id);
+    const char *group = wcs_uri_get(uri, "group");
+    group = group ? group : env->query_id;
 
     /* Key, value pairs. */
     /* clang-format off */
@@ -565,6 +564,13 @@ static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct 
     rd_kafka_conf_t *conf = wcs_kafka_conf(uri, t.brokers, defaults, k, &r, err, errlen);
     if (!conf)
         return r;
+    char id[2];
+    size_t idlen = sizeof(id); /* the group, as kafka.group.id may have set it; "" is unset */
+    if (rd_kafka_conf_get(conf, "group.id", id, &idlen) != RD_KAFKA_CONF_OK || idlen <= 1) {
+        wcs_err(err, errlen, "%s: the consumer group must not be empty", src->desc);
+        rd_kafka_conf_destroy(conf);
+        return WCS_EUSAGE;
+    }
     if ((r = wcs_uri_check_unused(uri, err, errlen)) < 0) { /* before it connects */
         rd_kafka_conf_destroy(conf);
         return r;

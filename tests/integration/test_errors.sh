@@ -35,6 +35,9 @@ usage_error "unknown option 'topn'" --source stdin --sink "jsonl://$TEST_OUT/typ
 [ ! -e typo.jsonl ] || fail "a misspelt jsonl option made the file"
 usage_error "unknown option 'bogus'" --source "kafka://127.0.0.1:9/t?bogus=1"
 usage_error "unknown option 'bogus'" --source stdin --sink "kafka://127.0.0.1:9/t?bogus=1"
+# An empty consumer group made a consumer with no group (and a crash).
+usage_error "consumer group must not be empty" --source "kafka://127.0.0.1:9/t?group="
+usage_error "consumer group must not be empty" --source "kafka://127.0.0.1:9/t?kafka.group.id="
 usage_error "not HOST:PORT" --source socket://localhost
 usage_error "config nope.json" --source stdin --config nope.json
 usage_error "unexpected argument 'extra'" --source stdin extra
