@@ -450,7 +450,8 @@ static void phase(struct wcs_progress *pr, enum wcs_phase ph, int64_t ns)
     pr->phases_done |= 1u << ph;
 }
 
-/* Step 3, retried with backoff while it fails (a full disk, a locked file):
+/* Step 3, retried with backoff while it fails (a full disk, a locked file;
+ * not a damaged file, which no retry mends):
  * the batch stays in memory and no next batch is handed over meanwhile. */
 static int commit(struct wcs_engine *eng, const struct batch *b, struct wcs_progress *pr, char *err,
                   size_t errlen)
@@ -462,6 +463,11 @@ static int commit(struct wcs_engine *eng, const struct batch *b, struct wcs_prog
     int r;
     while ((r = wcs_state_commit(eng->st, pr->batch_id, &b->offs, pr->input_rows, text, err,
                                  errlen)) < 0) {
+        if (r == WCS_STATE_DAMAGED) {
+            size_t n = strlen(err);
+            snprintf(err + n, errlen - n, "; not retrying: the state file is damaged");
+            break;
+        }
         if (eng->stopping) {
             wcs_error("%s", err);
             break;

@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -114,6 +115,7 @@ struct checkpointer {
 
 struct wcs_state {
     sqlite3 *db;
+    int lock_fd; /* holds the flock() that keeps other processes out, or -1 */
     sqlite3_stmt *get, *offset, *batch, *forget, *lead_put, *lead_del;
     /* Whole-batch statements over wcs_batch: the stored counts from counts
      * alone (recent empty) or from both; the new totals into either. */
@@ -620,6 +622,26 @@ static int check_journal(const char *path, char *err, size_t errlen)
     return rc == SQLITE_OK ? 0 : -1;
 }
 
+/* One process at a time: an exclusive flock() on the file, held until
+ * wcs_state_close() closes it after SQLite's connections (closing any
+ * descriptor of the file drops the process's POSIX locks, SQLite's own).
+ * The sqlite3 shell and other readers take no flock(): they still read. */
+static int lock_state(struct wcs_state *st, const char *path, char *err, size_t errlen)
+{
+    st->lock_fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (st->lock_fd < 0) {
+        wcs_err(err, errlen, "cannot open state %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(st->lock_fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    if (errno == EWOULDBLOCK)
+        wcs_err(err, errlen, "state %s is in use by another wcstream process", path);
+    else
+        wcs_err(err, errlen, "cannot lock state %s: %s", path, strerror(errno));
+    return -1;
+}
+
 struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size_t top_k, char *err,
                                  size_t errlen)
 {
@@ -632,12 +654,15 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
         wcs_err(err, errlen, "out of memory");
         return NULL;
     }
+    st->lock_fd = -1;
     int rc = db_open(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     if (rc != SQLITE_OK) {
         wcs_err(err, errlen, "cannot open state %s: %s", path,
                 st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
         goto fail;
     }
+    if (!memory && lock_state(st, path, err, errlen) < 0)
+        goto fail;
     if (sqlite3_db_readonly(st->db, "main") == 1 ||
         (!memory && access(path, W_OK) < 0 && errno != ENOENT)) {
         wcs_err(err, errlen, "cannot write state %s: %s", path, strerror(EACCES));
@@ -760,6 +785,8 @@ void wcs_state_close(struct wcs_state *st)
     sqlite3_finalize(st->lead_put);
     sqlite3_finalize(st->lead_del);
     sqlite3_close(st->db);
+    if (st->lock_fd >= 0)
+        close(st->lock_fd);
     wcs_topk_free(&st->top);
     wcs_topk_free(&st->next);
     free(st->rows);
@@ -1254,7 +1281,10 @@ int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_of
                                      : sqlite3_errmsg(st->db));
         if (!sqlite3_get_autocommit(st->db))
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
+        int code = rc & 0xff; /* the primary code */
+        return rc == SQLITE_RANGE || code == SQLITE_CORRUPT || code == SQLITE_NOTADB
+                   ? WCS_STATE_DAMAGED
+                   : -1;
     }
     struct wcs_topk t = st->top; /* the new top-k is committed: swap */
     st->top = st->next;

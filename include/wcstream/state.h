@@ -107,8 +107,11 @@ int wcs_state_stage(struct wcs_state *st, const struct wcs_group_set *sets, size
  * return 0; wcs_state_updated() then gives the new totals. On failure
  * everything is rolled back, the state (in the file and in memory) is as
  * before the call, and -1 is returned with a sentence in err; the caller
- * may retry the same batch.
+ * may retry the same batch. WCS_STATE_DAMAGED instead says that a retry
+ * cannot succeed: the file is damaged (corrupt pages, a count past
+ * 2^63 - 1).
  */
+#define WCS_STATE_DAMAGED (-2)
 int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_offsets *offs,
                      uint64_t input_rows, const char *progress_json, char *err, size_t errlen);
 /* The last commit's distinct words with their new totals, in key order

@@ -114,6 +114,37 @@ rc=0
 "$WCSTREAM" --source stdin --state dir.db </dev/null >/dev/null 2>err.txt || rc=$?
 [ "$rc" = 1 ] && grep -q "not a regular file" err.txt || fail "directory as state: $rc $(cat err.txt)"
 
+# One state, one process: a second wcstream on it is refused at start.
+port=$(free_port)
+start_wcs --source "listen://127.0.0.1:$port" --state shared.db
+wait_for err.txt "listening" 10
+rc=0
+"$WCSTREAM" --source stdin --trigger available-now --state shared.db <<<"a" >/dev/null 2>err2.txt || rc=$?
+[ "$rc" = 1 ] && grep -q "state shared.db is in use by another wcstream process" err2.txt ||
+    fail "a second process on one state: $rc $(cat err2.txt)"
+stop_wcs
+
+# A damaged page is not retried for ever: exit 1 at the first commit.
+seq -f 'w%05g' 1 10000 | "$WCSTREAM" --source stdin --trigger available-now --state dam.db \
+    >/dev/null 2>&1 || fail "making dam.db"
+$PY - <<'PY'
+import sqlite3
+db = sqlite3.connect("dam.db")
+size = db.execute("pragma page_size").fetchone()[0]
+leaves = [r[0] for r in db.execute("select pageno from dbstat where name = 'counts' and pagetype = 'leaf'")]
+db.close()
+assert len(leaves) > 1, leaves
+with open("dam.db", "r+b") as f:
+    for p in leaves:
+        f.seek((p - 1) * size)
+        f.write(b"\xff" * 512)
+PY
+rc=0
+timeout 30 "$WCSTREAM" --source stdin --trigger available-now --state dam.db <<<"w00007" \
+    >/dev/null 2>err2.txt || rc=$?
+[ "$rc" = 1 ] && grep -q "malformed; not retrying: the state file is damaged" err2.txt ||
+    fail "a damaged state: $rc $(cat err2.txt)"
+
 # A state nobody may write: as an unprivileged user, a read-only file.
 if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
     "$WCSTREAM" --source stdin --trigger available-now --state ro.db <<<"a" >/dev/null 2>&1

@@ -13,6 +13,7 @@
  * state.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -110,9 +111,11 @@ static int st_commit_err(struct wcs_state *st, int64_t id, struct st_batch *b,
     qsort(b->g, b->n, sizeof(*b->g), wcs_group_cmp); /* as a sorted group-by table */
     struct wcs_group_set set = {b->g, b->n};
     size_t distinct;
-    if (wcs_state_stage(st, &set, 1, &distinct, errbuf, errlen) < 0 ||
-        wcs_state_commit(st, id, offs, 10 + (uint64_t)id, progress, errbuf, errlen) < 0)
+    if (wcs_state_stage(st, &set, 1, &distinct, errbuf, errlen) < 0)
         return -1;
+    int r = wcs_state_commit(st, id, offs, 10 + (uint64_t)id, progress, errbuf, errlen);
+    if (r < 0)
+        return r; /* -1, or WCS_STATE_DAMAGED */
     const struct wcs_row *rows = wcs_state_updated(st, &b->n_updated);
     cr_assert_eq(b->n_updated, distinct);
     memcpy(b->updated, rows, b->n_updated * sizeof(*rows));
@@ -1397,10 +1400,47 @@ Test(state, refuses_a_count_past_int64, .init = st_setup, .fini = st_cleanup)
     struct st_batch b = {0};
     st_addz(&b, "big", 10);
     char err[512];
-    cr_expect_eq(st_commit_err(st, 1, &b, NULL, err, sizeof(err)), -1);
+    cr_expect_eq(st_commit_err(st, 1, &b, NULL, err, sizeof(err)), WCS_STATE_DAMAGED);
     cr_expect_not_null(strstr(err, "damaged"), "got: %s", err);
     cr_expect_eq(wcs_state_last_batch(st), 0);
     cr_expect_eq(st_countz(st, "big"), 9223372036854775800);
+    wcs_state_close(st);
+}
+
+/* A damaged page is no failure to retry: the commit says so. */
+Test(state, commit_on_a_damaged_page_says_damaged, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("s.db");
+    st_made(path, "w", /* counts of several leaves, which opening does not read */
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) "
+            "INSERT INTO counts SELECT printf('w%05d', i), 1 FROM n");
+    /* Every leaf of counts made junk. */
+    sqlite3 *db = st_sql_open(path);
+    int64_t page_size = st_sql_int(db, "PRAGMA page_size");
+    sqlite3_stmt *q;
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT pageno FROM dbstat WHERE name = 'counts' AND "
+                                    "pagetype = 'leaf'",
+                                    -1, &q, NULL),
+                 SQLITE_OK);
+    char junk[512];
+    memset(junk, 0xff, sizeof(junk));
+    int fd = open(path, O_WRONLY), leaves = 0;
+    cr_assert_geq(fd, 0);
+    while (sqlite3_step(q) == SQLITE_ROW && ++leaves)
+        cr_assert_eq(pwrite(fd, junk, sizeof(junk), (sqlite3_column_int64(q, 0) - 1) * page_size),
+                     (ssize_t)sizeof(junk));
+    close(fd);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    cr_assert_gt(leaves, 1, "no leaves of their own");
+
+    struct wcs_state *st = st_open(path);
+    struct st_batch b1 = {0};
+    st_addz(&b1, "w00007", 1);
+    char err[512];
+    cr_expect_eq(st_commit_err(st, 1, &b1, NULL, err, sizeof(err)), WCS_STATE_DAMAGED, "%s", err);
+    cr_expect_not_null(strstr(err, "malformed"), "got: %s", err);
     wcs_state_close(st);
 }
 
