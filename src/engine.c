@@ -134,8 +134,14 @@ static int add_source(struct wcs_engine *eng, const char *text, const struct wcs
     struct wcs_source *src = &eng->srcs[eng->nsrcs];
     const struct wcs_source_plugin *pl = wcs_registry_source(uri->scheme);
     int r = -1;
+    bool stdin_again = false; /* two readers of one fd would tear its lines */
+    for (size_t i = 0; pl && i < eng->nsrcs; i++)
+        stdin_again |= eng->srcs[i].plugin == pl && strcmp(pl->scheme, "stdin") == 0;
     if (!pl) {
         wcs_err(err, errlen, "unknown source '%s'; see --help for the sources", uri->text);
+        r = WCS_EUSAGE;
+    } else if (stdin_again) {
+        wcs_err(err, errlen, "standard input can be read by one source only ('%s')", uri->text);
         r = WCS_EUSAGE;
     } else if ((src->desc = strdup(uri->text)) == NULL) {
         wcs_err(err, errlen, "out of memory");

@@ -26,6 +26,7 @@ usage_error "regex" --source stdin --split 'regex:('
 usage_error "numRows must be a number from 1 to 100000" --source stdin --sink "console?numRows=600000000"
 usage_error "unknown source 'gopher://x'" --source gopher://x
 usage_error "unknown option 'colour'" --source stdin --sink 'console?colour=red'
+usage_error "standard input can be read by one source only" --source stdin --source -
 usage_error "numRows must be a number" --source stdin --sink 'console?numRows=0'
 # A misspelt option is refused before anything opens: no port taken, no
 # "listening" line, no file made, no connection to a broker.
