@@ -36,6 +36,7 @@
 struct file_entry {
     char *name;     /* path as opened; the partition key in the state */
     int64_t offset; /* bytes consumed into committed or pending batches */
+    int failing;    /* the errno it was skipped for last (logged once), or 0 */
 };
 
 struct file_src {
@@ -44,7 +45,7 @@ struct file_src {
     bool available_now;
     bool scanned; /* available-now: the file list is taken once */
     bool drained; /* the last pull found nothing left to read */
-    bool gone;    /* the directory is gone (waited for, logged once) */
+    int scan_err; /* the errno the directory's last scan failed with, or 0 */
     struct file_entry *files;
     size_t nfiles, cap;
     struct wcs_framer fr;
@@ -88,26 +89,29 @@ static struct file_entry *add(struct file_src *f, const char *name, int64_t offs
     return &f->files[i];
 }
 
-/* Learn the directory's files (or the one file). A directory that is gone
- * is waited for, as a missing file is. 0, or -1 with err. */
+/* Learn the directory's files (or the one file). While watching, a
+ * directory that is gone or cannot be read (no descriptor left, no
+ * permission) is waited for, as a missing file is; with available-now that
+ * ends the run. 0, or -1 with err. */
 static int scan(struct file_src *f, const char *desc, char *err, size_t errlen)
 {
     if (!f->is_dir)
         return add(f, f->path, 0) ? 0 : (snprintf(err, errlen, "out of memory"), -1);
     DIR *d = opendir(f->path);
-    if (!d && errno == ENOENT) {
-        if (!f->gone)
-            wcs_warn("%s: directory %s is gone; waiting for it to come back", desc, f->path);
-        f->gone = true;
-        return 0;
-    }
-    if (!d) {
+    if (!d && (f->available_now || errno == ENOMEM)) {
         snprintf(err, errlen, "%s: cannot read directory %s: %s", desc, f->path, strerror(errno));
         return -1;
     }
-    if (f->gone)
-        wcs_info("%s: directory %s is back", desc, f->path);
-    f->gone = false;
+    if (!d) {
+        if (errno != f->scan_err)
+            wcs_warn("%s: cannot read directory %s: %s; waiting for it", desc, f->path,
+                     errno == ENOENT ? "it is gone" : strerror(errno));
+        f->scan_err = errno;
+        return 0;
+    }
+    if (f->scan_err)
+        wcs_info("%s: directory %s can be read again", desc, f->path);
+    f->scan_err = 0;
     struct dirent *de;
     char name[4096];
     int r = 0;
@@ -174,6 +178,26 @@ static void json_offset(cJSON **obj, const char *name, int64_t offset)
     cJSON_AddNumberToObject(*obj, name, (double)offset);
 }
 
+/* e cannot be read now (errno e_no; EINVAL: not a regular file). With
+ * available-now, or out of memory, that ends the run (-1 with err); else e
+ * is skipped until a later pull, with a warning the first time (0).
+ * Closes fd if it is not -1. */
+static int skip(struct file_src *f, struct file_entry *e, const struct wcs_pull *p, int e_no,
+                int fd, char *err, size_t errlen)
+{
+    if (fd >= 0)
+        close(fd);
+    const char *why = e_no == EINVAL ? "not a regular file" : strerror(e_no);
+    if (f->available_now || e_no == ENOMEM) {
+        snprintf(err, errlen, "%s: cannot read %s: %s", p->source, e->name, why);
+        return -1;
+    }
+    if (e->failing != e_no)
+        wcs_warn("%s: cannot read %s: %s; skipping it for now", p->source, e->name, why);
+    e->failing = e_no;
+    return 0;
+}
+
 /* Read e from its offset into p->text until the budget or the end of the
  * file. At the end of the file its last line without a newline is a line
  * (files are taken to be complete, as in Spark), except while watching a
@@ -182,25 +206,27 @@ static void json_offset(cJSON **obj, const char *name, int64_t offset)
  * and the next pull reads it again, so the framer holds nothing from one
  * file to the next and no file waits for another. A file shorter than its
  * offset (truncated, or replaced by a shorter one) is read again from its
- * start. -1 with err on a read error. */
+ * start. A file that cannot be opened or read (no permission, no
+ * descriptor left, not a regular file any more) is skipped, with a
+ * warning once, and tried again on later pulls; with available-now it ends
+ * the run (-1 with err), as does running out of memory. */
 static int read_file(struct file_src *f, struct file_entry *e, struct wcs_pull *p, char *err,
                      size_t errlen)
 {
-    int fd = open(e->name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 0; /* deleted since the scan: nothing more to read */
-        snprintf(err, errlen, "%s: cannot open %s: %s", p->source, e->name, strerror(errno));
-        return -1;
-    }
+    /* O_NONBLOCK: a FIFO put in a file's place must not block the open. */
+    int fd = open(e->name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat sb;
+    bool known = fd >= 0 && fstat(fd, &sb) == 0;
+    if (fd < 0 && errno == ENOENT)
+        return 0; /* deleted since the scan: nothing more to read */
+    if (fd < 0 || (known && !S_ISREG(sb.st_mode)))
+        return skip(f, e, p, fd < 0 ? errno : EINVAL, fd, err, errlen);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    bool known = fstat(fd, &sb) == 0;
-    bool settled = f->available_now || !known ||
-                   (now.tv_sec - sb.st_mtim.tv_sec) * 1000000000LL +
-                           (now.tv_nsec - sb.st_mtim.tv_nsec) >=
-                       1000000000LL;
+    bool settled =
+        f->available_now || !known ||
+        (now.tv_sec - sb.st_mtim.tv_sec) * 1000000000LL + (now.tv_nsec - sb.st_mtim.tv_nsec) >=
+            1000000000LL;
     int64_t was = e->offset;
     if (known && sb.st_size < e->offset) {
         wcs_warn("%s: %s is shorter than the %" PRId64
@@ -210,6 +236,7 @@ static int read_file(struct file_src *f, struct file_entry *e, struct wcs_pull *
     }
     int64_t pos = e->offset;
     int r = 0;
+    bool read_ok = true;
     json_offset(&p->start, e->name, e->offset);
     while (p->bytes < p->budget) {
         size_t want = p->budget - p->bytes;
@@ -217,9 +244,9 @@ static int read_file(struct file_src *f, struct file_entry *e, struct wcs_pull *
         ssize_t n = pread(fd, f->chunk, want, pos);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
-            snprintf(err, errlen, "%s: cannot read %s: %s", p->source, e->name, strerror(errno));
-            r = -1;
+        if (n < 0) { /* what was read before stays read */
+            read_ok = false;
+            r = skip(f, e, p, errno, -1, err, errlen);
             break;
         }
         size_t before = p->text->len;
@@ -239,6 +266,10 @@ static int read_file(struct file_src *f, struct file_entry *e, struct wcs_pull *
     close(fd);
     e->offset = pos - (int64_t)f->fr.part.len;
     f->fr.part.len = 0; /* read again from e->offset next time */
+    if (read_ok && e->failing) {
+        wcs_info("%s: %s can be read again", p->source, e->name);
+        e->failing = 0;
+    }
     if (r == 0) {
         json_offset(&p->end, e->name, e->offset);
         if (e->offset != was && wcs_pull_offset(p, e->name, e->offset) < 0) {

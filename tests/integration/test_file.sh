@@ -137,13 +137,50 @@ printf 'alpha beta\n' >vanish/1.txt
 start_wcs --source "file://$TEST_OUT/vanish" --trigger 100ms --state vanish.db
 wait_total vanish.db 2 20
 rm -rf vanish
-wait_for "$TEST_OUT/err.txt" "directory .*vanish is gone; waiting for it to come back" 20
+wait_for "$TEST_OUT/err.txt" "cannot read directory .*vanish: it is gone; waiting for it" 20
 sleep 0.3
 mkdir -p vanish.tmp && printf 'gamma\n' >vanish.tmp/2.txt && mv vanish.tmp vanish
 wait_total vanish.db 3 20
 stop_wcs
 [ "$WCS_RC" = 0 ] || fail "vanished directory: exit $WCS_RC: $(cat err.txt)"
-grep -q "directory .*vanish is back" err.txt || fail "no word of the directory's return"
+grep -q "directory .*vanish can be read again" err.txt || fail "no word of the directory's return"
+
+# A watched file that cannot be read is skipped with a warning while the
+# others are read, and counted once it can be: a FIFO in a read file's
+# place (which must not block the open), and, as an unprivileged user, a
+# file without read permission.
+mkdir -p odd
+printf 'one\n' >odd/1.txt
+start_wcs --source "file://$TEST_OUT/odd" --trigger 100ms --state odd.db
+wait_total odd.db 1 20
+rm odd/1.txt && mkfifo odd/1.txt
+printf 'two\n' >odd/2.txt
+wait_total odd.db 2 20
+grep -q "cannot read .*odd/1.txt: not a regular file; skipping it for now" err.txt ||
+    fail "no warning for the FIFO: $(cat err.txt)"
+rm odd/1.txt && printf 'one three\n' >odd/1.txt # read on from its offset, 4
+wait_total odd.db 3 20
+stop_wcs
+[ "$(sql odd.db "select count from word_counts where word = 'three'")" = 1 ] ||
+    fail "the file was not read again: $(sql odd.db 'select * from word_counts')"
+[ "$WCS_RC" = 0 ] || fail "odd files: exit $WCS_RC"
+if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
+    mkdir -p perm && chmod 777 perm "$TEST_OUT"
+    printf 'alpha\n' >perm/1.txt
+    printf 'beta\n' >perm/2.txt && chmod 600 perm/2.txt
+    : >err.txt
+    setpriv --reuid=nobody --regid=nogroup --clear-groups "$WCSTREAM" \
+        --source "file://$TEST_OUT/perm" --trigger 100ms --state "$TEST_OUT/perm/_s.db" \
+        >/dev/null 2>err.txt &
+    WCS_PID=$!
+    wait_total perm/_s.db 1 20
+    wait_for err.txt "cannot read .*perm/2.txt: Permission denied; skipping it for now" 10
+    chmod 644 perm/2.txt
+    wait_total perm/_s.db 2 20
+    stop_wcs
+    [ "$WCS_RC" = 0 ] || fail "an unreadable file: exit $WCS_RC: $(cat err.txt)"
+    grep -q "perm/2.txt can be read again" err.txt || fail "no word of the file's return"
+fi
 
 # A path that does not exist is a clear error.
 "$WCSTREAM" --source "file://$TEST_OUT/nope" --state x.db >/dev/null 2>err.txt && fail "missing path accepted"
