@@ -6,13 +6,13 @@
  * words the batch updated, the top N of the state, the totals and the
  * progress record. Words are arbitrary bytes, so they are encoded with
  * wcs_json_string (never NUL-terminated C strings); the line is built in a
- * buffer owned by the sink and written with one write(2) to a file opened
- * with O_APPEND, so readers never see half a line from a healthy write.
+ * buffer owned by the sink and appended whole (wcs_buf_write_record()):
+ * a write that fails half-way, on a full disk, is cut back, so the next
+ * batch's line starts a line of its own.
  */
 #include "wcstream/sink.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,23 +57,6 @@ done:
     return rc;
 }
 
-/* write(2) all of p, retrying on EINTR and short writes. 0 or -errno. */
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int jsonl_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_sink_env *env,
                       char *err, size_t errlen)
 {
@@ -96,9 +79,9 @@ static int jsonl_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs
         return -1;
     }
     jl->top_n = top_n;
-    jl->fd = open(jl->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    jl->fd = wcs_record_file_open(jl->path);
     if (jl->fd < 0) {
-        snprintf(err, errlen, "jsonl sink: cannot open %s: %s", jl->path, strerror(errno));
+        snprintf(err, errlen, "jsonl sink: cannot open %s: %s", jl->path, strerror(-jl->fd));
         free(jl->path);
         free(jl);
         return -1;
@@ -117,7 +100,7 @@ static int jsonl_emit(struct wcs_sink *sk, const struct wcs_result *res, char *e
         snprintf(err, errlen, "jsonl sink: out of memory building batch %" PRId64, res->batch_id);
         return -1;
     }
-    rc = write_all(jl->fd, jl->line.data, jl->line.len);
+    rc = wcs_buf_write_record(jl->fd, &jl->line);
     if (rc < 0) {
         snprintf(err, errlen, "jsonl sink: cannot write batch %" PRId64 " to %s: %s", res->batch_id,
                  jl->path, strerror(-rc));

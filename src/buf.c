@@ -10,6 +10,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdalign.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -209,4 +210,38 @@ void wcs_arena_free(struct wcs_arena *a)
     }
     a->head = NULL;
     a->used = 0;
+}
+
+int wcs_record_file_open(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+    if (fd < 0)
+        return -errno;
+    fcntl(fd, F_SETFL, O_WRONLY | O_APPEND); /* writes wait for a FIFO's reader after all */
+    return fd;
+}
+
+int wcs_buf_write_record(int fd, const struct wcs_buf *b)
+{
+    off_t start = lseek(fd, 0, SEEK_END); /* a file we may not seek: -1, nothing to cut */
+    const char *p = b->data;
+    size_t n = b->len;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            int e = errno;
+            if (start >= 0 && n < b->len) {
+                /* Cutting back frees space; should even that fail, the
+                 * next record follows on the half one: nothing more to do. */
+                int cut = ftruncate(fd, start);
+                (void)cut;
+            }
+            return -e;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
 }

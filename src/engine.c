@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "wcstream/fold.h"
 #include "wcstream/log.h"
@@ -73,7 +74,9 @@ struct wcs_engine {
     struct wcs_sink *sinks;
     size_t nsinks, top_n;
     char *sink_desc;
-    FILE *progress_log;
+    int progress_log;      /* fd of --progress-log, or -1 */
+    int progress_err;      /* its last write's errno (logged once), or 0 */
+    struct wcs_buf record; /* its next line */
     char run_id[37];
 
     struct wcs_buf text; /* the chunk being tokenized */
@@ -225,6 +228,7 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
         return NULL;
     }
     eng->cf = cf;
+    eng->progress_log = -1;
     pthread_mutex_init(&eng->mu, NULL);
     pthread_cond_init(&eng->cv, NULL);
     eng->notify.fd = -1;
@@ -301,8 +305,9 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
             strcat(eng->sink_desc, ", ");
         strcat(eng->sink_desc, eng->sinks[i].desc);
     }
-    if (cf->progress_log && !(eng->progress_log = fopen(cf->progress_log, "ae"))) {
-        wcs_err(err, errlen, "cannot open progress log %s: %s", cf->progress_log, strerror(errno));
+    if (cf->progress_log && (eng->progress_log = wcs_record_file_open(cf->progress_log)) < 0) {
+        wcs_err(err, errlen, "cannot open progress log %s: %s", cf->progress_log,
+                strerror(-eng->progress_log));
         goto fail;
     }
     wcs_uuid(eng->run_id);
@@ -360,8 +365,9 @@ void wcs_engine_free(struct wcs_engine *eng)
     wcs_buf_free(&eng->text);
     wcs_fold_free(eng->fold);
     wcs_state_close(eng->st);
-    if (eng->progress_log)
-        fclose(eng->progress_log);
+    if (eng->progress_log >= 0)
+        close(eng->progress_log);
+    wcs_buf_free(&eng->record);
     wcs_notify_close(&eng->notify);
     free(eng);
 }
@@ -492,6 +498,26 @@ static int commit(struct wcs_engine *eng, const struct batch *b, struct wcs_prog
     return r;
 }
 
+/* Append the batch's progress record to --progress-log. A failed write
+ * (a full disk) loses that record, not the batch: warned once per cause. */
+static void log_progress(struct wcs_engine *eng, const struct wcs_progress *pr)
+{
+    cJSON *progress = wcs_progress_json(pr);
+    char *line = progress ? wcs_json_print(progress) : NULL;
+    cJSON_Delete(progress);
+    eng->record.len = 0;
+    int r = line && wcs_buf_printf(&eng->record, "%s\n", line) == 0
+                ? wcs_buf_write_record(eng->progress_log, &eng->record)
+                : -ENOMEM;
+    free(line);
+    if (r < 0 && -r != eng->progress_err)
+        wcs_warn("progress log %s: batch %" PRId64 " not written: %s; later batches are tried",
+                 eng->cf->progress_log, pr->batch_id, strerror(-r));
+    else if (r == 0 && eng->progress_err)
+        wcs_info("progress log %s: written again", eng->cf->progress_log);
+    eng->progress_err = -r;
+}
+
 /* Steps 3 and 4 for a gathered batch: stage its words, commit, emit. */
 static int run_batch(struct wcs_engine *eng, const struct batch *b, char *err, size_t errlen)
 {
@@ -563,16 +589,8 @@ static int run_batch(struct wcs_engine *eng, const struct batch *b, char *err, s
     cJSON_Delete(progress);
     phase(&pr, WCS_PHASE_SINKS, wcs_now_ns() - t);
     phase(&pr, WCS_PHASE_TRIGGER, wcs_now_ns() - b->start_ns);
-    if (eng->progress_log) {
-        progress = wcs_progress_json(&pr);
-        char *line = progress ? wcs_json_print(progress) : NULL;
-        if (line) {
-            fprintf(eng->progress_log, "%s\n", line);
-            fflush(eng->progress_log);
-        }
-        free(line);
-        cJSON_Delete(progress);
-    }
+    if (eng->progress_log >= 0)
+        log_progress(eng, &pr);
     wcs_info("batch %" PRId64 ": %" PRIu64 " rows, %" PRIu64 " bytes, %zu words updated, "
              "%" PRId64 " distinct in state; %.1f ms (tokenize %.1f, aggregate %.1f, commit %.1f, "
              "sinks %.1f)",

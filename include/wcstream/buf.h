@@ -30,6 +30,16 @@ int wcs_buf_printf(struct wcs_buf *b, const char *fmt, ...) __attribute__((forma
 /* Free the bytes; the struct may be reused afterwards. Accepts NULL. */
 void wcs_buf_free(struct wcs_buf *b);
 
+/* Open path to append records to (wcs_buf_write_record()), made if
+ * missing, without blocking on a FIFO that has no reader. An fd or -errno. */
+int wcs_record_file_open(const char *path);
+
+/* Append b's bytes to fd (opened with O_APPEND) as one record: whole, or,
+ * when a write fails (a full disk), not at all: the file is cut back to
+ * where it was, so that no half record is left for the next one to follow
+ * on. 0 or -errno of the write. */
+int wcs_buf_write_record(int fd, const struct wcs_buf *b);
+
 /*
  * Fault in the pages of [p, p + len), new memory about to be written, in
  * one call (MADV_POPULATE_WRITE) instead of a trap on the first touch of

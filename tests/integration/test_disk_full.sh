@@ -5,10 +5,11 @@
 # intact; a restart resumes from the committed offsets. Counts end exact.
 . "$(dirname "$0")/lib.sh"
 
-mkdir -p mnt mnt2 in
+mkdir -p mnt mnt2 mnt3 in
 mount -t tmpfs -o size=2m tmpfs mnt 2>/dev/null || skip "cannot mount a tmpfs here (needs root)"
 mount -t tmpfs -o size=2m tmpfs mnt2
-trap 'cleanup; umount "$TEST_OUT/mnt" "$TEST_OUT/mnt2" 2>/dev/null || true' EXIT
+mount -t tmpfs -o size=1m tmpfs mnt3
+trap 'cleanup; umount "$TEST_OUT/mnt" "$TEST_OUT/mnt2" "$TEST_OUT/mnt3" 2>/dev/null || true' EXIT
 
 $PY - <<'PY'
 for f in range(8):
@@ -49,4 +50,30 @@ mount -o remount,size=256m mnt
 "$WCSTREAM" --source "file://$TEST_OUT/in" --trigger available-now --state mnt/s.db \
     >/dev/null 2>err.txt || fail "resume after freeing space: exit $?"
 check_counts mnt/s.db in/*.txt
+
+# The jsonl sink and the progress log on a disk that fills: a record that
+# does not fit is left out whole (warned), never half written, so every
+# line of both files is a whole JSON object once there is room again.
+mkdir -p jin && head -c 400 in/f0.txt >jin/a.txt
+start_wcs --source "file://$TEST_OUT/jin" --trigger 50ms --max-bytes-per-trigger 64KiB \
+    --state j.db --sink "jsonl://$TEST_OUT/mnt3/out.jsonl?topN=50" --progress-log mnt3/p.jsonl
+wait_total j.db "$(count_words jin/*.txt)" 20
+cat /dev/zero >mnt3/fill 2>/dev/null || true # the disk is full
+cp in/f0.txt in/f1.txt jin/
+wait_for err.txt "sink jsonl://.*cannot write batch .*No space left on device" 60
+wait_for err.txt "progress log mnt3/p.jsonl: batch .* not written: No space left on device" 60
+wait_total j.db "$(count_words jin/*.txt)" 60
+rm mnt3/fill
+cp in/f2.txt jin/
+wait_total j.db "$(count_words jin/*.txt)" 60
+stop_wcs
+[ "$WCS_RC" = 0 ] || fail "exit $WCS_RC with the jsonl disk full"
+grep -q "progress log mnt3/p.jsonl: written again" err.txt || fail "no word of the log's return"
+$PY - "$(sql j.db 'select max(batch_id) from batches')" <<'PY' || fail "a torn record"
+import json, sys
+last = int(sys.argv[1])
+for name in ("mnt3/out.jsonl", "mnt3/p.jsonl"):
+    ids = [json.loads(line)["batchId"] for line in open(name)]
+    assert ids == sorted(ids) and ids[-1] == last and len(ids) < last + 1, (name, len(ids), last)
+PY
 echo ok
