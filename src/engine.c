@@ -625,15 +625,17 @@ static void reset_batch(struct wcs_engine *eng, struct batch *b)
  * at that bound or at the end of the input, so batch boundaries do not
  * depend on how fast a reader thread happens to be. *full: the last chunk
  * was full; *cut: and the batch ended at a memory bound, so more input is
- * waiting.
+ * waiting. drain: after a stop, take what the sources hold now, waiting
+ * for nothing.
  */
-static int gather(struct wcs_engine *eng, bool *full, bool *cut, char *err, size_t errlen)
+static int gather(struct wcs_engine *eng, bool drain, bool *full, bool *cut, char *err,
+                  size_t errlen)
 {
     struct batch *b = eng->cur;
-    bool available_now = eng->cf->available_now;
+    bool available_now = eng->cf->available_now && !drain;
     *full = false;
     eng->end_batch = false;
-    while (b->bytes < eng->cf->max_bytes && !eng->stopping && !eng->end_batch &&
+    while (b->bytes < eng->cf->max_bytes && (drain || !eng->stopping) && !eng->end_batch &&
            wcs_fold_groups(eng->fold) < BATCH_MAX_GROUPS) {
         size_t budget = eng->cf->max_bytes - b->bytes;
         budget = budget < CHUNK_BYTES ? budget : CHUNK_BYTES;
@@ -840,7 +842,7 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
             clock_gettime(CLOCK_REALTIME, &eng->cur->wall);
         }
         bool finished = all_finished(eng); /* before the pull: no data may slip in after */
-        if (gather(eng, &backlog, &cut, err, errlen) < 0)
+        if (gather(eng, false, &backlog, &cut, err, errlen) < 0)
             return -1;
         /* No new data, no batch; but consumed input without text (empty
          * Kafka messages) still moves offsets that must commit. */
@@ -858,8 +860,10 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
         if (hand_over(eng, err, errlen) < 0)
             return -1;
     }
-    /* A stop: the batch in hand is committed too. */
-    if (!empty_batch(eng->cur) && hand_over(eng, err, errlen) < 0)
+    /* A stop: the batch in hand is committed too, with the lines the
+     * sources already hold (an inbox's), up to --max-bytes-per-trigger. */
+    if (gather(eng, true, &backlog, &cut, err, errlen) < 0 ||
+        (!empty_batch(eng->cur) && hand_over(eng, err, errlen) < 0))
         return -1;
     if (finish_batch(eng, err, errlen) < 0)
         return -1;

@@ -46,4 +46,16 @@ check_counts catch.db big.txt
 [ "$(sql catch.db "select count(*) from batches")" -ge 12 ] || fail "the backlog was not cut in batches"
 stop_wcs
 [ "$WCS_RC" = 0 ] || fail "SIGTERM exit status $WCS_RC"
+
+# SIGTERM long before the next trigger: the lines already received are
+# committed with the last batch, not dropped.
+port=$(free_port)
+start_wcs --source "listen://127.0.0.1:$port" --trigger 1h --state term.db
+wait_for err.txt "listening" 10
+seq 1 1000 | nc -N 127.0.0.1 "$port"
+sleep 0.5
+stop_wcs
+[ "$WCS_RC" = 0 ] || fail "SIGTERM exit status $WCS_RC"
+[ "$(sql term.db "select coalesce(sum(count), 0) from word_counts")" = 1000 ] ||
+    fail "lines received before SIGTERM were dropped: $(sql term.db 'select sum(count) from word_counts')"
 echo ok
