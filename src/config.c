@@ -154,6 +154,10 @@ int wcs_config_set(struct wcs_config *cf, const char *name, const char *value, c
         }
         cf->threads = (int)n;
     } else if (strcmp(name, "state") == 0) {
+        if (!*value) { /* SQLite would make a temporary database of it */
+            wcs_err(err, errlen, "state must be a file path (or :memory:), not ''");
+            return -1;
+        }
         oom = set_string(&cf->state_path, value);
     } else if (strcmp(name, "synchronous") == 0) {
         if (strcmp(value, "off") != 0 && strcmp(value, "normal") != 0 &&
@@ -251,25 +255,33 @@ int wcs_config_load_json(struct wcs_config *cf, const char *text, size_t len, co
     return r;
 }
 
+#define CONFIG_MAX (1 << 20) /* a config file is small; /dev/zero is not one */
+
 int wcs_config_load_file(struct wcs_config *cf, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(path, "re");
     if (!f) {
         wcs_err(err, errlen, "cannot read config %s: %s", path, strerror(errno));
         return -1;
     }
     char *text = NULL;
-    size_t len = 0;
+    size_t len = 0, total = 0;
     FILE *mem = open_memstream(&text, &len);
     char chunk[4096];
     size_t n;
-    while (mem && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    while (mem && total <= CONFIG_MAX && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
         fwrite(chunk, 1, n, mem);
-    bool read_err = ferror(f);
+        total += n;
+    }
+    int read_err = ferror(f) ? errno : 0;
     fclose(f);
-    if (!mem || fclose(mem) != 0 || read_err) {
+    if (!mem || fclose(mem) != 0 || read_err || total > CONFIG_MAX) {
         free(text);
-        wcs_err(err, errlen, "cannot read config %s", path);
+        if (total > CONFIG_MAX)
+            wcs_err(err, errlen, "config %s is larger than %d bytes", path, CONFIG_MAX);
+        else
+            wcs_err(err, errlen, "cannot read config %s: %s", path,
+                    strerror(read_err ? read_err : ENOMEM));
         return -1;
     }
     int r = wcs_config_load_json(cf, text, len, path, err, errlen);
