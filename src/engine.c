@@ -827,7 +827,7 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
     while (!eng->stopping) {
         int64_t now = wcs_now_ns();
         if (interval_ns && !cut) {
-            if (now < deadline) {
+            if (now < deadline && !all_finished(eng)) { /* an ended input waits for no tick */
                 wcs_notify_wait(&eng->notify, (deadline - now + 999999) / 1000000);
                 continue; /* woken early: by data (ignored until the tick) or to stop */
             }

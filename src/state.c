@@ -663,9 +663,11 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
     }
     if (!memory && lock_state(st, path, err, errlen) < 0)
         goto fail;
-    if (sqlite3_db_readonly(st->db, "main") == 1 ||
-        (!memory && access(path, W_OK) < 0 && errno != ENOENT)) {
-        wcs_err(err, errlen, "cannot write state %s: %s", path, strerror(EACCES));
+    int unwritable = sqlite3_db_readonly(st->db, "main") == 1               ? EACCES
+                     : !memory && access(path, W_OK) < 0 && errno != ENOENT ? errno
+                                                                            : 0;
+    if (unwritable) { /* EACCES, EROFS */
+        wcs_err(err, errlen, "cannot write state %s: %s", path, strerror(unwritable));
         goto fail;
     }
     sqlite3_extended_result_codes(st->db, 1);

@@ -55,4 +55,11 @@ grep -qx 'only showing top 2 rows' out2.txt || fail "no 'only showing' line"
 # Empty input: no batch, clean exit.
 "$WCSTREAM" --source stdin --trigger available-now --state e.db </dev/null >out3.txt 2>&1 || fail "empty input: exit $?"
 [ "$(sql e.db 'select count(*) from batches')" = 0 ] || fail "a batch without data"
+
+# Input that ends between two ticks of a long trigger: its last lines are
+# counted and the run ends then, not at the next tick an hour later.
+{ echo "a b"; sleep 1; echo "c"; } |
+    timeout 30 "$WCSTREAM" --source stdin --trigger 1h --state tick.db >/dev/null 2>&1 ||
+    fail "an ended input waited for the tick: exit $?"
+[ "$(sql tick.db 'select sum(count) from word_counts')" = 3 ] || fail "the last lines were lost"
 echo ok
