@@ -133,7 +133,7 @@ int wcs_inbox_take(struct wcs_inbox *ib, struct wcs_pull *p, char *err, size_t e
 bool wcs_inbox_finished(struct wcs_inbox *ib)
 {
     pthread_mutex_lock(&ib->mu);
-    bool done = ib->closed && !ib->error && ib->buf.len == ib->head;
+    bool done = ib->closed && !ib->error;
     pthread_mutex_unlock(&ib->mu);
     return done;
 }

@@ -61,7 +61,8 @@ void wcs_inbox_close(struct wcs_inbox *ib, int error);
  * 0 or -1 with err. */
 int wcs_inbox_take(struct wcs_inbox *ib, struct wcs_pull *p, char *err, size_t errlen);
 
-/* Engine side: closed at the stream's end, and empty. */
+/* Engine side: closed at the stream's end: the lines it holds are all that
+ * will ever come, so the engine takes them without waiting for a tick. */
 bool wcs_inbox_finished(struct wcs_inbox *ib);
 
 /* Ask the reader to stop: wakes its poll() and wcs_inbox_wait_space(). */
