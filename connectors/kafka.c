@@ -43,6 +43,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "wcstream/framer.h"
+#include "wcstream/inbox.h"
 #include "wcstream/kafka.h"
 #include "wcstream/log.h"
 #include "wcstream/progress.h"
@@ -1086,7 +1087,7 @@ static bool close_within(rd_kafka_t *rk, bool leave_group, const char *desc)
         pthread_mutex_init(&c->mu, NULL);
         pthread_cond_init(&c->cv, NULL);
     }
-    if (!c || pthread_create(&t, NULL, close_consumer, c) != 0) {
+    if (!c || wcs_inbox_thread(&t, close_consumer, c) != 0) { /* signals blocked: main takes them */
         free(c);
         finish(rk, leave_group); /* no thread: here, however long it takes */
         return true;
