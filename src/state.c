@@ -585,6 +585,28 @@ static void sibling(const char *path, const char *suffix, char *out, size_t outl
     free(real);
 }
 
+/* SQLite keeps its journal, WAL and shared memory in files next to the
+ * state's; anything else in their place (a directory, a FIFO) would make
+ * every write fail, so it is refused before the state is opened. */
+static int check_siblings(const char *path, char *err, size_t errlen)
+{
+    static const char *const files[][2] = {
+        {"-journal", "journal"}, {"-wal", "write-ahead log"}, {"-shm", "shared memory"}};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char name[PATH_MAX + 16];
+        struct stat sb;
+        sibling(path, files[i][0], name, sizeof(name));
+        if (stat(name, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+            wcs_err(err, errlen,
+                    "cannot use state %s: %s is not a regular file (SQLite keeps its %s there); "
+                    "move it away",
+                    path, name, files[i][1]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* A rollback journal next to the file is hot when its writer died in a
  * transaction: the first read on a connection that may write rolls it
  * back, rewriting the file, before anything can tell whose file it is.
@@ -647,7 +669,8 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
 {
     bool memory = strcmp(path, ":memory:") == 0;
     int blank = memory ? 1 : check_file(path, err, errlen); /* 1: no byte there yet */
-    if (blank < 0 || (blank == 0 && check_journal(path, err, errlen) < 0))
+    if (blank < 0 || (!memory && check_siblings(path, err, errlen) < 0) ||
+        (blank == 0 && check_journal(path, err, errlen) < 0))
         return NULL;
     struct wcs_state *st = calloc(1, sizeof(*st));
     if (!st) {

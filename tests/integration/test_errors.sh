@@ -118,6 +118,15 @@ rc=0
 "$WCSTREAM" --source stdin --state dir.db </dev/null >/dev/null 2>err.txt || rc=$?
 [ "$rc" = 1 ] && grep -q "not a regular file" err.txt || fail "directory as state: $rc $(cat err.txt)"
 
+# A directory where SQLite keeps its shared memory (or WAL, or journal)
+# would fail every commit: refused at start, the state untouched.
+"$WCSTREAM" --source stdin --trigger available-now --state ours.db <<<"a b" >/dev/null 2>&1
+for suffix in -shm -wal -journal; do
+    mkdir "ours.db$suffix"
+    refused ours.db "ours.db$suffix is not a regular file"
+    rmdir "ours.db$suffix"
+done
+
 # One state, one process: a second wcstream on it is refused at start.
 port=$(free_port)
 start_wcs --source "listen://127.0.0.1:$port" --state shared.db

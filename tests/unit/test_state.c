@@ -1187,6 +1187,21 @@ Test(state, refuses_a_directory, .init = st_setup, .fini = st_cleanup)
     cr_expect_neq(err[0], '\0');
 }
 
+Test(state, refuses_a_directory_where_sqlite_keeps_its_files, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("s.db");
+    wcs_state_close(st_open(path));
+    static const char *const suffixes[] = {"-journal", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char side[300];
+        snprintf(side, sizeof(side), "%s%s", path, suffixes[i]);
+        cr_assert_eq(mkdir(side, 0755), 0);
+        st_refused(path, "is not a regular file");
+        cr_assert_eq(rmdir(side), 0);
+    }
+    wcs_state_close(st_open(path));
+}
+
 /* ---- recent and counts -------------------------------------------------- */
 
 #define ST_WORDS 100000
