@@ -127,7 +127,8 @@ static int restore_offset(void *arg, const char *partition, int64_t offset)
     return 0;
 }
 
-/* Create one source. 0, -1 or WCS_EUSAGE (a bad URI). */
+/* Create one source, its URI known to name a source (wcs_engine_new()).
+ * 0, -1 or WCS_EUSAGE (a bad option). */
 static int add_source(struct wcs_engine *eng, const char *text, const struct wcs_source_env *env,
                       char *err, size_t errlen)
 {
@@ -137,16 +138,7 @@ static int add_source(struct wcs_engine *eng, const char *text, const struct wcs
     struct wcs_source *src = &eng->srcs[eng->nsrcs];
     const struct wcs_source_plugin *pl = wcs_registry_source(uri->scheme);
     int r = -1;
-    bool stdin_again = false; /* two readers of one fd would tear its lines */
-    for (size_t i = 0; pl && i < eng->nsrcs; i++)
-        stdin_again |= eng->srcs[i].plugin == pl && strcmp(pl->scheme, "stdin") == 0;
-    if (!pl) {
-        wcs_err(err, errlen, "unknown source '%s'; see --help for the sources", uri->text);
-        r = WCS_EUSAGE;
-    } else if (stdin_again) {
-        wcs_err(err, errlen, "standard input can be read by one source only ('%s')", uri->text);
-        r = WCS_EUSAGE;
-    } else if ((src->desc = strdup(uri->text)) == NULL) {
+    if ((src->desc = strdup(uri->text)) == NULL) {
         wcs_err(err, errlen, "out of memory");
     } else {
         src->plugin = pl;
@@ -268,17 +260,24 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
             goto fail;
         desc_len += strlen(eng->sinks[i].desc) + 2;
     }
-    /* Every source must name a known scheme before a state file is made. */
+    /* Every source must name a known scheme, and one at most stdin (two
+     * readers of one fd would tear its lines), before a state file is
+     * made. A source's own options are checked as it is made, which needs
+     * the state's query id: a new state is then removed again. */
+    bool stdin_taken = false;
     for (size_t i = 0; i < cf->sources.n; i++) {
         struct wcs_uri *uri = wcs_uri_parse(cf->sources.v[i], err, errlen);
-        bool known = uri && wcs_registry_source(uri->scheme);
-        if (uri && !known)
+        const struct wcs_source_plugin *pl = uri ? wcs_registry_source(uri->scheme) : NULL;
+        bool is_stdin = pl && strcmp(pl->scheme, "stdin") == 0;
+        r = !pl || (is_stdin && stdin_taken) ? WCS_EUSAGE : 0;
+        if (uri && !pl)
             wcs_err(err, errlen, "unknown source '%s'; see --help for the sources", uri->text);
+        else if (pl && r)
+            wcs_err(err, errlen, "standard input can be read by one source only ('%s')", uri->text);
+        stdin_taken |= is_stdin;
         wcs_uri_free(uri);
-        if (!known) {
-            r = WCS_EUSAGE;
+        if (r)
             goto fail;
-        }
     }
     r = -1;
     eng->st = wcs_state_open(cf->state_path, cf->synchronous, eng->top_n, err, errlen);
@@ -314,6 +313,10 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
     return eng;
 fail:
     *usage = r == WCS_EUSAGE;
+    if (*usage) {
+        wcs_state_discard(eng->st);
+        eng->st = NULL;
+    }
     wcs_engine_free(eng);
     return NULL;
 }

@@ -115,7 +115,7 @@ struct checkpointer {
 
 struct wcs_state {
     sqlite3 *db;
-    int lock_fd; /* holds the flock() that keeps other processes out, or -1 */
+    char *made; /* the path, when this open made the file */
     sqlite3_stmt *get, *offset, *batch, *forget, *lead_put, *lead_del;
     /* Whole-batch statements over wcs_batch: the stored counts from counts
      * alone (recent empty) or from both; the new totals into either. */
@@ -138,6 +138,8 @@ struct wcs_state {
     size_t rows_cap;
     struct checkpointer *ck; /* NULL: the commits checkpoint themselves */
     int wal_frames;          /* in the WAL after the last commit */
+    int lock_fd;             /* holds the flock() that keeps other processes out, or -1 */
+    bool discard;            /* wcs_state_discard(): remove what this open made */
 };
 
 static const sqlite3_module batch_module; /* wcs_batch, below */
@@ -644,15 +646,27 @@ static int check_journal(const char *path, char *err, size_t errlen)
     return rc == SQLITE_OK ? 0 : -1;
 }
 
-/* One process at a time: an exclusive flock() on the file, held until
+/* One process at a time: an exclusive flock() on the file, taken before
+ * anything reads it (another process may be making it) and held until
  * wcs_state_close() closes it after SQLite's connections (closing any
  * descriptor of the file drops the process's POSIX locks, SQLite's own).
- * The sqlite3 shell and other readers take no flock(): they still read. */
+ * The sqlite3 shell and other readers take no flock(): they still read.
+ * A file made here is remembered in st->made. */
 static int lock_state(struct wcs_state *st, const char *path, char *err, size_t errlen)
 {
-    st->lock_fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+    int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC; /* a FIFO is refused after, not waited on */
+    st->lock_fd = open(path, flags | O_CREAT | O_EXCL, 0644);
+    if (st->lock_fd >= 0 && !(st->made = strdup(path))) {
+        wcs_err(err, errlen, "out of memory");
+        return -1;
+    }
+    if (st->lock_fd < 0 && errno == EEXIST)
+        st->lock_fd = open(path, flags);
     if (st->lock_fd < 0) {
-        wcs_err(err, errlen, "cannot open state %s: %s", path, strerror(errno));
+        if (errno == EISDIR)
+            wcs_err(err, errlen, "state %s is not a regular file", path);
+        else
+            wcs_err(err, errlen, "cannot open state %s: %s", path, strerror(errno));
         return -1;
     }
     if (flock(st->lock_fd, LOCK_EX | LOCK_NB) == 0)
@@ -668,27 +682,28 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
                                  size_t errlen)
 {
     bool memory = strcmp(path, ":memory:") == 0;
-    int blank = memory ? 1 : check_file(path, err, errlen); /* 1: no byte there yet */
-    if (blank < 0 || (!memory && check_siblings(path, err, errlen) < 0) ||
-        (blank == 0 && check_journal(path, err, errlen) < 0))
-        return NULL;
     struct wcs_state *st = calloc(1, sizeof(*st));
     if (!st) {
         wcs_err(err, errlen, "out of memory");
         return NULL;
     }
     st->lock_fd = -1;
+    if (!memory && lock_state(st, path, err, errlen) < 0)
+        goto fail;
+    int blank = memory ? 1 : check_file(path, err, errlen); /* 1: no byte there yet */
+    if (blank < 0 || (!memory && check_siblings(path, err, errlen) < 0) ||
+        (blank == 0 && check_journal(path, err, errlen) < 0))
+        goto fail;
     int rc = db_open(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     if (rc != SQLITE_OK) {
         wcs_err(err, errlen, "cannot open state %s: %s", path,
                 st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
         goto fail;
     }
-    if (!memory && lock_state(st, path, err, errlen) < 0)
-        goto fail;
-    int unwritable = sqlite3_db_readonly(st->db, "main") == 1               ? EACCES
-                     : !memory && access(path, W_OK) < 0 && errno != ENOENT ? errno
-                                                                            : 0;
+    /* SQLite opens what it may not write read-only; access() says why. */
+    int unwritable = !memory && access(path, W_OK) < 0          ? errno
+                     : sqlite3_db_readonly(st->db, "main") == 1 ? EACCES
+                                                                : 0;
     if (unwritable) { /* EACCES, EROFS */
         wcs_err(err, errlen, "cannot write state %s: %s", path, strerror(unwritable));
         goto fail;
@@ -767,7 +782,7 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
     sqlite3_wal_autocheckpoint(st->db, WAL_CHECKPOINT_FRAMES);
     return st;
 fail:
-    wcs_state_close(st);
+    wcs_state_discard(st);
     return NULL;
 }
 
@@ -810,6 +825,15 @@ void wcs_state_close(struct wcs_state *st)
     sqlite3_finalize(st->lead_put);
     sqlite3_finalize(st->lead_del);
     sqlite3_close(st->db);
+    if (st->discard && st->made) { /* still under the lock */
+        static const char *const suffixes[] = {"", "-journal", "-wal", "-shm"};
+        for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+            char name[PATH_MAX + 16];
+            snprintf(name, sizeof(name), "%s%s", st->made, suffixes[i]);
+            unlink(name);
+        }
+    }
+    free(st->made);
     if (st->lock_fd >= 0)
         close(st->lock_fd);
     wcs_topk_free(&st->top);
@@ -817,6 +841,13 @@ void wcs_state_close(struct wcs_state *st)
     free(st->rows);
     free(st->delta);
     free(st);
+}
+
+void wcs_state_discard(struct wcs_state *st)
+{
+    if (st)
+        st->discard = true;
+    wcs_state_close(st);
 }
 
 /* The checkpointer's loop: one PASSIVE checkpoint per wake-up. PASSIVE

@@ -55,6 +55,11 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
 /* Close. Accepts NULL. */
 void wcs_state_close(struct wcs_state *st);
 
+/* Close, and remove the file (and SQLite's files beside it) if this open
+ * made it: a run that fails to start on bad usage leaves nothing behind.
+ * Accepts NULL. */
+void wcs_state_discard(struct wcs_state *st);
+
 /*
  * Checkpoint behind the commits: from now on a thread with a connection of
  * its own copies the WAL into the file after a commit leaves 32 frames or

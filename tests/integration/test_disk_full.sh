@@ -76,4 +76,15 @@ for name in ("mnt3/out.jsonl", "mnt3/p.jsonl"):
     ids = [json.loads(line)["batchId"] for line in open(name)]
     assert ids == sorted(ids) and ids[-1] == last and len(ids) < last + 1, (name, len(ids), last)
 PY
+
+# A file system mounted read-only: said as such, the state untouched.
+mount -o remount,ro mnt
+for state in mnt/s.db mnt/new.db; do
+    rc=0
+    "$WCSTREAM" --source stdin --trigger available-now --state "$state" <<<"a" >/dev/null \
+        2>err.txt || rc=$?
+    [ "$rc" = 1 ] && grep -q "state $state: Read-only file system" err.txt ||
+        fail "$state on a read-only file system: $rc $(cat err.txt)"
+done
+check_counts mnt/s.db in/*.txt
 echo ok

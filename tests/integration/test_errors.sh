@@ -14,6 +14,7 @@ usage_error() {
     grep -q -- "$want" err.txt || fail "'$*' said: $(cat err.txt)"
     grep -q "Try 'wcstream --help'" err.txt || fail "'$*' gave no usage hint"
     [ "$(wc -l <err.txt)" = 2 ] || fail "'$*' printed more than one line: $(cat err.txt)"
+    [ ! -e wcstream.db ] || fail "'$*' left a state file behind"
 }
 usage_error "unknown option '--bogus'" --bogus
 usage_error "no --source given" --sink console
@@ -46,8 +47,6 @@ usage_error "config /dev/zero is larger than" --source stdin --config /dev/zero
 usage_error "state must be a file path" --source stdin --state ''
 usage_error "unexpected argument 'extra'" --source stdin extra
 usage_error "max-line-bytes must be a size from 64 to 67108864" --source stdin --max-line-bytes 1g
-usage_error "unknown source 'bogus://x'" --source bogus://x --state fresh.db
-[ ! -e fresh.db ] || fail "a usage error left a state file behind"
 "$WCSTREAM" --help | grep -q "listen://HOST:PORT" || fail "--help lists no sources"
 "$WCSTREAM" --version | grep -q "^wcstream " || fail "--version"
 

@@ -1202,6 +1202,21 @@ Test(state, refuses_a_directory_where_sqlite_keeps_its_files, .init = st_setup, 
     wcs_state_close(st_open(path));
 }
 
+Test(state, discard_removes_only_a_file_it_made, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("s.db");
+    char side[300];
+    wcs_state_discard(st_open(path));
+    cr_expect_neq(access(path, F_OK), 0, "a state this open made is removed");
+    snprintf(side, sizeof(side), "%s-wal", path);
+    cr_expect_neq(access(side, F_OK), 0, "and its WAL");
+
+    wcs_state_close(st_open(path));
+    wcs_state_discard(st_open(path));
+    cr_expect_eq(access(path, F_OK), 0, "a state that was there stays");
+    wcs_state_close(st_open(path));
+}
+
 /* ---- recent and counts -------------------------------------------------- */
 
 #define ST_WORDS 100000
