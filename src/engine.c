@@ -414,8 +414,10 @@ static void merge_offset(cJSON **acc, cJSON *next, bool keep_first)
 }
 
 /* Step 1, one chunk: pull from every source into eng->text within budget
- * bytes, starting with a different source each time so none starves. */
-static int pull(struct wcs_engine *eng, size_t budget, char *err, size_t errlen)
+ * bytes, starting with a different source each time so none starves. At a
+ * stop (drain) only from the sources that cannot read again what they
+ * hold: a replayable one (a file, Kafka) loses nothing by stopping now. */
+static int pull(struct wcs_engine *eng, size_t budget, bool drain, char *err, size_t errlen)
 {
     struct batch *b = eng->cur;
     assert(eng->nsrcs > 0); /* the config asks for a source */
@@ -424,6 +426,8 @@ static int pull(struct wcs_engine *eng, size_t budget, char *err, size_t errlen)
         size_t i = (eng->next_src + k) % eng->nsrcs;
         struct wcs_source *src = &eng->srcs[i];
         struct wcs_progress_source *ps = &b->psrc[i];
+        if (drain && src->plugin->restore)
+            continue;
         size_t used = eng->text.len;
         struct wcs_pull p = {
             .text = &eng->text,
@@ -643,7 +647,7 @@ static int gather(struct wcs_engine *eng, bool drain, bool *full, bool *cut, cha
         size_t budget = eng->cf->max_bytes - b->bytes;
         budget = budget < CHUNK_BYTES ? budget : CHUNK_BYTES;
         int64_t t = wcs_now_ns();
-        if (pull(eng, budget, err, errlen) < 0)
+        if (pull(eng, budget, drain, err, errlen) < 0)
             return -1;
         if (eng->text.len == 0 && available_now && !all_finished(eng)) {
             wcs_notify_wait(&eng->notify, IDLE_POLL_MS); /* more is coming */
@@ -863,8 +867,8 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
         if (hand_over(eng, err, errlen) < 0)
             return -1;
     }
-    /* A stop: the batch in hand is committed too, with the lines the
-     * sources already hold (an inbox's), up to --max-bytes-per-trigger. */
+    /* A stop: the batch in hand is committed too, with the lines an inbox
+     * already holds, as far as --max-bytes-per-trigger allows. */
     if (gather(eng, true, &backlog, &cut, err, errlen) < 0 ||
         (!empty_batch(eng->cur) && hand_over(eng, err, errlen) < 0))
         return -1;

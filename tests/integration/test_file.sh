@@ -1,8 +1,9 @@
 # file:// sources: a file, a directory read in name order, new files and
 # appended bytes picked up while running, restarts that resume exactly at
-# the committed offsets, and kill -9 at 40 random moments losing and doubling
-# nothing (the offsets commit in the same transaction as the counts); a
-# watched directory that goes away and comes back.
+# the committed offsets, a stop that leaves the rest to the next run, and
+# kill -9 at 40 random moments losing and doubling nothing (the offsets
+# commit in the same transaction as the counts); a watched directory that
+# goes away and comes back.
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p in
@@ -30,6 +31,20 @@ make_text 30000 5 >d.tmp && mv d.tmp in/d.txt
 wait_total s.db "$(count_words in/a.txt in/b.txt in/c.txt in/d.txt)" 20
 stop_wcs
 check_counts s.db in/a.txt in/b.txt in/c.txt in/d.txt
+
+# A stop reads no more from files: what was appended waits for the next
+# run, which reads on from the committed offsets.
+start_wcs --source "file://$TEST_OUT/in" --trigger 1h --state s.db
+wait_for err.txt "started" 10
+last=$(sql s.db "select max(batch_id) from batches")
+make_text 1000 6 >in/e.txt
+sleep 0.5
+stop_wcs
+[ "$WCS_RC" = 0 ] || fail "SIGTERM exit status $WCS_RC"
+[ "$(sql s.db "select max(batch_id) from batches")" = "$last" ] || fail "a stop read a file on"
+"$WCSTREAM" --source "file://$TEST_OUT/in" --trigger available-now --state s.db \
+    >out.txt 2>err.txt || fail "exit $?"
+check_counts s.db in/a.txt in/b.txt in/c.txt in/d.txt in/e.txt
 
 # One file, named directly, last line without a newline.
 printf 'one two\ntwo three' >single.txt
