@@ -319,27 +319,31 @@ void wcs_config_usage(FILE *out)
     wcs_registry_usage(out);
 }
 
+/* getopt_long() values past any byte: an optopt below 256 is then exactly
+ * an unknown short option. The rest are set by name (wcs_config_set()). */
+enum { OPT_SET = 256, OPT_SOURCE, OPT_SINK, OPT_CONFIG, OPT_HELP, OPT_VERSION };
+
 enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, char **argv, char *err,
                                             size_t errlen)
 {
     static const struct option opts[] = {
-        {"source", required_argument, NULL, 's'},
-        {"sink", required_argument, NULL, 'k'},
-        {"output-mode", required_argument, NULL, 'o'},
-        {"trigger", required_argument, NULL, 't'},
-        {"max-bytes-per-trigger", required_argument, NULL, 'b'},
-        {"max-line-bytes", required_argument, NULL, 'L'},
-        {"threads", required_argument, NULL, 'T'},
-        {"state", required_argument, NULL, 'S'},
-        {"synchronous", required_argument, NULL, 'y'},
-        {"split", required_argument, NULL, 'p'},
-        {"lowercase", no_argument, NULL, 'l'},
-        {"log-level", required_argument, NULL, 'v'},
-        {"progress-log", required_argument, NULL, 'P'},
-        {"dashboard-dir", required_argument, NULL, 'D'},
-        {"config", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
+        {"source", required_argument, NULL, OPT_SOURCE},
+        {"sink", required_argument, NULL, OPT_SINK},
+        {"output-mode", required_argument, NULL, OPT_SET},
+        {"trigger", required_argument, NULL, OPT_SET},
+        {"max-bytes-per-trigger", required_argument, NULL, OPT_SET},
+        {"max-line-bytes", required_argument, NULL, OPT_SET},
+        {"threads", required_argument, NULL, OPT_SET},
+        {"state", required_argument, NULL, OPT_SET},
+        {"synchronous", required_argument, NULL, OPT_SET},
+        {"split", required_argument, NULL, OPT_SET},
+        {"lowercase", no_argument, NULL, OPT_SET},
+        {"log-level", required_argument, NULL, OPT_SET},
+        {"progress-log", required_argument, NULL, OPT_SET},
+        {"dashboard-dir", required_argument, NULL, OPT_SET},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"help", no_argument, NULL, OPT_HELP},
+        {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
     wcs_config_init(cf);
@@ -350,26 +354,26 @@ enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, cha
     opterr = 0;
     optind = 0; /* 0, not 1: glibc then also forgets a half-read "-xy" */
     while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1)
-        if (c == 'c' && wcs_config_load_file(cf, optarg, err, errlen) < 0)
+        if (c == OPT_CONFIG && wcs_config_load_file(cf, optarg, err, errlen) < 0)
             return WCS_CONFIG_USAGE;
     bool flag_sources = false, flag_sinks = false;
     optind = 0;
     while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
         switch (c) {
-        case 'h':
+        case OPT_HELP:
             wcs_config_usage(stdout);
             return WCS_CONFIG_EXIT;
-        case 'V':
+        case OPT_VERSION:
             printf("wcstream %s\n", WCS_VERSION);
             return WCS_CONFIG_EXIT;
-        case 'c':
+        case OPT_CONFIG:
             break;
         case '?': {
-            /* Every short option is unknown, so one fails at the first
-             * letter of its word; with more letters after it ("-xy") glibc
-             * stays at that word instead of moving past it. */
-            const char *arg = argv[optind - 1], *at = optind < argc ? argv[optind] : "";
-            if (strncmp(arg, "--", 2) != 0 || (optopt && at[0] == '-' && at[1] == optopt))
+            /* optopt: a short option's letter (every one is unknown), a
+             * long option's value (its value is wrong), 0 (no such long
+             * option). A long option's word is the last one read. */
+            const char *arg = argv[optind - 1];
+            if (optopt > 0 && optopt < OPT_SET)
                 wcs_err(err, errlen, "unknown option '-%c'", optopt);
             else if (optopt && strchr(arg, '='))
                 wcs_err(err, errlen, "option '%.*s' takes no value", (int)strcspn(arg, "="), arg);
@@ -380,11 +384,11 @@ enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, cha
             return WCS_CONFIG_USAGE;
         }
         default:
-            if (c == 's' && !flag_sources) {
+            if (c == OPT_SOURCE && !flag_sources) {
                 strv_clear(&cf->sources); /* flags replace the file's list */
                 flag_sources = true;
             }
-            if (c == 'k' && !flag_sinks) {
+            if (c == OPT_SINK && !flag_sinks) {
                 strv_clear(&cf->sinks);
                 flag_sinks = true;
             }

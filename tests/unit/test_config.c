@@ -298,9 +298,9 @@ Test(config, no_source)
     cfg_usage(CFG_ARGC(argv2), argv2, "no --source");
 }
 
-/* An unknown short option is named as such, also inside a cluster
- * (glibc sets optopt for those too, and optind has not moved yet), and
- * also after a long option, which the cluster's optind still points at. */
+/* An unknown short option is named as such, also inside a cluster and
+ * after a long option; and a long option's mistake is its own, whatever
+ * word follows it. */
 Test(config, unknown_short_option_message)
 {
     char *argv[] = {"wcstream", "-x", "--source", "stdin"};
@@ -311,6 +311,10 @@ Test(config, unknown_short_option_message)
     cfg_usage(CFG_ARGC(argv3), argv3, "unknown option '-x'");
     char *argv4[] = {"wcstream", "--source=stdin", "-qz"};
     cfg_usage(CFG_ARGC(argv4), argv4, "unknown option '-q'");
+    char *argv5[] = {"wcstream", "--source=stdin", "--lowercase=1", "-lx"};
+    cfg_usage(CFG_ARGC(argv5), argv5, "option '--lowercase' takes no value");
+    char *argv6[] = {"wcstream", "--source=stdin", "--trigger"};
+    cfg_usage(CFG_ARGC(argv6), argv6, "option '--trigger' needs a value");
 }
 
 /* A value given to a flag that takes none is named as that mistake. */
