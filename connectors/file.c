@@ -103,10 +103,11 @@ static int scan(struct file_src *f, const char *desc, char *err, size_t errlen)
         return -1;
     }
     if (!d) {
-        if (errno != f->scan_err)
+        int e_no = errno; /* wcs_warn() may change errno */
+        if (e_no != f->scan_err)
             wcs_warn("%s: cannot read directory %s: %s; waiting for it", desc, f->path,
-                     errno == ENOENT ? "it is gone" : strerror(errno));
-        f->scan_err = errno;
+                     e_no == ENOENT ? "it is gone" : strerror(e_no));
+        f->scan_err = e_no;
         return 0;
     }
     if (f->scan_err)

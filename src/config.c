@@ -273,7 +273,7 @@ int wcs_config_load_file(struct wcs_config *cf, const char *path, char *err, siz
         fwrite(chunk, 1, n, mem);
         total += n;
     }
-    int read_err = ferror(f) ? errno : 0;
+    int read_err = ferror(f) ? (errno ? errno : EIO) : 0;
     fclose(f);
     if (!mem || fclose(mem) != 0 || read_err || total > CONFIG_MAX) {
         free(text);

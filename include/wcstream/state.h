@@ -116,7 +116,7 @@ int wcs_state_stage(struct wcs_state *st, const struct wcs_group_set *sets, size
  * cannot succeed: the file is damaged (corrupt pages, a count past
  * 2^63 - 1).
  */
-#define WCS_STATE_DAMAGED (-2)
+#define WCS_STATE_DAMAGED (-3) /* not WCS_EUSAGE's -2 */
 int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_offsets *offs,
                      uint64_t input_rows, const char *progress_json, char *err, size_t errlen);
 /* The last commit's distinct words with their new totals, in key order
