@@ -340,20 +340,21 @@ static void settle(struct kafka_src *k)
     rd_kafka_error_t *se = go->cnt ? rd_kafka_seek_partitions(k->rk, go, 5000) : NULL;
     if (se)
         rd_kafka_error_destroy(se);
+    rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_new(go->cnt + 1);
     for (int i = 0; !se && i < go->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &go->elems[i];
         struct part *p = find_part(k, tp->topic, tp->partition, false);
         if (tp->err) /* stays paused: the next try seeks again */
             continue;
         p->unsettled = false;
-        rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(one, tp->topic, tp->partition);
-        rd_kafka_resume_partitions(k->rk, one);
-        rd_kafka_topic_partition_list_destroy(one);
+        rd_kafka_topic_partition_list_add(resume, tp->topic, tp->partition);
         wcs_info("%s: read the group's offset of %s/%" PRId32 "; starting from offset %s%" PRId64,
                  k->desc, tp->topic, tp->partition, offset_name(tp->offset),
                  tp->offset < 0 ? 0 : tp->offset);
     }
+    if (resume->cnt)
+        rd_kafka_resume_partitions(k->rk, resume);
+    rd_kafka_topic_partition_list_destroy(resume);
     rd_kafka_topic_partition_list_destroy(go);
     rd_kafka_topic_partition_list_destroy(l);
     tell_group(k, fix);
@@ -571,10 +572,6 @@ static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct 
         wcs_err(err, errlen, "%s: the consumer group must not be empty", src->desc);
         rd_kafka_conf_destroy(conf);
         return WCS_EUSAGE;
-    }
-    if ((r = wcs_uri_check_unused(uri, err, errlen)) < 0) { /* before it connects */
-        rd_kafka_conf_destroy(conf);
-        return r;
     }
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_error_cb(conf, on_client_error);

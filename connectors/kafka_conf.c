@@ -63,6 +63,8 @@ rd_kafka_conf_t *wcs_kafka_conf(struct wcs_uri *uri, const char *brokers,
         if (set(conf, pm->key + 6, pm->value, uri->text, err, errlen) < 0)
             goto fail;
     }
+    if (wcs_uri_check_unused(uri, err, errlen) < 0) /* before anything connects */
+        goto fail;
     rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_opaque(conf, opaque);
     return conf;

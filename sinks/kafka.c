@@ -91,10 +91,6 @@ static int kafka_sink_init(struct wcs_sink *sk, struct wcs_uri *uri, const struc
     rd_kafka_conf_t *conf = wcs_kafka_conf(uri, t.brokers, defaults, k, &r, err, errlen);
     if (!conf)
         return r;
-    if ((r = wcs_uri_check_unused(uri, err, errlen)) < 0) { /* before it connects */
-        rd_kafka_conf_destroy(conf);
-        return r;
-    }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     char why[512];
     k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));

@@ -22,9 +22,10 @@ int wcs_kafka_target(const struct wcs_uri *uri, struct wcs_kafka_target *t, char
 
 /* A new librdkafka configuration: bootstrap.servers, then `defaults`
  * (key, value pairs ending with NULL), librdkafka's log lines at debug
- * level, the opaque, and last every kafka.<property> option of uri (marked
- * used), so the user's options win. NULL with a sentence in err; *rc is
- * then WCS_EUSAGE for a bad property. */
+ * level, the opaque, and last every kafka.<property> option of uri, so the
+ * user's options win. The caller has read its other options: any left
+ * unread is unknown. NULL with a sentence in err; *rc is then WCS_EUSAGE
+ * for a bad property or an unknown option. */
 rd_kafka_conf_t *wcs_kafka_conf(struct wcs_uri *uri, const char *brokers,
                                 const char *const *defaults, void *opaque, int *rc, char *err,
                                 size_t errlen);
