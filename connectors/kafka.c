@@ -61,7 +61,8 @@ struct part {
                          the batch's first offset */
     int64_t claimed;  /* the group's committed offset as this member last
                          set or read it, -1 when not known */
-    bool unsettled;   /* assigned, but the group's offset could not be read
+    bool unsettled;   /* assigned, but the group's offset (or, for
+                         available-now, its watermarks) could not be read
                          yet: paused, not read from until it is */
     /* The pull in progress: the first offset it took (-1: none), and what
      * it changed, to put back if the group refuses its claim. */
@@ -226,10 +227,30 @@ static const char *offset_name(int64_t offset)
                                                : "";
 }
 
+/* available-now reads p up to its end: the high watermark when first
+ * known. A start at earliest or latest (*at < 0) is pinned to the low mark
+ * or that end, so p is finished once read there. An error when the
+ * watermarks cannot be read: p is not read until they can be. */
+static rd_kafka_resp_err_t pin_to_end(struct kafka_src *k, struct part *p, int64_t *at, int wait_ms)
+{
+    int64_t lo, hi;
+    if (!k->available_now || (p->end >= 0 && *at >= 0))
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_resp_err_t e =
+        rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, &lo, &hi, wait_ms);
+    if (e)
+        return e;
+    if (p->end < 0)
+        p->end = hi;
+    if (*at < 0)
+        *at = p->next = *at == RD_KAFKA_OFFSET_BEGINNING ? lo : p->end;
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 /* Set each newly assigned partition's start (start_offset). When the
- * group's offsets cannot be read, the partitions are assigned where the
- * state has them, to be paused (pause_unsettled) until a pull reads the
- * group's (settle). */
+ * group's offsets (or, for available-now, the watermarks) cannot be read,
+ * the partitions are assigned where the state has them, to be paused
+ * (pause_unsettled) until a pull reads them (settle). */
 static void choose_offsets(rd_kafka_t *rk, struct kafka_src *k,
                            rd_kafka_topic_partition_list_t *list)
 {
@@ -253,16 +274,17 @@ static void choose_offsets(rd_kafka_t *rk, struct kafka_src *k,
         p->assigned = true;
         p->unsettled = pe != RD_KAFKA_RESP_ERR_NO_ERROR;
         p->claimed = -1;
-        tp->offset = p->unsettled ? (p->restored >= 0 ? p->restored : k->starting)
-                                  : start_offset(k, p, &committed->elems[i], fix);
-        int64_t lo, hi;
-        if (k->available_now && p->end < 0 &&
-            rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition, &lo, &hi, 10000) ==
-                RD_KAFKA_RESP_ERR_NO_ERROR) {
-            p->end = hi;                         /* the end it had when the query started */
-            if (tp->offset < 0 && !p->unsettled) /* else settle() says where it starts */
-                p->next = tp->offset == RD_KAFKA_OFFSET_BEGINNING ? lo : hi;
+        int64_t at = p->unsettled ? 0 : start_offset(k, p, &committed->elems[i], fix);
+        int64_t pinned = at; /* tp keeps a logical start: librdkafka resolves it */
+        rd_kafka_resp_err_t we =
+            p->unsettled ? RD_KAFKA_RESP_ERR_NO_ERROR : pin_to_end(k, p, &pinned, 10000);
+        if (we) {
+            wcs_warn("%s: cannot read the watermarks of %s/%" PRId32
+                     " (%s); not reading it until they can be read",
+                     k->desc, tp->topic, tp->partition, rd_kafka_err2str(we));
+            p->unsettled = true;
         }
+        tp->offset = !p->unsettled ? at : p->restored >= 0 ? p->restored : k->starting;
         if (!p->unsettled)
             wcs_info("%s: assigned %s/%" PRId32 " from offset %s%" PRId64, k->desc, tp->topic,
                      tp->partition, offset_name(tp->offset), tp->offset < 0 ? 0 : tp->offset);
@@ -326,15 +348,12 @@ static void settle(struct kafka_src *k)
     for (int i = 0; !e && i < l->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &l->elems[i];
         struct part *p = find_part(k, tp->topic, tp->partition, false);
-        int64_t at, lo, hi;
+        int64_t at;
         if (tp->err)
             continue;
         at = start_offset(k, p, tp, fix);
-        if (at < 0 && k->available_now) { /* startingOffsets, where it is now */
-            if (rd_kafka_query_watermark_offsets(k->rk, tp->topic, tp->partition, &lo, &hi, wait))
-                continue;
-            at = p->next = at == RD_KAFKA_OFFSET_BEGINNING ? lo : p->end >= 0 ? p->end : hi;
-        }
+        if (pin_to_end(k, p, &at, wait)) /* numeric: seek() takes no logical offsets */
+            continue;
         rd_kafka_topic_partition_list_add(go, tp->topic, tp->partition)->offset = at;
     }
     rd_kafka_error_t *se = go->cnt ? rd_kafka_seek_partitions(k->rk, go, 5000) : NULL;

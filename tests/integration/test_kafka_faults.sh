@@ -10,6 +10,8 @@
 # exactly once. (3) wcstream is killed (-9) while the brokers are down and
 # started again once they are back: exact counts. (4) A member joins while
 # the group's offsets cannot be read: it waits for them, exactly once.
+# (5) An available-now query starts while the partitions' watermarks cannot
+# be read: it waits for them, then reads to the end and stops.
 #
 # The local broker is librdkafka's mock cluster, which keeps its topics in
 # memory: killing its process would lose them, which tests nothing about a
@@ -21,7 +23,8 @@
 # replays the same choices (the timing still differs).
 . "$(dirname "$0")/lib.sh"
 
-start_broker --topic flap:4 --topic eager:4 --topic coop:4 --topic dead:2 --topic fetch:2
+start_broker --topic flap:4 --topic eager:4 --topic coop:4 --topic dead:2 --topic fetch:2 \
+    --topic marks:2
 # The mock's rebalances wait session.timeout.ms - 1 s for the members.
 SESSION_MS=4000
 opts="kafka.session.timeout.ms=$SESSION_MS&kafka.heartbeat.interval.ms=400"
@@ -274,5 +277,26 @@ wait "$WCS_PID" || WCS_RC=$?
 WCS_PID=
 [ "$WCS_RC" = 0 ] || fail "member C: exit $WCS_RC"
 check_counts fa.db+fb.db+fc.db f1.txt f2.txt f3.txt
+
+# 5. Available-now needs each partition's end (its high watermark at the
+# start): until ListOffsets answers (SIGALRM to the broker) the query must
+# neither read nor end, and once it answers it reads to the end and stops.
+make_text 100000 43 >f5.txt
+produce_lines marks 2 f5.txt 20
+kill -ALRM "$BROKER_PID"
+start_wcs --source "kafka://$BROKER/marks?startingOffsets=earliest&$opts" --state f5.db \
+    --trigger available-now
+wait_for "$TEST_OUT/err.txt" "cannot read the watermarks of marks/" 60
+sleep 2
+kill -0 "$WCS_PID" 2>/dev/null || fail "the query ended before it knew the partitions' ends"
+[ "$(last_batch f5.db)" = -1 ] || fail "the query read before it knew the partitions' ends"
+kill -ALRM "$BROKER_PID"
+wait_for "$TEST_OUT/err.txt" "read the group's offset of marks/1" 30
+timeout 60 tail --pid="$WCS_PID" -f /dev/null || fail "available-now did not end once the ends were known"
+WCS_RC=0
+wait "$WCS_PID" || WCS_RC=$?
+WCS_PID=
+[ "$WCS_RC" = 0 ] || fail "available-now after ListOffsets failed: exit $WCS_RC"
+check_counts f5.db f5.txt
 log "${SECONDS}s in all"
 echo ok

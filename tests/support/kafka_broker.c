@@ -10,7 +10,9 @@
  * tests use that for broker outages. SIGHUP makes the --vanishing topic
  * unknown to the cluster's metadata, as if it had been deleted. SIGWINCH
  * makes every OffsetFetch request fail until the next SIGWINCH: a group
- * coordinator that cannot tell the committed offsets for a while.
+ * coordinator that cannot tell the committed offsets for a while. SIGALRM
+ * does the same to ListOffsets: partition leaders that cannot tell their
+ * watermarks.
  *
  *   kafka_broker [--brokers N] [--topic NAME:PARTITIONS]... [--bootstrap-file PATH]
  *                [--vanishing TOPIC]
@@ -28,11 +30,11 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-/* OffsetFetch's ApiKey in the protocol, and how many of its requests
- * "every" is. */
-enum { OFFSET_FETCH = 9, FETCH_ERRORS = 100000 };
+/* The ApiKeys of ListOffsets and OffsetFetch in the protocol, and how
+ * many of their requests "every" is. */
+enum { LIST_OFFSETS = 2, OFFSET_FETCH = 9, FETCH_ERRORS = 100000 };
 
-static volatile sig_atomic_t stop, down, up, vanish, fetch_errors;
+static volatile sig_atomic_t stop, down, up, vanish, fetch_errors, list_errors;
 
 static void on_signal(int sig)
 {
@@ -44,8 +46,23 @@ static void on_signal(int sig)
         vanish = 1;
     else if (sig == SIGWINCH)
         fetch_errors = 1;
+    else if (sig == SIGALRM)
+        list_errors = 1;
     else
         stop = 1;
+}
+
+/* Every request of ApiKey key fails with errs from now on, or all work
+ * again: which, *failing says and flips. */
+static void toggle(rd_kafka_mock_cluster_t *mc, int16_t key, const char *name,
+                   const rd_kafka_resp_err_t *errs, bool *failing)
+{
+    *failing = !*failing;
+    if (*failing)
+        rd_kafka_mock_push_request_errors_array(mc, key, FETCH_ERRORS, errs);
+    else
+        rd_kafka_mock_clear_request_errors(mc, key);
+    fprintf(stderr, "kafka_broker: %s %s\n", name, *failing ? "fails" : "works");
 }
 
 static void usage(void)
@@ -130,10 +147,13 @@ int main(int argc, char **argv)
     sigaction(SIGUSR2, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGWINCH, &sa, NULL);
-    static rd_kafka_resp_err_t errs[FETCH_ERRORS];
-    for (size_t i = 0; i < FETCH_ERRORS; i++)
+    sigaction(SIGALRM, &sa, NULL);
+    static rd_kafka_resp_err_t errs[FETCH_ERRORS], list_errs[FETCH_ERRORS];
+    for (size_t i = 0; i < FETCH_ERRORS; i++) {
         errs[i] = RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
-    bool fetch_failing = false;
+        list_errs[i] = RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
+    }
+    bool fetch_failing = false, list_failing = false;
     while (!stop) {
         usleep(50000);
         if (down) {
@@ -153,12 +173,11 @@ int main(int argc, char **argv)
         }
         if (fetch_errors) {
             fetch_errors = 0;
-            fetch_failing = !fetch_failing;
-            if (fetch_failing)
-                rd_kafka_mock_push_request_errors_array(mc, OFFSET_FETCH, FETCH_ERRORS, errs);
-            else
-                rd_kafka_mock_clear_request_errors(mc, OFFSET_FETCH);
-            fprintf(stderr, "kafka_broker: OffsetFetch %s\n", fetch_failing ? "fails" : "works");
+            toggle(mc, OFFSET_FETCH, "OffsetFetch", errs, &fetch_failing);
+        }
+        if (list_errors) {
+            list_errors = 0;
+            toggle(mc, LIST_OFFSETS, "ListOffsets", list_errs, &list_failing);
         }
     }
     rd_kafka_mock_cluster_destroy(mc);
