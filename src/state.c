@@ -656,11 +656,8 @@ static int lock_state(struct wcs_state *st, const char *path, char *err, size_t 
 {
     int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC; /* a FIFO is refused after, not waited on */
     st->lock_fd = open(path, flags | O_CREAT | O_EXCL, 0644);
-    if (st->lock_fd >= 0 && !(st->made = strdup(path))) {
-        wcs_err(err, errlen, "out of memory");
-        return -1;
-    }
-    if (st->lock_fd < 0 && errno == EEXIST)
+    bool made = st->lock_fd >= 0;
+    if (!made && errno == EEXIST)
         st->lock_fd = open(path, flags);
     if (st->lock_fd < 0) {
         if (errno == EISDIR)
@@ -669,13 +666,19 @@ static int lock_state(struct wcs_state *st, const char *path, char *err, size_t 
             wcs_err(err, errlen, "cannot open state %s: %s", path, strerror(errno));
         return -1;
     }
-    if (flock(st->lock_fd, LOCK_EX | LOCK_NB) == 0)
-        return 0;
-    if (errno == EWOULDBLOCK)
-        wcs_err(err, errlen, "state %s is in use by another wcstream process", path);
-    else
-        wcs_err(err, errlen, "cannot lock state %s: %s", path, strerror(errno));
-    return -1;
+    /* Made here but locked first by another process: the file is its. */
+    if (flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK)
+            wcs_err(err, errlen, "state %s is in use by another wcstream process", path);
+        else
+            wcs_err(err, errlen, "cannot lock state %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (made && !(st->made = strdup(path))) {
+        wcs_err(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size_t top_k, char *err,
