@@ -587,22 +587,24 @@ static void sibling(const char *path, const char *suffix, char *out, size_t outl
     free(real);
 }
 
-/* SQLite keeps its journal, WAL and shared memory in files next to the
- * state's; anything else in their place (a directory, a FIFO) would make
+/* The files SQLite keeps next to the state's: suffix, what it holds. */
+static const char *const sqlite_files[][2] = {
+    {"-journal", "journal"}, {"-wal", "write-ahead log"}, {"-shm", "shared memory"}};
+#define N_SQLITE_FILES (sizeof(sqlite_files) / sizeof(sqlite_files[0]))
+
+/* Anything but a file in their place (a directory, a FIFO) would make
  * every write fail, so it is refused before the state is opened. */
 static int check_siblings(const char *path, char *err, size_t errlen)
 {
-    static const char *const files[][2] = {
-        {"-journal", "journal"}, {"-wal", "write-ahead log"}, {"-shm", "shared memory"}};
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    for (size_t i = 0; i < N_SQLITE_FILES; i++) {
         char name[PATH_MAX + 16];
         struct stat sb;
-        sibling(path, files[i][0], name, sizeof(name));
+        sibling(path, sqlite_files[i][0], name, sizeof(name));
         if (stat(name, &sb) == 0 && !S_ISREG(sb.st_mode)) {
             wcs_err(err, errlen,
                     "cannot use state %s: %s is not a regular file (SQLite keeps its %s there); "
                     "move it away",
-                    path, name, files[i][1]);
+                    path, name, sqlite_files[i][1]);
             return -1;
         }
     }
@@ -829,12 +831,12 @@ void wcs_state_close(struct wcs_state *st)
     sqlite3_finalize(st->lead_del);
     sqlite3_close(st->db);
     if (st->discard && st->made) { /* still under the lock */
-        static const char *const suffixes[] = {"", "-journal", "-wal", "-shm"};
-        for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        for (size_t i = 0; i < N_SQLITE_FILES; i++) {
             char name[PATH_MAX + 16];
-            snprintf(name, sizeof(name), "%s%s", st->made, suffixes[i]);
+            snprintf(name, sizeof(name), "%s%s", st->made, sqlite_files[i][0]);
             unlink(name);
         }
+        unlink(st->made);
     }
     free(st->made);
     if (st->lock_fd >= 0)
