@@ -809,6 +809,16 @@ static int replay_sinks(struct wcs_engine *eng, char *err, size_t errlen)
     return 0;
 }
 
+/* A batch's trigger is the pull that finds it empty and starts it: its
+ * progress record's timestamp and the start of its triggerExecution. */
+static void stamp_trigger(struct batch *b)
+{
+    if (empty_batch(b)) {
+        b->start_ns = wcs_now_ns();
+        clock_gettime(CLOCK_REALTIME, &b->wall);
+    }
+}
+
 int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
 {
     const struct wcs_config *cf = eng->cf;
@@ -844,10 +854,7 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
             if (eng->stopping)
                 break;
         }
-        if (empty_batch(eng->cur)) {
-            eng->cur->start_ns = wcs_now_ns();
-            clock_gettime(CLOCK_REALTIME, &eng->cur->wall);
-        }
+        stamp_trigger(eng->cur);
         bool finished = all_finished(eng); /* before the pull: no data may slip in after */
         if (gather(eng, false, &backlog, &cut, err, errlen) < 0)
             return -1;
@@ -869,6 +876,7 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
     }
     /* A stop: the batch in hand is committed too, with the lines an inbox
      * already holds, as far as --max-bytes-per-trigger allows. */
+    stamp_trigger(eng->cur);
     if (gather(eng, true, &backlog, &cut, err, errlen) < 0 ||
         (!empty_batch(eng->cur) && hand_over(eng, err, errlen) < 0))
         return -1;

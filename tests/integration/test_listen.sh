@@ -48,14 +48,23 @@ stop_wcs
 [ "$WCS_RC" = 0 ] || fail "SIGTERM exit status $WCS_RC"
 
 # SIGTERM long before the next trigger: the lines already received are
-# committed with the last batch, not dropped.
+# committed with the last batch, not dropped, and that batch's progress
+# is timed from the stop, not from a batch before it.
 port=$(free_port)
-start_wcs --source "listen://127.0.0.1:$port" --trigger 1h --state term.db
+start_wcs --source "listen://127.0.0.1:$port" --trigger 3s --state term.db
 wait_for err.txt "listening" 10
 seq 1 1000 | nc -N 127.0.0.1 "$port"
+wait_total term.db 1000 10
+seq 1 500 | nc -N 127.0.0.1 "$port"
 sleep 0.5
 stop_wcs
 [ "$WCS_RC" = 0 ] || fail "SIGTERM exit status $WCS_RC"
-[ "$(sql term.db "select coalesce(sum(count), 0) from word_counts")" = 1000 ] ||
+[ "$(sql term.db "select coalesce(sum(count), 0) from word_counts")" = 1500 ] ||
     fail "lines received before SIGTERM were dropped: $(sql term.db 'select sum(count) from word_counts')"
+sql term.db "select progress from batches where batch_id = 1" | $PY -c '
+import datetime, json, sys
+p = json.load(sys.stdin)
+age = datetime.datetime.now(datetime.timezone.utc) - datetime.datetime.fromisoformat(p["timestamp"].replace("Z", "+00:00"))
+assert p["numInputRows"] == 500 and 0 <= age.total_seconds() < 60 and p["inputRowsPerSecond"] > 0, p
+' || fail "the batch committed at the stop has the progress times of another batch"
 echo ok
