@@ -248,9 +248,9 @@ static void *client_thread(void *arg)
             break;
         backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
-    free(chunk);
     wcs_framer_free(&fr);
-    wcs_inbox_close(&s->ib, 0);
+    wcs_inbox_close(&s->ib, chunk ? 0 : ENOMEM); /* an error is the stream's, not its end */
+    free(chunk);
     return NULL;
 }
 
@@ -335,6 +335,8 @@ static void drop_conn(struct sock_src *s, struct conn *c)
  * 0, or -1 when there was no spare (then it waits a little instead). */
 static int refuse_without_fd(struct sock_src *s)
 {
+    if (s->spare_fd < 0) /* another thread took its number last time */
+        s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (s->spare_fd < 0) {
         sleep_or_stop(s, 100); /* a stop is seen by the loop's next wait */
         return -1;
@@ -383,13 +385,14 @@ static void *listen_thread(void *arg)
     struct sock_src *s = arg;
     char *chunk = malloc(READ_CHUNK);
     struct epoll_event ev[EPOLL_EVENTS];
-    bool stop = !chunk;
+    int error = chunk ? 0 : ENOMEM; /* the stream's, not its end */
+    bool stop = error;
     while (!stop && wcs_inbox_wait_space(&s->ib)) {
         if (s->available_now && atomic_load(&s->accepted) && !atomic_load(&s->nconns))
             break; /* every client came and went: the finite run is over */
         int n = epoll_wait(s->epoll_fd, ev, EPOLL_EVENTS, -1);
         if (n < 0 && errno != EINTR) {
-            wcs_error("%s: epoll_wait failed: %s", s->desc, strerror(errno));
+            error = errno;
             break;
         }
         /* Level-triggered: a client with more to say than one read comes
@@ -425,7 +428,7 @@ static void *listen_thread(void *arg)
     while (s->conns)
         drop_conn(s, s->conns);
     free(chunk);
-    wcs_inbox_close(&s->ib, 0);
+    wcs_inbox_close(&s->ib, error);
     return NULL;
 }
 
@@ -439,6 +442,28 @@ static void check_fd_limit(struct sock_src *s)
         wcs_warn("%s: maxClients=%zu, but the process may open only %llu files (ulimit -n): "
                  "clients past that are refused",
                  s->desc, s->max_clients, (unsigned long long)rl.rlim_cur);
+}
+
+/* Listen on the first of a name's addresses that can be bound (localhost
+ * may name ::1 first, on a kernel without IPv6); -1 with the last errno. */
+static int listen_first(const struct addrinfo *res)
+{
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        int fd =
+            socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        /* SOMAXCONN: a burst of connections waits in the kernel's queue
+         * while the thread is busy; the kernel caps it at somaxconn. */
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
+            return fd;
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return -1;
 }
 
 static int listen_init(struct wcs_source *src, struct wcs_uri *uri,
@@ -463,22 +488,13 @@ static int listen_init(struct wcs_source *src, struct wcs_uri *uri,
         snprintf(err, errlen, "%s: cannot resolve %s: %s", src->desc, s->host, gai_strerror(rc));
         return -1;
     }
-    int fd =
-        socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, res->ai_protocol);
-    int one = 1;
-    if (fd >= 0)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    /* SOMAXCONN: a burst of connections waits in the kernel's queue while
-     * the thread is busy; the kernel caps it at net.core.somaxconn. */
-    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
+    int fd = listen_first(res);
+    freeaddrinfo(res);
+    if (fd < 0) {
         snprintf(err, errlen, "%s: cannot listen on %s:%s: %s", src->desc, s->host, s->port,
                  strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(res);
         return -1;
     }
-    freeaddrinfo(res);
     s->listen_fd = fd;
     struct epoll_event lev = {.events = EPOLLIN, .data.ptr = &s->listen_fd};
     struct epoll_event wev = {.events = EPOLLIN, .data.ptr = &s->ib.wake};
