@@ -86,7 +86,11 @@ int main(int argc, char **argv)
         return usage ? 2 : 1;
     }
     running = eng;
-    struct sigaction sa = {.sa_handler = on_signal};
+    /* Any thread but a source's reader may take the signal: SA_RESTART,
+     * so that a sink's write or SQLite's I/O on that thread goes on rather
+     * than fail with EINTR (poll and the like still wake, and the engine
+     * notices the stop either way). */
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
