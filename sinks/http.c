@@ -141,19 +141,19 @@ enum wcs_http_route wcs_http_route(const char *path, const char **arg)
 
 size_t wcs_http_count_arg(const char *value, size_t dflt, size_t max)
 {
-    char *end;
+    size_t n = 0;
 
     if (!value)
         return dflt;
-    /* Digits only: strtoull would also take " 5", "+5" and " -5" (as a
-     * huge number). */
-    if (!isdigit((unsigned char)value[0]))
-        return 0;
-    errno = 0;
-    unsigned long long n = strtoull(value, &end, 10);
-    if (errno || *end || n == 0)
-        return 0;
-    return n > max ? max : (size_t)n;
+    /* Digits only (strtoull would also take " 5", "+5" and " -5"), as many
+     * as are given: past max the number only has to stay past it. */
+    for (const char *c = value; *c; c++) {
+        if (!isdigit((unsigned char)*c))
+            return 0;
+        if (n <= max)
+            n = n * 10 + (size_t)(*c - '0');
+    }
+    return n > max ? max : n;
 }
 
 const char *wcs_http_content_type(const char *path)

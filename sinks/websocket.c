@@ -217,6 +217,8 @@ static int copy_top(const struct wcs_result *res, struct wcs_row **rows, char **
     if (!*rows || !*words) {
         free(*rows);
         free(*words);
+        *rows = NULL; /* the caller's pointers may be the board's */
+        *words = NULL;
         return -ENOMEM;
     }
     char *p = *words;
@@ -433,8 +435,25 @@ static const char *header(struct lws *wsi, enum lws_token_indexes h, char *buf, 
  * The buffers must outlive rq. The cookie header is every cookie of the
  * host, other local apps' too: it may take all of a header's room. */
 struct request_text {
-    char host[256], origin[256], authorization[512], cookie[REQUEST_ROOM + 1], token_arg[512];
+    char host[256], origin[256], authorization[512], cookie[REQUEST_ROOM + 1],
+        token_arg[REQUEST_ROOM + 1];
 };
+
+/* The value of the first query argument called name ("n=", "token="),
+ * decoded by lws, in buf of REQUEST_ROOM + 1 bytes (room for any argument
+ * a request can hold); NULL when absent. lws_get_urlarg_by_name() would
+ * stop at the first argument too long for a smaller buffer, and so
+ * miss the ones after it. */
+static const char *query_arg(struct lws *wsi, const char *name, char *buf)
+{
+    size_t len = strlen(name);
+
+    for (int i = 0;
+         lws_hdr_copy_fragment(wsi, buf, REQUEST_ROOM + 1, WSI_TOKEN_HTTP_URI_ARGS, i) >= 0; i++)
+        if (strncmp(buf, name, len) == 0)
+            return buf + len;
+    return NULL;
+}
 
 static void read_request(struct lws *wsi, struct request_text *t, struct wcs_http_request *rq)
 {
@@ -443,7 +462,7 @@ static void read_request(struct lws *wsi, struct request_text *t, struct wcs_htt
     rq->authorization =
         header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, t->authorization, sizeof(t->authorization));
     rq->cookie = header(wsi, WSI_TOKEN_HTTP_COOKIE, t->cookie, sizeof(t->cookie));
-    rq->token_arg = lws_get_urlarg_by_name(wsi, "token=", t->token_arg, sizeof(t->token_arg));
+    rq->token_arg = query_arg(wsi, "token=", t->token_arg);
     /* lws decodes '+' in a query to ' ', and a token has no spaces. */
     for (char *c = t->token_arg; rq->token_arg && *c; c++)
         if (*c == ' ')
@@ -526,9 +545,9 @@ static int respond_error(struct ws_sink *ws, struct lws *wsi, unsigned status, c
 /* ?n=N: 1..max, dflt when absent; 0 when malformed. */
 static size_t arg_count(struct lws *wsi, size_t dflt, size_t max)
 {
-    char buf[64];
+    char buf[REQUEST_ROOM + 1];
 
-    return wcs_http_count_arg(lws_get_urlarg_by_name(wsi, "n=", buf, sizeof(buf)), dflt, max);
+    return wcs_http_count_arg(query_arg(wsi, "n=", buf), dflt, max);
 }
 
 static int api_top(struct ws_sink *ws, struct lws *wsi, struct wcs_buf *body)
@@ -543,7 +562,7 @@ static int api_top(struct ws_sink *ws, struct lws *wsi, struct wcs_buf *body)
     pthread_mutex_lock(&b->mu);
     rc = wcs_buf_printf(body, "{\"batchId\":%" PRId64 ",\"top\":", b->batch_id);
     if (rc == 0)
-        rc = wcs_json_rows(body, b->top, n < b->ntop ? n : b->ntop, 0);
+        rc = wcs_json_rows(body, b->top, n < b->ntop ? n : b->ntop, WORD_CHARS_MAX);
     pthread_mutex_unlock(&b->mu);
     if (rc < 0 || wcs_buf_printf(body, "}\n") < 0)
         return respond_error(ws, wsi, 500, "out of memory");
@@ -582,7 +601,7 @@ static int api_word(struct ws_sink *ws, struct lws *wsi, const char *word, struc
     if (!ws->reader) /* opened by start() whenever there is a state file */
         return respond_error(
             ws, wsi, 501, "word lookups need a state file; this query keeps its state in memory");
-    if (!word && !(word = lws_get_urlarg_by_name(wsi, "word=", arg, sizeof(arg))))
+    if (!word && !(word = query_arg(wsi, "word=", arg)))
         return respond_error(ws, wsi, 400, "which word? /api/words?word=WORD");
     if ((count = wcs_state_reader_count(ws->reader, word, strlen(word))) < 0)
         return respond_error(ws, wsi, 503, "the state could not be read; try again");
@@ -1108,7 +1127,7 @@ static int ws_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_si
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.max_http_header_data = REQUEST_ROOM;
     info.fd_limit_per_thread = ws->max_clients + 64;
-    info.timeout_secs = 10;
+    info.timeout_secs = 10; /* also how long an HTTP answer waits for its client to read it */
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
     if (!(ws->ctx = lws_create_context(&info))) {
         wcs_err(err, errlen, "%s: cannot listen on %s:%u: %s", uri->text, ws->host, ws->port,

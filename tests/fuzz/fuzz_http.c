@@ -120,7 +120,7 @@ static size_t ref_count(const char *v, size_t dflt, size_t max)
         if (*p < '0' || *p > '9')
             return 0;
         if ((n = n * 10 + (unsigned)(*p - '0')) > ~0ULL)
-            return 0;
+            n = (unsigned __int128)~0ULL + 1; /* however many digits: past max */
     }
     return n == 0 ? 0 : n > max ? max : (size_t)n;
 }

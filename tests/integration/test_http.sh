@@ -65,6 +65,13 @@ last=$(sql s.db "select max(batch_id) from batches")
     fail "/api/progress?n=2: not the last two batches"
 expect 400 "$H/api/top?n=abc"
 expect 400 "$H/api/top?n=0"
+# An argument too long for n's own room neither hides the n after it nor
+# is taken for a missing n.
+long_arg=$(printf 'a%.0s' $(seq 700))
+[ "$(curl -sf "$H/api/top?x=$long_arg&n=2" | pyjson 'len(t["top"])' t=/dev/stdin)" = 2 ] ||
+    fail "/api/top: n after a long argument was not seen"
+[ "$(curl -sf "$H/api/top?n=1$(printf '0%.0s' $(seq 70))" | pyjson 'len(t["top"])' t=/dev/stdin)" = \
+    "$(sql s.db "select min(1000, count(*)) from top_words")" ] || fail "/api/top: a huge n is not the most"
 expect 404 "$H/api/nothing"
 expect 404 "$H/nothing.html"
 expect 405 "$H/api/top" -X POST -d x=1
@@ -139,6 +146,24 @@ expect 501 "$H/api/words/the"
 mkfifo dash/pipe # no writer: opening it must not hang the server
 expect 404 "$H/pipe" -m 5
 [ "$(curl -sf -m 5 "$H/healthz")" = ok ] || fail "the server hangs after a FIFO"
+# A client that never reads its answer is closed after libwebsockets'
+# timeout (10 s): what the socket had not taken by then is dropped, not
+# held for it.
+head -c $((8 << 20)) /dev/zero >dash/big.bin
+$PY - "$http" <<'PY' || fail "a client that never reads kept its whole answer"
+import socket, sys, time
+c = socket.socket()
+c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+c.connect(("127.0.0.1", int(sys.argv[1])))
+c.sendall(b"GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+time.sleep(12)
+c.settimeout(10)
+got = 0
+while chunk := c.recv(1 << 20):
+    got += len(chunk)
+assert got < 8 << 20, got
+PY
+[ "$(curl -sf -m 5 "$H/healthz")" = ok ] || fail "the server after a client that never reads"
 stop_wcs
 
 # IPv6 loopback, where the machine has it: the logged URL is one a
@@ -169,6 +194,7 @@ expect 200 "$H/app.js" -H "Cookie: theme=dark; wcstream_token=$T"
 expect 200 "$H/api/top" -H "Cookie: other=$(printf 'x%.0s' $(seq 600)); wcstream_token=$T"
 expect 200 "$H/api/top" -H "Authorization: Bearer $T"
 expect 200 "$H/healthz?token=$T"
+expect 200 "$H/healthz?x=$(printf 'a%.0s' $(seq 700))&token=$T"
 [ "$($WS try "ws://127.0.0.1:$http/ws")" = "refused 401" ] || fail "a websocket without the token"
 [ "$($WS try "ws://127.0.0.1:$http/ws?token=$T")" = snapshot ] ||
     fail "a websocket with the token"

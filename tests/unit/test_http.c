@@ -238,7 +238,8 @@ Test(http, count_arg)
     cr_assert_eq(wcs_http_count_arg("5", 20, 1000), 5);
     cr_assert_eq(wcs_http_count_arg("1000", 20, 1000), 1000);
     cr_assert_eq(wcs_http_count_arg("1001", 20, 1000), 1000);
-    cr_assert_eq(wcs_http_count_arg("99999999999999999999999", 20, 1000), 0);
+    cr_assert_eq(wcs_http_count_arg("99999999999999999999999", 20, 1000), 1000);
+    cr_assert_eq(wcs_http_count_arg("0000000000000000000000000000000000000000007", 20, 1000), 7);
     cr_assert_eq(wcs_http_count_arg("0", 20, 1000), 0);
     cr_assert_eq(wcs_http_count_arg("", 20, 1000), 0);
     cr_assert_eq(wcs_http_count_arg("-5", 20, 1000), 0);

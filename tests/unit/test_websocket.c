@@ -20,6 +20,8 @@
 #include "wcstream/sink.h"
 #include "wcstream/uri.h"
 
+#include "fault_alloc.h"
+
 static atomic_int never;
 
 static int free_port(void)
@@ -189,4 +191,47 @@ Test(websocket, no_host_means_loopback)
     cr_expect(strstr(r, " 200 ") && strstr(r, "\r\n\r\nok\n"), "%s", r);
     free(r);
     sk.plugin->destroy(&sk);
+}
+
+/* /api/top cuts a long word as the websocket's messages do, so a client
+ * that never reads pins a bounded answer. */
+Test(websocket, api_top_cuts_long_words)
+{
+    struct wcs_sink sk;
+    char err[256], uri[64], word[1000];
+    int port = free_port();
+    snprintf(uri, sizeof(uri), "ws://127.0.0.1:%d", port);
+    cr_assert_eq(ws_init(&sk, uri, err, sizeof(err)), 0, "%s", err);
+    memset(word, 'x', sizeof(word));
+    const struct wcs_row top[] = {{word, sizeof(word), 5}};
+    const struct wcs_result rec = {.batch_id = 0, .top = top, .n_top = 1, .total_words = 5};
+    cr_assert_eq(sk.plugin->start(&sk, &rec, err, sizeof(err)), 0, "%s", err);
+    char *r = get(port, "/api/top");
+    char want[300];
+    snprintf(want, sizeof(want), "[{\"word\":\"%.200s\",\"count\":5,\"cut\":true}]", word);
+    cr_expect(strstr(r, want) != NULL, "%s", r);
+    free(r);
+    sk.plugin->destroy(&sk);
+}
+
+/* Each allocation start() makes may fail: no crash, no double free when
+ * the engine then destroys the sink (ASan), an error that says why. */
+Test(websocket, start_survives_each_failed_allocation)
+{
+    const struct wcs_row top[] = {{"the", 3, 9}, {"cat", 3, 4}};
+    const struct wcs_result rec = {.batch_id = 1, .top = top, .n_top = 2, .total_words = 13};
+    bool failed = true;
+    for (long n = 1; failed; n++) {
+        struct wcs_sink sk;
+        char err[256] = "", uri[64];
+        snprintf(uri, sizeof(uri), "ws://127.0.0.1:%d", free_port());
+        cr_assert_eq(ws_init(&sk, uri, err, sizeof(err)), 0, "%s", err);
+        fault_alloc_arm(n);
+        int r = sk.plugin->start(&sk, &rec, err, sizeof(err));
+        failed = fault_alloc_failed();
+        fault_alloc_disarm();
+        cr_expect(r == 0 || err[0], "allocation %ld: a failure without a reason", n);
+        cr_expect(failed || r == 0, "allocation %ld: %s", n, err);
+        sk.plugin->destroy(&sk);
+    }
 }
