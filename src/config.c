@@ -309,7 +309,7 @@ void wcs_config_usage(FILE *out)
             "  --state PATH               SQLite state (default wcstream.db; :memory: for none)\n"
             "  --synchronous MODE         SQLite synchronous: off, normal (default), full\n"
             "  --split MODE               whitespace (default), spark, words, regex:PATTERN\n"
-            "  --lowercase                Unicode case folding\n"
+            "  --lowercase[=false]        Unicode case folding\n"
             "  --log-level LEVEL          error, warn, info (default), debug\n"
             "  --progress-log PATH        append one progress JSON per batch\n"
             "  --dashboard-dir DIR        ws:// serves the dashboard from DIR, not the binary\n"
@@ -337,7 +337,7 @@ enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, cha
         {"state", required_argument, NULL, OPT_SET},
         {"synchronous", required_argument, NULL, OPT_SET},
         {"split", required_argument, NULL, OPT_SET},
-        {"lowercase", no_argument, NULL, OPT_SET},
+        {"lowercase", optional_argument, NULL, OPT_SET}, /* =false overrides a file */
         {"log-level", required_argument, NULL, OPT_SET},
         {"progress-log", required_argument, NULL, OPT_SET},
         {"dashboard-dir", required_argument, NULL, OPT_SET},

@@ -311,8 +311,8 @@ Test(config, unknown_short_option_message)
     cfg_usage(CFG_ARGC(argv3), argv3, "unknown option '-x'");
     char *argv4[] = {"wcstream", "--source=stdin", "-qz"};
     cfg_usage(CFG_ARGC(argv4), argv4, "unknown option '-q'");
-    char *argv5[] = {"wcstream", "--source=stdin", "--lowercase=1", "-lx"};
-    cfg_usage(CFG_ARGC(argv5), argv5, "option '--lowercase' takes no value");
+    char *argv5[] = {"wcstream", "--source=stdin", "--version=1", "-lx"};
+    cfg_usage(CFG_ARGC(argv5), argv5, "option '--version' takes no value");
     char *argv6[] = {"wcstream", "--source=stdin", "--trigger"};
     cfg_usage(CFG_ARGC(argv6), argv6, "option '--trigger' needs a value");
 }
@@ -322,11 +322,24 @@ Test(config, flag_without_value_given_one)
 {
     struct wcs_config cf;
     char err[512];
-    char *argv[] = {"wcstream", "--source", "stdin", "--lowercase=yes"};
+    char *argv[] = {"wcstream", "--source", "stdin", "--help=yes"};
     cr_expect_eq(cfg_run(&cf, CFG_ARGC(argv), argv, err, sizeof(err)), WCS_CONFIG_USAGE);
-    cr_expect_not_null(strstr(err, "--lowercase"), "got: %s", err);
-    cr_expect_null(strstr(err, "needs a value"), "got: %s", err);
+    cr_expect_not_null(strstr(err, "option '--help' takes no value"), "got: %s", err);
     wcs_config_free(&cf);
+}
+
+/* --lowercase alone is true; =true and =false set it, =anything else is
+ * refused. */
+Test(config, lowercase_takes_an_optional_value)
+{
+    struct wcs_config cf;
+    char err[512];
+    char *argv[] = {"wcstream", "--source", "stdin", "--lowercase=false", "--lowercase"};
+    cr_assert_eq(cfg_run(&cf, CFG_ARGC(argv), argv, err, sizeof(err)), WCS_CONFIG_OK, "%s", err);
+    cr_expect(cf.lowercase);
+    wcs_config_free(&cf);
+    char *argv2[] = {"wcstream", "--source", "stdin", "--lowercase=yes"};
+    cfg_usage(CFG_ARGC(argv2), argv2, "lowercase must be true or false, not 'yes'");
 }
 
 /* ---- --help and --version ---------------------------------------------- */
@@ -493,6 +506,11 @@ Test(config, flags_override_file, .init = cfg_setup, .fini = cfg_cleanup)
     cr_assert_eq(cf.sinks.n, 1);
     cr_expect_str_eq(cf.sinks.v[0], "console", "a --sink flag replaces the file's list");
     cr_expect_eq(cf.trigger_ms, 5000);
+    wcs_config_free(&cf);
+
+    char *argv3[] = {"wcstream", "--config", (char *)path, "--lowercase=false"};
+    cr_assert_eq(cfg_run(&cf, CFG_ARGC(argv3), argv3, err, sizeof(err)), WCS_CONFIG_OK, "%s", err);
+    cr_expect(!cf.lowercase, "--lowercase=false overrides the file's true");
     wcs_config_free(&cf);
 }
 
