@@ -147,10 +147,13 @@ static int file_init(struct wcs_source *src, struct wcs_uri *uri, const struct w
     size_t len = strlen(f->path);
     while (len > 1 && f->path[len - 1] == '/')
         f->path[--len] = '\0';
+    if (!*f->path) {
+        snprintf(err, errlen, "%s: no path given; e.g. file:///var/log/app or stdin", src->desc);
+        return WCS_EUSAGE;
+    }
     struct stat sb;
-    if (!*f->path || stat(f->path, &sb) < 0) {
-        snprintf(err, errlen, "%s: cannot read %s: %s", src->desc, *f->path ? f->path : "''",
-                 *f->path ? strerror(errno) : "no path given");
+    if (stat(f->path, &sb) < 0) {
+        snprintf(err, errlen, "%s: cannot read %s: %s", src->desc, f->path, strerror(errno));
         return -1;
     }
     if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
@@ -222,12 +225,13 @@ static int read_file(struct file_src *f, struct file_entry *e, struct wcs_pull *
         return 0; /* deleted since the scan: nothing more to read */
     if (fd < 0 || (known && !S_ISREG(sb.st_mode)))
         return skip(f, e, p, fd < 0 ? errno : EINVAL, fd, err, errlen);
+    /* Settled: unchanged for a second, or stamped in the future (clock
+     * skew, an unpacked archive), when its time tells nothing. */
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    bool settled =
-        f->available_now || !known ||
-        (now.tv_sec - sb.st_mtim.tv_sec) * 1000000000LL + (now.tv_nsec - sb.st_mtim.tv_nsec) >=
-            1000000000LL;
+    int64_t age =
+        (now.tv_sec - sb.st_mtim.tv_sec) * 1000000000LL + (now.tv_nsec - sb.st_mtim.tv_nsec);
+    bool settled = f->available_now || !known || age >= 1000000000LL || age < -1000000000LL;
     int64_t was = e->offset;
     if (known && sb.st_size < e->offset) {
         wcs_warn("%s: %s is shorter than the %" PRId64
@@ -251,6 +255,9 @@ static int read_file(struct file_src *f, struct file_entry *e, struct wcs_pull *
             break;
         }
         size_t before = p->text->len;
+        /* A file that grew since the fstat() is not settled after all: the
+         * bytes past its size may be half a line still being written. */
+        settled &= !known || pos <= sb.st_size;
         int fr = n         ? wcs_framer_feed(&f->fr, f->chunk, (size_t)n, p->text, &p->rows)
                  : settled ? wcs_framer_flush(&f->fr, p->text, &p->rows)
                            : 0;

@@ -27,7 +27,8 @@ static int hexval(char c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* Percent-decode [s, s + n) into a new string; NULL on a bad escape. */
+/* Percent-decode [s, s + n) into a new string; NULL with errno EINVAL on a
+ * bad escape, ENOMEM when out of memory. */
 static char *decode(const char *s, size_t n)
 {
     char *out = malloc(n + 1), *o = out;
@@ -37,12 +38,9 @@ static char *decode(const char *s, size_t n)
         if (s[i] == '%') {
             int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
             int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
-            if (hi < 0 || lo < 0) {
+            if (hi < 0 || lo < 0 || (hi | lo) == 0) { /* %00 would cut the string short */
                 free(out);
-                return NULL;
-            }
-            if ((hi | lo) == 0) { /* %00 would cut the string short */
-                free(out);
+                errno = EINVAL;
                 return NULL;
             }
             *o++ = (char)(hi << 4 | lo);
@@ -175,7 +173,11 @@ struct wcs_uri *wcs_uri_parse(const char *text, char *err, size_t errlen)
     const char *t_end = q ? q : t + strlen(t);
     uri->target = decode(t, (size_t)(t_end - t));
     if (!uri->scheme || !uri->target) {
-        wcs_err(err, errlen, "'%s': bad percent-escape or out of memory", uri->text);
+        if (uri->scheme && errno == EINVAL)
+            wcs_err(err, errlen, "'%s': bad percent-escape (a %% is written %%25, a ? %%3F)",
+                    uri->text);
+        else
+            wcs_err(err, errlen, "out of memory");
         goto fail;
     }
     for (char *p = uri->scheme; *p; p++)

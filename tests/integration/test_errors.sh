@@ -18,6 +18,7 @@ usage_error() {
 }
 usage_error "unknown option '--bogus'" --bogus
 usage_error "no --source given" --sink console
+usage_error "file://: no path given" --source file://
 usage_error "option '--trigger' needs a value" --source stdin --trigger
 usage_error "needs a windowed aggregation" --source stdin --output-mode append
 usage_error "trigger must be a duration" --source stdin --trigger soon

@@ -119,6 +119,15 @@ stop_wcs
 [ "$(sql nb.db "select group_concat(word || ':' || count, ' ') from word_counts order by word")" = \
     "bword:1 x:1 y:1 yx:25" ] || fail "watched lines: $(sql nb.db 'select * from word_counts')"
 
+# A file stamped an hour ahead (clock skew, an unpacked archive) has its
+# last line counted too: its time cannot tell whether it is still written.
+mkdir -p fut
+printf 'aa bb\ncc' >fut/a.txt
+touch -d '+1 hour' fut/a.txt
+start_wcs --source "file://$TEST_OUT/fut" --trigger 100ms --state fut.db
+wait_total fut.db 3 10
+stop_wcs
+
 # A file renamed away and back while its last line waits is counted once.
 mkdir -p mv
 printf 'xx yy' >mv/a.txt

@@ -183,7 +183,8 @@ Test(uri, bad_escapes_are_refused)
     uri_bad("console?a=%4&b=1", "percent");
     uri_bad("console?a=x%g1", "percent");
     uri_bad("console?%zz=1", "percent");
-    uri_bad("file:///a%zz", NULL);
+    uri_bad("file:///a%zz", "bad percent-escape (a % is written %25, a ? %3F)");
+    uri_bad("file:///data/50%off.txt", "%25");
     uri_bad("file:///a%4", NULL);
 }
 
