@@ -82,7 +82,7 @@ struct kafka_src {
     char *desc;
     bool available_now;
     bool fail_on_data_loss;
-    bool assigned_once;
+    bool assigned;           /* the group's last word was an assignment: no rebalance under way */
     int64_t max_per_trigger; /* 0: no bound */
     int64_t taken;           /* messages in the batch in hand */
     bool quotas_set;         /* the batch in hand has shares */
@@ -431,7 +431,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         choose_offsets(rk, k, list);
-        k->assigned_once = true;
+        k->assigned = true;
         if (cooperative) {
             rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, list);
             if (e)
@@ -442,6 +442,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         pause_unsettled(k, list);
         return;
     }
+    k->assigned = false; /* revoked or lost: an assignment (perhaps empty) follows */
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         bool held = false;
         for (int i = 0; i < list->cnt; i++) {
@@ -939,8 +940,13 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
             wcs_err(err, errlen, "%s: out of memory", src->desc);
             return -1;
         }
-        /* Fetched before its pause took effect, or past the available-now end. */
+        /* Fetched before its pause took effect, or past the available-now
+         * end: then, as at a PARTITION_EOF, everything up to the end is
+         * read, though the offsets just before it may be transaction
+         * markers that no message carries. */
         if (pt->unsettled || (pt->end >= 0 && m->offset >= pt->end)) {
+            if (!pt->unsettled && pt->next < pt->end)
+                pt->next = pt->end;
             hold(k, pt, m->offset);
             rd_kafka_message_destroy(m);
             continue;
@@ -1028,7 +1034,10 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
 static bool kafka_finished(struct wcs_source *src)
 {
     struct kafka_src *k = src->ctx;
-    if (!k->available_now || !k->assigned_once)
+    /* Not while partitions change hands: between a revocation (a member
+     * joining, or the group losing this one in an outage) and the next
+     * assignment, having no partition does not mean having read them. */
+    if (!k->available_now || !k->assigned || k->revoke)
         return false;
     for (size_t i = 0; i < k->nparts; i++) {
         struct part *p = &k->parts[i];

@@ -11,7 +11,9 @@
 # started again once they are back: exact counts. (4) A member joins while
 # the group's offsets cannot be read: it waits for them, exactly once.
 # (5) An available-now query starts while the partitions' watermarks cannot
-# be read: it waits for them, then reads to the end and stops.
+# be read: it waits for them, then reads to the end and stops. (6) An
+# available-now query whose member the group drops in an outage waits to
+# be assigned again, then reads to the end and stops.
 #
 # The local broker is librdkafka's mock cluster, which keeps its topics in
 # memory: killing its process would lose them, which tests nothing about a
@@ -24,7 +26,7 @@
 . "$(dirname "$0")/lib.sh"
 
 start_broker --topic flap:4 --topic eager:4 --topic coop:4 --topic dead:2 --topic fetch:2 \
-    --topic marks:2
+    --topic marks:2 --topic lost:2
 # The mock's rebalances wait session.timeout.ms - 1 s for the members.
 SESSION_MS=4000
 opts="kafka.session.timeout.ms=$SESSION_MS&kafka.heartbeat.interval.ms=400"
@@ -298,5 +300,22 @@ wait "$WCS_PID" || WCS_RC=$?
 WCS_PID=
 [ "$WCS_RC" = 0 ] || fail "available-now after ListOffsets failed: exit $WCS_RC"
 check_counts f5.db f5.txt
+
+# 6. Partitions revoked, or lost with the member, do not end an
+# available-now query: having none is not having read them.
+make_text 200000 44 >f6.txt
+produce_lines lost 2 f6.txt 20
+start_wcs --source "kafka://$BROKER/lost?startingOffsets=earliest&maxOffsetsPerTrigger=5&$opts" \
+    --state f6.db --trigger available-now
+wait_batch f6.db -1 30
+kill -USR1 "$BROKER_PID"
+sleep "$(rand_s $((SESSION_MS + 1500)) $((SESSION_MS + 2500)))"
+kill -USR2 "$BROKER_PID"
+timeout 120 tail --pid="$WCS_PID" -f /dev/null || fail "available-now did not end after the outage"
+WCS_RC=0
+wait "$WCS_PID" || WCS_RC=$?
+WCS_PID=
+[ "$WCS_RC" = 0 ] || fail "available-now after the group dropped the member: exit $WCS_RC"
+check_counts f6.db f6.txt
 log "${SECONDS}s in all"
 echo ok
