@@ -170,7 +170,7 @@ static int kafka_sink_emit(struct wcs_sink *sk, const struct wcs_result *res, ch
             return -1;
         }
     }
-    if (waiting)
+    if (waiting && !k->failed)
         wcs_info("%s: batch %" PRId64 " delivered", k->desc, res->batch_id);
     if (k->too_large)
         wcs_warn("%s: %" PRId64 " results of batch %" PRId64

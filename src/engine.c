@@ -525,6 +525,40 @@ static void log_progress(struct wcs_engine *eng, const struct wcs_progress *pr)
     eng->progress_err = -r;
 }
 
+struct replay {
+    struct wcs_sink *sk;
+    struct wcs_result res;
+    char err[256];
+};
+
+static int replay_rows(void *arg, const struct wcs_row *rows, size_t n)
+{
+    struct replay *r = arg;
+    r->res.updated = rows;
+    r->res.n_updated = n;
+    return r->sk->plugin->emit(r->sk, &r->res, r->err, sizeof(r->err));
+}
+
+/* Send sk the whole state as the rows of batch `last`. 0, or -1 with err. */
+static int replay_sink(struct wcs_engine *eng, struct wcs_sink *sk, int64_t last, char *err,
+                       size_t errlen)
+{
+    struct replay r = {.sk = sk, .err = ""};
+    r.res = (struct wcs_result){
+        .batch_id = last,
+        .mode = eng->cf->mode,
+        .distinct_words = wcs_state_distinct(eng->st),
+        .total_words = wcs_state_total(eng->st),
+    };
+    r.res.top = wcs_state_top(eng->st, &r.res.n_top);
+    if (wcs_state_scan(eng->st, 10000, replay_rows, &r, err, errlen) < 0) {
+        if (r.err[0])
+            wcs_err(err, errlen, "sink %s: %s", sk->desc, r.err);
+        return -1;
+    }
+    return 0;
+}
+
 /* Steps 3 and 4 for a gathered batch: stage its words, commit, emit. */
 static int run_batch(struct wcs_engine *eng, const struct batch *b, char *err, size_t errlen)
 {
@@ -582,7 +616,14 @@ static int run_batch(struct wcs_engine *eng, const struct batch *b, char *err, s
     for (size_t i = 0; i < eng->nsinks; i++) {
         char serr[256];
         struct wcs_sink *sk = &eng->sinks[i];
-        if (sk->plugin->emit(sk, &res, serr, sizeof(serr)) == 0) {
+        int rc = sk->plugin->emit(sk, &res, serr, sizeof(serr));
+        if (rc == 0 && sk->missed) { /* taking batches again: the ones it missed too */
+            wcs_info("sink %s: sending all %" PRId64 " counts again, for the batches it missed",
+                     sk->desc, pr.rows_total);
+            rc = replay_sink(eng, sk, pr.batch_id, serr, sizeof(serr));
+        }
+        sk->missed = rc < 0 && sk->plugin->at_least_once;
+        if (rc == 0) {
             if (sk->plugin->at_least_once &&
                 wcs_state_set_delivered(eng->st, sk->desc, pr.batch_id, serr, sizeof(serr)) < 0)
                 wcs_warn("sink %s: %s; it gets the whole state again at the next start", sk->desc,
@@ -764,20 +805,6 @@ static int hand_over(struct wcs_engine *eng, char *err, size_t errlen)
     return eng->overlap ? 0 : finish_batch(eng, err, errlen);
 }
 
-struct replay {
-    struct wcs_sink *sk;
-    struct wcs_result res;
-    char err[256];
-};
-
-static int replay_rows(void *arg, const struct wcs_row *rows, size_t n)
-{
-    struct replay *r = arg;
-    r->res.updated = rows;
-    r->res.n_updated = n;
-    return r->sk->plugin->emit(r->sk, &r->res, r->err, sizeof(r->err));
-}
-
 /* At-least-once sinks that may have missed the last committed batch (a
  * crash, or a stop while they waited) get the whole state again first. */
 static int replay_sinks(struct wcs_engine *eng, char *err, size_t errlen)
@@ -787,22 +814,11 @@ static int replay_sinks(struct wcs_engine *eng, char *err, size_t errlen)
         struct wcs_sink *sk = &eng->sinks[i];
         if (!sk->plugin->at_least_once || wcs_state_delivered(eng->st, sk->desc) >= last)
             continue;
-        struct replay r = {.sk = sk, .err = ""};
-        r.res = (struct wcs_result){
-            .batch_id = last,
-            .mode = eng->cf->mode,
-            .distinct_words = wcs_state_distinct(eng->st),
-            .total_words = wcs_state_total(eng->st),
-        };
-        r.res.top = wcs_state_top(eng->st, &r.res.n_top);
         wcs_info("sink %s: batch %" PRId64 " may not have reached it before the last stop; "
                  "sending all %" PRId64 " counts again",
-                 sk->desc, last, r.res.distinct_words);
-        if (wcs_state_scan(eng->st, 10000, replay_rows, &r, err, errlen) < 0) {
-            if (r.err[0])
-                wcs_err(err, errlen, "sink %s: %s", sk->desc, r.err);
+                 sk->desc, last, wcs_state_distinct(eng->st));
+        if (replay_sink(eng, sk, last, err, errlen) < 0)
             return -1;
-        }
         if (wcs_state_set_delivered(eng->st, sk->desc, last, err, errlen) < 0)
             wcs_warn("sink %s: %s", sk->desc, err);
     }

@@ -21,6 +21,8 @@ struct wcs_sink {
     char *desc;   /* the URI as given, for logs and progress */
     size_t top_n; /* set by init(): top rows it needs in result->top */
     void *ctx;    /* the plugin's own state, freed by destroy() */
+    bool missed;  /* the engine's: an at-least-once sink failed a batch and
+                     gets the whole state again once it takes one */
 };
 
 struct wcs_sink_env {
