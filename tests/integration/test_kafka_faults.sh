@@ -64,6 +64,15 @@ wait_batch() { # STATE [AFTER [SECS]]
     fail "$1: no batch after $after in ${secs}s"
 }
 
+# Wait up to SECS for an available-now query to end by itself, with exit 0.
+wait_end() { # SECS WHEN
+    timeout "$1" tail --pid="$WCS_PID" -f /dev/null || fail "available-now did not end $2"
+    WCS_RC=0
+    wait "$WCS_PID" || WCS_RC=$?
+    WCS_PID=
+    [ "$WCS_RC" = 0 ] || fail "available-now $2: exit $WCS_RC"
+}
+
 # In the progress of every batch of STATE, each partition of TOPIC starts
 # where the last batch that read it ended (the first at 0) and ends past
 # its start; the last end is the state's offset.
@@ -294,11 +303,7 @@ kill -0 "$WCS_PID" 2>/dev/null || fail "the query ended before it knew the parti
 [ "$(last_batch f5.db)" = -1 ] || fail "the query read before it knew the partitions' ends"
 kill -ALRM "$BROKER_PID"
 wait_for "$TEST_OUT/err.txt" "read the group's offset of marks/1" 30
-timeout 60 tail --pid="$WCS_PID" -f /dev/null || fail "available-now did not end once the ends were known"
-WCS_RC=0
-wait "$WCS_PID" || WCS_RC=$?
-WCS_PID=
-[ "$WCS_RC" = 0 ] || fail "available-now after ListOffsets failed: exit $WCS_RC"
+wait_end 60 "once the ends were known"
 check_counts f5.db f5.txt
 
 # 6. Partitions revoked, or lost with the member, do not end an
@@ -311,11 +316,7 @@ wait_batch f6.db -1 30
 kill -USR1 "$BROKER_PID"
 sleep "$(rand_s $((SESSION_MS + 1500)) $((SESSION_MS + 2500)))"
 kill -USR2 "$BROKER_PID"
-timeout 120 tail --pid="$WCS_PID" -f /dev/null || fail "available-now did not end after the outage"
-WCS_RC=0
-wait "$WCS_PID" || WCS_RC=$?
-WCS_PID=
-[ "$WCS_RC" = 0 ] || fail "available-now after the group dropped the member: exit $WCS_RC"
+wait_end 120 "after the group dropped the member"
 check_counts f6.db f6.txt
 log "${SECONDS}s in all"
 echo ok
