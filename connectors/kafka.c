@@ -893,6 +893,15 @@ static void undo_pull(struct kafka_src *k, struct wcs_pull *p, size_t text_len, 
     k->ts_max = ts_max;
 }
 
+/* offset (a message's, or a PARTITION_EOF's) is at or past p's
+ * available-now end: everything before the end is read, though the
+ * offsets just before it may be transaction markers no message carries. */
+static void reached(struct part *p, int64_t offset)
+{
+    if (!p->unsettled && p->end >= 0 && offset >= p->end && p->next < p->end)
+        p->next = p->end;
+}
+
 static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, size_t errlen)
 {
     struct kafka_src *k = src->ctx;
@@ -917,11 +926,9 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
         if (!m)
             break;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            /* Everything up to the end is read, even when the end offset is
-             * a transaction marker and no message carries it. */
             struct part *pe = find_part(k, rd_kafka_topic_name(m->rkt), m->partition, false);
-            if (pe && !pe->unsettled && pe->end >= 0 && m->offset >= pe->end && pe->next < pe->end)
-                pe->next = pe->end;
+            if (pe)
+                reached(pe, m->offset);
             rd_kafka_message_destroy(m);
             continue;
         }
@@ -940,13 +947,9 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
             wcs_err(err, errlen, "%s: out of memory", src->desc);
             return -1;
         }
-        /* Fetched before its pause took effect, or past the available-now
-         * end: then, as at a PARTITION_EOF, everything up to the end is
-         * read, though the offsets just before it may be transaction
-         * markers that no message carries. */
+        /* Fetched before its pause took effect, or past the available-now end. */
         if (pt->unsettled || (pt->end >= 0 && m->offset >= pt->end)) {
-            if (!pt->unsettled && pt->next < pt->end)
-                pt->next = pt->end;
+            reached(pt, m->offset);
             hold(k, pt, m->offset);
             rd_kafka_message_destroy(m);
             continue;

@@ -833,7 +833,7 @@ void wcs_state_close(struct wcs_state *st)
     if (st->discard && st->made) { /* still under the lock */
         for (size_t i = 0; i < N_SQLITE_FILES; i++) {
             char name[PATH_MAX + 16];
-            snprintf(name, sizeof(name), "%s%s", st->made, sqlite_files[i][0]);
+            sibling(st->made, sqlite_files[i][0], name, sizeof(name));
             unlink(name);
         }
         unlink(st->made);
