@@ -13,7 +13,7 @@ const fmt = new Intl.NumberFormat();
 const num = (v) => (typeof v === 'number' && isFinite(v) ? v : 0);
 
 let history = []; // progress records, oldest first
-let bars = new Map(); // word -> <li>
+let bars = new Map(); // bar key (see showTop) -> <li>
 
 function setStatus(text, cls) {
   const s = $('status');
@@ -29,13 +29,20 @@ function showTotals(m) {
 }
 
 // The top-N as bars: one <li> per word, kept across batches so that width
-// and position animate (CSS transitions) instead of being redrawn.
+// and position animate (CSS transitions) instead of being redrawn. A bar's
+// key is the word as shown, made unique: two words can be shown alike (an
+// invalid byte is shown as U+FFFD, a long word cut to its first 200
+// characters), and each still gets a bar of its own.
 function showTop(top) {
   const list = $('bars');
   const max = top.length ? Math.max(1, top[0].count) : 1;
   const seen = new Set();
   top.forEach((row, i) => {
-    let li = bars.get(row.word);
+    const shown = row.word + (row.cut ? '…' : '');
+    let key = shown;
+    for (let k = 2; seen.has(key); k++) key = `${shown}\u0000${k}`;
+    seen.add(key);
+    let li = bars.get(key);
     if (!li) {
       li = document.createElement('li');
       li.className = 'bar entering';
@@ -44,27 +51,26 @@ function showTop(top) {
       fill.className = 'fill';
       const word = document.createElement('span');
       word.className = 'word';
-      word.textContent = row.word + (row.cut ? '…' : '');
+      word.textContent = shown;
       word.title = row.word;
       const count = document.createElement('span');
       count.className = 'count';
       li.append(fill, word, count);
       list.append(li);
-      bars.set(row.word, li);
+      bars.set(key, li);
       li.style.transform = `translateY(${i * ROW_HEIGHT}px)`;
       requestAnimationFrame(() => li.classList.remove('entering'));
     }
-    seen.add(row.word);
     li.dataset.rank = String(i + 1);
     li.dataset.count = String(row.count);
     li.querySelector('.count').textContent = fmt.format(row.count);
     li.querySelector('.fill').style.width = `${(100 * row.count) / max}%`;
     li.style.transform = `translateY(${i * ROW_HEIGHT}px)`;
   });
-  for (const [word, li] of bars) {
-    if (!seen.has(word)) {
+  for (const [key, li] of bars) {
+    if (!seen.has(key)) {
       li.remove();
-      bars.delete(word);
+      bars.delete(key);
     }
   }
   list.style.height = `${top.length * ROW_HEIGHT}px`;
@@ -183,7 +189,8 @@ function connect() {
 
 async function lookup(ev) {
   ev.preventDefault();
-  const word = $('lookup-word').value.trim();
+  // Only ASCII whitespace separates words; a no-break space can be in one.
+  const word = $('lookup-word').value.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '');
   const out = $('lookup-result');
   if (!word) return;
   try {

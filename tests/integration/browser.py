@@ -99,7 +99,8 @@ async def read_when_there(path, secs=60):
         if time.monotonic() > end:
             raise SystemExit("the test never wrote %s" % path)
         await asyncio.sleep(0.2)
-    with open(path) as f:
+    # The state's words are bytes; the page shows each invalid one as U+FFFD.
+    with open(path, encoding="utf-8", errors="replace") as f:
         return json.load(f)
 
 

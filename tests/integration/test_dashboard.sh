@@ -1,8 +1,9 @@
 # The dashboard in a real browser (Debian's headless Chromium): it shows
 # the state's top words and counts while text arrives through nc, fits a
 # phone screen, looks a word up, and after the server restarts it
-# reconnects and shows the new counts. Screenshots: dashboard.png and
-# dashboard-phone.png in the test's output directory.
+# reconnects and shows the new counts, two words that look alike among
+# them. Screenshots: dashboard.png and dashboard-phone.png in the test's
+# output directory.
 . "$(dirname "$0")/lib.sh"
 
 [ -x /usr/bin/chromium ] || skip "no /usr/bin/chromium (apt-get install chromium)"
@@ -45,8 +46,15 @@ stop_wcs
 sleep 1
 start_wcs "${args[@]}"
 wait_for err.txt "dashboard on" 10
-nc -N 127.0.0.1 "$port" <b.txt
-wait_total s.db "$(count_words a.txt b.txt)"
+# Two Latin-1 words lead now; both are shown as "caf\ufffd" and each must
+# still have its own bar.
+{
+    cat b.txt
+    for _ in $(seq 1 400); do printf 'caf\351\n'; done
+    for _ in $(seq 1 350); do printf 'caf\350\n'; done
+} >c.txt
+nc -N 127.0.0.1 "$port" <c.txt
+wait_total s.db "$(count_words a.txt c.txt)"
 top_json s.db expect2.json
 wait "$browser" || fail "browser: $(cat browser.txt)"
 cat browser.txt
