@@ -73,17 +73,21 @@ void wcs_topk_free(struct wcs_topk *tk)
     memset(tk, 0, sizeof(*tk));
 }
 
-/* Own copies of rows[0, n) (n <= k) as tk's rows. */
+/* Own copies of rows[0, n) (n <= k) as tk's rows. The words go into one
+ * allocation, so that tk is left as it was when it fails. */
 static int adopt(struct wcs_topk *tk, const struct wcs_row *rows, size_t n)
 {
+    size_t bytes = 1;
+    for (size_t i = 0; i < n; i++)
+        bytes += rows[i].len;
     struct wcs_arena words = {0};
+    char *w = wcs_arena_alloc(&words, bytes);
+    if (!w)
+        return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        char *w = wcs_arena_dup(&words, rows[i].word, rows[i].len);
-        if (!w) {
-            wcs_arena_free(&words);
-            return -ENOMEM;
-        }
+        memcpy(w, rows[i].word, rows[i].len);
         tk->rows[i] = (struct wcs_row){.word = w, .len = rows[i].len, .count = rows[i].count};
+        w += rows[i].len;
     }
     wcs_arena_free(&tk->words);
     tk->words = words;

@@ -5,10 +5,12 @@
  * that turns a leaders table of one top-k into one of the next.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault_alloc.h"
 #include "wcstream/topk.h"
 
 static struct wcs_row tk_row(const char *w, int64_t count)
@@ -54,6 +56,47 @@ Test(topk, merge_replaces_stale_rows)
     cr_expect_eq(out.rows[0].count, 11);
     cr_expect(tk_is(&out.rows[1], "x"));
     cr_expect(tk_is(&out.rows[2], "v"));
+    wcs_topk_free(&old);
+    wcs_topk_free(&out);
+}
+
+/* Out of memory at any allocation of a set or a merge: -ENOMEM, and the
+ * top-k it would have replaced still holds its rows. */
+Test(topk, failed_allocation_leaves_the_top_k_as_it_was)
+{
+    struct wcs_topk old, out;
+    cr_assert_eq(wcs_topk_init(&old, 3), 0);
+    cr_assert_eq(wcs_topk_init(&out, 3), 0);
+    struct wcs_row first[] = {tk_row("x", 10), tk_row("y", 8), tk_row("z", 6)};
+    /* Words long enough to take an allocation each, were they copied one
+     * at a time. */
+    static char a[100000], b[100000], c[100000];
+    memset(a, 'a', sizeof(a));
+    memset(b, 'b', sizeof(b));
+    memset(c, 'c', sizeof(c));
+    struct wcs_row next[] = {{.word = a, .len = sizeof(a), .count = 30},
+                             {.word = b, .len = sizeof(b), .count = 20},
+                             {.word = c, .len = sizeof(c), .count = 9}};
+    cr_assert_eq(wcs_topk_set(&old, first, 3), 0);
+    for (int merge = 0; merge < 2; merge++) {
+        cr_assert_eq(wcs_topk_set(&out, first, 3), 0);
+        long n = 1;
+        for (;; n++) {
+            fault_alloc_arm(n);
+            int r = merge ? wcs_topk_merge(&old, next, 3, &out) : wcs_topk_set(&out, next, 3);
+            fault_alloc_disarm();
+            if (!fault_alloc_failed()) {
+                cr_assert_eq(r, 0);
+                break;
+            }
+            cr_assert_eq(r, -ENOMEM, "allocation %ld", n);
+            cr_assert_eq(out.n, 3);
+            cr_expect(tk_is(&out.rows[0], "x") && tk_is(&out.rows[1], "y") &&
+                      tk_is(&out.rows[2], "z"));
+        }
+        cr_expect_gt(n, 1, "no allocation was failed");
+        cr_expect(out.rows[0].len == sizeof(a) && memcmp(out.rows[0].word, a, sizeof(a)) == 0);
+    }
     wcs_topk_free(&old);
     wcs_topk_free(&out);
 }
