@@ -6,6 +6,7 @@
  * to the exit status: 0 normal end or stop, 1 runtime failure, 2 bad usage.
  */
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,15 +18,26 @@
 #include "wcstream/engine.h"
 #include "wcstream/log.h"
 
-/* Read by the signal handler, on whichever thread takes the signal. */
+/* Read by the signal handler, on whichever thread takes the signal;
+ * main frees the engine only once no handler is between its load of
+ * `running` and the end of its wcs_engine_stop(). */
 static _Atomic(struct wcs_engine *) running;
+static atomic_int in_handler;
 
+/* The first signal stops the query gracefully. Once the query has ended
+ * (its last batch committed), a signal does what it does by default, so
+ * that a second Ctrl-C ends a slow teardown at once. */
 static void on_signal(int sig)
 {
-    (void)sig;
+    atomic_fetch_add(&in_handler, 1);
     struct wcs_engine *eng = running; /* one load: main may clear it meanwhile */
     if (eng)
         wcs_engine_stop(eng);
+    atomic_fetch_sub(&in_handler, 1);
+    if (!eng) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
 }
 
 /* With fd 0, 1 or 2 closed, the next open() would take its number and the
@@ -97,6 +109,8 @@ int main(int argc, char **argv)
 
     int r = wcs_engine_run(eng, err, sizeof(err));
     running = NULL;
+    while (atomic_load(&in_handler)) /* a handler that loaded eng before */
+        sched_yield();
     wcs_engine_free(eng);
     wcs_config_free(&cf);
     if (r < 0) {

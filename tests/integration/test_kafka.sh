@@ -346,6 +346,20 @@ $PY "$HERE/counts.py" changelog so2.db souts2.tsv || fail "the replay did not de
     --sink "kafka://$BROKER/souts2?format=text" >/dev/null 2>err.txt || fail "exit $?"
 ! grep -q "counts again" err.txt || fail "replayed a delivered batch"
 
+# A second SIGTERM once the query has ended ends the teardown at once:
+# here the producer's last flush, which waits up to 5 s for the broker.
+mkdir -p sin4 && cp s.txt sin4/
+kill -USR1 "$BROKER_PID"
+start_wcs --source "file://$TEST_OUT/sin4" --state so4.db --trigger 100ms \
+    --sink "kafka://$BROKER/souts4?format=text"
+wait_for err.txt "waiting for the broker to take batch 0" 30
+kill -TERM "$WCS_PID"
+wait_for err.txt "stopping with .* not delivered" 10
+sleep 0.5
+stop_wcs
+kill -USR2 "$BROKER_PID"
+[ "$WCS_RC" = 143 ] || fail "a second SIGTERM in the teardown: exit $WCS_RC, want 143 (killed)"
+
 # A batch the sink failed to deliver is not covered by a later one that
 # got through: with that later batch the whole state goes out again.
 mkdir -p sin3
