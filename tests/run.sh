@@ -6,8 +6,9 @@
 # for FUZZ_CHECK_SECONDS (tests/fuzz/run.sh). Then for each build (build/
 # release, build/asan/ AddressSanitizer + UndefinedBehaviorSanitizer): the
 # Criterion unit tests, then every tests/integration/test_*.sh against that
-# build's binary. A test script passes with exit 0, is skipped with exit 77
-# (it says why), fails otherwise. Output of each goes to
+# build's binary, TEST_JOBS (default 2) at a time, each reported as it
+# ends. A test script passes with exit 0, is skipped with exit 77 (it says
+# why), fails otherwise. Output of each goes to
 # tests/out/<build>/<name>.log (tests/out/<name>.log for the first three).
 # Ends with "N passed, N failed, N skipped".
 #
@@ -45,6 +46,37 @@ stage() {
     fi
 }
 
+# integration BUILD OUT SCRIPT: run one integration script against BUILD's
+# binary; prints its line when it ends and leaves its exit status in
+# OUT/NAME.rc for the count.
+integration() {
+    local b=$1 out=$2 t=$3 tn start rc secs
+    tn=$(basename "$t" .sh)
+    start=$(date +%s)
+    WCSTREAM="$PWD/$b/wcstream" TEST_OUT="$PWD/$out/$tn" timeout 600 bash "$t" >"$out/$tn.log" 2>&1
+    rc=$?
+    secs=$(($(date +%s) - start))
+    echo "$rc" >"$out/$tn.rc"
+    if [ $rc -eq 0 ]; then
+        printf '  pass  %-32s %3ss\n' "$tn" "$secs"
+    elif [ $rc -eq 77 ]; then
+        printf '  skip  %-32s %s\n' "$tn" "$(tail -n 1 "$out/$tn.log")"
+    else
+        # One write, so that a script ending meanwhile cannot cut into it.
+        printf '  FAIL  %-32s %3ss (exit %s)\n%s\n' "$tn" "$secs" "$rc" \
+            "$(sed 's/^/        /' "$out/$tn.log" | tail -n 25)"
+    fi
+}
+
+# The integration scripts run TEST_JOBS (default 2) at a time. The Kafka
+# ones go first: they are the longest, and most of their time is spent
+# waiting on the broker's timers (sessions, rebalances, outages).
+test_jobs=${TEST_JOBS:-2}
+scripts=(tests/integration/test_kafka*.sh)
+for t in tests/integration/test_*.sh; do
+    [[ "$t" == */test_kafka* ]] || scripts+=("$t")
+done
+
 if [ -z "$filter" ]; then
     stage lint make -s lint
     stage valgrind tests/valgrind.sh build/unit_tests
@@ -70,24 +102,26 @@ for b in $builds; do
     fi
 
     echo "== integration tests ($name)"
-    for t in tests/integration/test_*.sh; do
+    for t in "${scripts[@]}"; do
         tn=$(basename "$t" .sh)
         [ -n "$filter" ] && [[ "$tn" != *$filter* ]] && continue
-        start=$(date +%s)
-        WCSTREAM="$PWD/$b/wcstream" TEST_OUT="$PWD/$out/$tn" timeout 600 bash "$t" >"$out/$tn.log" 2>&1
-        rc=$?
-        secs=$(($(date +%s) - start))
-        if [ $rc -eq 0 ]; then
+        while [ "$(jobs -rp | wc -l)" -ge "$test_jobs" ]; do
+            wait -n
+        done
+        integration "$b" "$out" "$t" &
+    done
+    wait
+    for t in "${scripts[@]}"; do
+        tn=$(basename "$t" .sh)
+        [ -e "$out/$tn.rc" ] || continue
+        rc=$(cat "$out/$tn.rc")
+        if [ "$rc" -eq 0 ]; then
             pass=$((pass + 1))
-            printf '  pass  %-32s %3ss\n' "$tn" "$secs"
-        elif [ $rc -eq 77 ]; then
+        elif [ "$rc" -eq 77 ]; then
             skip=$((skip + 1))
-            printf '  skip  %-32s %s\n' "$tn" "$(tail -n 1 "$out/$tn.log")"
         else
             fail=$((fail + 1))
             failed+=("$tn ($name)")
-            printf '  FAIL  %-32s %3ss (exit %s)\n' "$tn" "$secs" "$rc"
-            sed 's/^/        /' "$out/$tn.log" | tail -n 25
         fi
     done
 done
