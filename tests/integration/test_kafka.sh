@@ -311,48 +311,43 @@ wait "$a" || fail "member A: exit $?"
 # The sink during a broker outage: it waits (bounded, logged) and delivers
 # everything once the broker is back; nothing is dropped.
 make_text 30000 12 >s.txt
-mkdir -p sin && cp s.txt sin/
-kill -USR1 "$BROKER_PID"
-start_wcs --source "file://$TEST_OUT/sin" --state so.db --trigger 100ms \
-    --sink "kafka://$BROKER/souts?format=text"
-wait_for err.txt "waiting for the broker to take batch 0" 30
+outage_run() { # NAME: with the broker paused, s.txt from dir NAME to topic NAME
+    mkdir -p "$1" && cp s.txt "$1/"
+    kill -USR1 "$BROKER_PID"
+    start_wcs --source "file://$TEST_OUT/$1" --state "$1.db" --trigger 100ms \
+        --sink "kafka://$BROKER/$1?format=text"
+    wait_for err.txt "waiting for the broker to take batch 0" 30
+}
+outage_run souts
 kill -USR2 "$BROKER_PID"
 wait_for err.txt "batch 0 delivered" 60
 stop_wcs
 [ "$WCS_RC" = 0 ] || fail "sink outage: exit $WCS_RC"
 kcat -C -b "$BROKER" -t souts -e -q -f '%k\t%s\n' >souts.tsv
-$PY "$HERE/counts.py" changelog so.db souts.tsv || fail "the sink lost results in the outage"
+$PY "$HERE/counts.py" changelog souts.db souts.tsv || fail "the sink lost results in the outage"
 
 # Stopped while the broker is down: exit 1, and the log says how many
 # results were not delivered.
-mkdir -p sin2 && cp s.txt sin2/
-kill -USR1 "$BROKER_PID"
-start_wcs --source "file://$TEST_OUT/sin2" --state so2.db --trigger 100ms \
-    --sink "kafka://$BROKER/souts2?format=text"
-wait_for err.txt "waiting for the broker to take batch 0" 30
+outage_run souts2
 stop_wcs
 kill -USR2 "$BROKER_PID"
 [ "$WCS_RC" = 1 ] || fail "stopped with undelivered results: exit $WCS_RC, want 1"
 grep -q "wcstream: sink kafka://.*not delivered" err.txt || fail "no final sentence: $(tail -2 err.txt)"
 # At-least-once: the next start sends the whole state again (the batch may
 # never have reached the topic), and then the changelog holds every count.
-"$WCSTREAM" --source "file://$TEST_OUT/sin2" --state so2.db --trigger available-now \
+"$WCSTREAM" --source "file://$TEST_OUT/souts2" --state souts2.db --trigger available-now \
     --sink "kafka://$BROKER/souts2?format=text" >/dev/null 2>err.txt || fail "replay: exit $?"
 grep -q "sending all .* counts again" err.txt || fail "no replay: $(tail -2 err.txt)"
 kcat -C -b "$BROKER" -t souts2 -e -q -f '%k\t%s\n' >souts2.tsv
-$PY "$HERE/counts.py" changelog so2.db souts2.tsv || fail "the replay did not deliver the state"
+$PY "$HERE/counts.py" changelog souts2.db souts2.tsv || fail "the replay did not deliver the state"
 # Delivered now: a start without new data sends nothing again.
-"$WCSTREAM" --source "file://$TEST_OUT/sin2" --state so2.db --trigger available-now \
+"$WCSTREAM" --source "file://$TEST_OUT/souts2" --state souts2.db --trigger available-now \
     --sink "kafka://$BROKER/souts2?format=text" >/dev/null 2>err.txt || fail "exit $?"
 ! grep -q "counts again" err.txt || fail "replayed a delivered batch"
 
 # A second SIGTERM once the query has ended ends the teardown at once:
 # here the producer's last flush, which waits up to 5 s for the broker.
-mkdir -p sin4 && cp s.txt sin4/
-kill -USR1 "$BROKER_PID"
-start_wcs --source "file://$TEST_OUT/sin4" --state so4.db --trigger 100ms \
-    --sink "kafka://$BROKER/souts4?format=text"
-wait_for err.txt "waiting for the broker to take batch 0" 30
+outage_run souts4
 kill -TERM "$WCS_PID"
 wait_for err.txt "stopping with .* not delivered" 10
 sleep 0.5
