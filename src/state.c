@@ -611,28 +611,51 @@ static int check_siblings(const char *path, char *err, size_t errlen)
     return 0;
 }
 
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Whether the rollback journal open at fd saved a file that held nothing:
+ * none (no page before the transaction), or a blank first page only (no
+ * application_id, no user_version, no schema), which a 1-page journal
+ * holds as its first record. */
+static bool journal_saved_nothing(int fd)
+{
+    static const unsigned char magic[8] = {0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7};
+    unsigned char head[28]; /* magic, records, nonce, pages before, sector size, page size */
+    if (pread(fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
+        memcmp(head, magic, sizeof(magic)) != 0)
+        return true; /* not hot: SQLite ignores it */
+    uint32_t pages = be32(head + 16), sector = be32(head + 20);
+    if (pages == 0)
+        return true;
+    unsigned char rec[4 + 105]; /* page number, page 1 up to its cell count */
+    if (pages > 1 || sector < sizeof(head) || sector > 65536 ||
+        pread(fd, rec, sizeof(rec), sector) != (ssize_t)sizeof(rec) || be32(rec) != 1)
+        return false;
+    const unsigned char *page = rec + 4;
+    return be32(page + 60) == 0 && be32(page + 68) == 0 && page[103] == 0 && page[104] == 0;
+}
+
 /* A rollback journal next to the file is hot when its writer died in a
  * transaction: the first read on a connection that may write rolls it
  * back, rewriting the file, before anything can tell whose file it is.
- * Where the file held more than a page before that transaction, it is
+ * Where the file held anything before that transaction, it may be
  * someone's data: refused (-1, err says why) unless a connection that
  * cannot write reads it, which it does only if the journal is not hot. A
  * file that held nothing (a state whose making failed half-way) is rolled
  * back and judged as usual (0). */
 static int check_journal(const char *path, char *err, size_t errlen)
 {
-    static const unsigned char magic[8] = {0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7};
-    unsigned char head[20]; /* magic, records, nonce, pages before the transaction */
     char journal[PATH_MAX + 16];
     sibling(path, "-journal", journal, sizeof(journal));
     int fd = open(journal, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
-    ssize_t n = read(fd, head, sizeof(head));
+    bool nothing = journal_saved_nothing(fd);
     close(fd);
-    if (n != (ssize_t)sizeof(head) || memcmp(head, magic, sizeof(magic)) != 0 ||
-        ((uint32_t)head[16] << 24 | (uint32_t)head[17] << 16 | (uint32_t)head[18] << 8 |
-         head[19]) <= 1)
+    if (nothing)
         return 0;
     sqlite3 *ro = NULL;
     int rc = db_open(path, &ro, SQLITE_OPEN_READONLY);

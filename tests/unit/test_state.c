@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <sqlite3.h>
 
 #include "wcstream/buf.h"
@@ -1106,6 +1107,35 @@ Test(state, refuses_another_apps_database, .init = st_setup, .fini = st_cleanup)
     st_refused(wal, "1234");
 }
 
+/* A writer that dies in a transaction on path after its changes spilled
+ * into the file (a small cache), leaving a hot rollback journal. */
+static void st_writer_dies(const char *path, const char *sql)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        sqlite3 *w = NULL;
+        char *full = sqlite3_mprintf("PRAGMA cache_size = 2; BEGIN; %s", sql);
+        if (sqlite3_open(path, &w) != SQLITE_OK || !full ||
+            sqlite3_exec(w, full, NULL, NULL, NULL) != SQLITE_OK)
+            _exit(1);
+        _exit(0);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the writer failed");
+    char journal[PATH_MAX];
+    snprintf(journal, sizeof(journal), "%s-journal", path);
+    struct stat sb;
+    cr_assert_eq(stat(journal, &sb), 0, "no journal left behind");
+    cr_assert_gt(sb.st_size, 0);
+}
+
+#define ST_FILL                                                                                    \
+    "CREATE TABLE t(x);"                                                                           \
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)"               \
+    " INSERT INTO t SELECT randomblob(200) FROM n;"
+
 /* A database whose writer died mid-transaction has a hot rollback journal:
  * SQLite would roll it back, rewriting the file, at the first read. It is
  * refused before that, journal and all. */
@@ -1118,28 +1148,41 @@ Test(state, refuses_a_database_with_a_hot_journal, .init = st_setup, .fini = st_
                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)"
                 " INSERT INTO t SELECT randomblob(100) FROM n;");
     sqlite3_close(db);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) { /* the writer: its changes spill into the file, then it dies */
-        sqlite3 *w = NULL;
-        if (sqlite3_open(path, &w) != SQLITE_OK ||
-            sqlite3_exec(w, "PRAGMA cache_size = 5; BEGIN; UPDATE t SET x = zeroblob(100);", NULL,
-                         NULL, NULL) != SQLITE_OK)
-            _exit(1);
-        _exit(0);
-    }
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the writer failed");
-    struct stat sb;
-    cr_assert_eq(stat(st_path("crashed.db-journal"), &sb), 0, "no journal left behind");
-    cr_assert_gt(sb.st_size, 0);
+    st_writer_dies(path, "UPDATE t SET x = zeroblob(100);");
     st_refused(path, "rollback journal");
     /* Through a symlink too: SQLite keeps the journal next to the target. */
     const char *link = st_path("link.db");
     cr_assert_eq(symlink(path, link), 0);
     st_refused(link, "rollback journal");
+    struct stat sb;
     cr_expect_eq(stat(st_path("crashed.db-journal"), &sb), 0, "the journal was rolled back");
+}
+
+/* A file of one page held nothing but its header before the transaction:
+ * whose it is depends on that header, saved in the journal. Another
+ * application's (its application_id) is refused untouched; a blank one
+ * (a state whose making in an empty SQLite file died) is rolled back and
+ * made a state. */
+Test(state, judges_a_one_page_file_by_the_page_its_journal_saved, .init = st_setup,
+     .fini = st_cleanup)
+{
+    const char *theirs = st_path("theirs.db");
+    sqlite3 *db = st_sql_open(theirs);
+    st_sql_exec(db, "PRAGMA application_id = 4242;");
+    sqlite3_close(db);
+    st_writer_dies(theirs, ST_FILL);
+    st_refused(theirs, "rollback journal");
+
+    const char *blank = st_path("blank.db");
+    db = st_sql_open(blank);
+    st_sql_exec(db, "PRAGMA application_id = 0;");
+    sqlite3_close(db);
+    st_writer_dies(blank, ST_FILL);
+    char err[512] = "";
+    struct wcs_state *st = wcs_state_open(blank, "normal", 0, err, sizeof(err));
+    cr_assert_not_null(st, "%s", err);
+    cr_expect_eq(wcs_state_distinct(st), 0);
+    wcs_state_close(st);
 }
 
 Test(state, refuses_a_newer_schema, .init = st_setup, .fini = st_cleanup)
