@@ -102,6 +102,7 @@ for b in $builds; do
     fi
 
     echo "== integration tests ($name)"
+    ran=()
     for t in "${scripts[@]}"; do
         tn=$(basename "$t" .sh)
         [ -n "$filter" ] && [[ "$tn" != *$filter* ]] && continue
@@ -109,12 +110,11 @@ for b in $builds; do
             wait -n
         done
         integration "$b" "$out" "$t" &
+        ran+=("$tn")
     done
     wait
-    for t in "${scripts[@]}"; do
-        tn=$(basename "$t" .sh)
-        [ -e "$out/$tn.rc" ] || continue
-        rc=$(cat "$out/$tn.rc")
+    for tn in "${ran[@]}"; do
+        rc=$(cat "$out/$tn.rc" 2>/dev/null) || rc=1 # no status: the runner failed
         if [ "$rc" -eq 0 ]; then
             pass=$((pass + 1))
         elif [ "$rc" -eq 77 ]; then
