@@ -37,9 +37,21 @@ skip() {
 
 log() { echo "# $*"; }
 
-# A TCP port nobody listens on now.
+# A TCP port nobody listens on now, below the kernel's ephemeral range
+# (32768 up): there, the outgoing connections of the tests running beside
+# this one could take it before wcstream binds it.
 free_port() {
-    $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    $PY -c '
+import random, socket
+while True:
+    port = random.randrange(20000, 32768)
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    print(port)
+    break'
 }
 
 # Start wcstream in the background: stdout -> out.txt, stderr -> err.txt.
