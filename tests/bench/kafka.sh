@@ -37,7 +37,7 @@ kafka_runs() {
     spawn build/kafka_broker --topic "$KAFKA_TOPIC:$KAFKA_PARTITIONS" \
         --bootstrap-file "$DIR/broker.addr" </dev/null >/dev/null 2>"$DIR/broker.err"
     broker=$SPAWNED
-    for ((r = 0; r < 100; r++)); do
+    for ((r = 0; r < 600; r++)); do # the mock may take seconds (tests/integration/lib.sh)
         [[ -s $DIR/broker.addr ]] && break
         sleep 0.05
     done

@@ -133,8 +133,11 @@ start_broker() {
     "$bin" --bootstrap-file broker.addr "$@" >/dev/null 2>broker.err &
     BROKER_PID=$!
     _bg_pids+=("$BROKER_PID")
-    for _ in $(seq 1 100); do
+    # Usually 15 ms, but the mock's topic creation at times stalls for
+    # whole seconds: test_kafka's 16 topics took up to 7 s here.
+    for _ in $(seq 1 600); do
         [ -s broker.addr ] && break
+        kill -0 "$BROKER_PID" 2>/dev/null || break
         sleep 0.05
     done
     BROKER=$(cat broker.addr) || fail "the broker did not start: $(cat broker.err)"

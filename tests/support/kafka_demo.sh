@@ -13,7 +13,7 @@ trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 build/kafka_broker --topic lines:4 --bootstrap-file "$work/addr" >/dev/null 2>"$work/broker.log" &
 pids+=($!)
-for _ in $(seq 1 100); do [ -s "$work/addr" ] && break; sleep 0.05; done
+for _ in $(seq 1 600); do [ -s "$work/addr" ] && break; sleep 0.05; done # can take seconds
 broker=$(cat "$work/addr")
 echo "broker: $broker (topic 'lines', 4 partitions)"
 echo "add your own text:  kcat -P -b $broker -t lines < book.txt"
