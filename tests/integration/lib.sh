@@ -70,11 +70,12 @@ bg() {
     _bg_pids+=($!)
 }
 
-# Wait until PATTERN (grep -E) appears in FILE; fail after SECS (default 20).
+# Wait until PATTERN (grep -E) appears in FILE, at line FROM (default 1) or
+# later; fail after SECS (default 20).
 wait_for() {
-    local file=$1 pattern=$2 secs=${3:-20} i
+    local file=$1 pattern=$2 secs=${3:-20} from=${4:-1} i
     for ((i = 0; i < secs * 20; i++)); do
-        grep -qaE -- "$pattern" "$file" 2>/dev/null && return 0
+        tail -n "+$from" "$file" 2>/dev/null | grep -aE -- "$pattern" >/dev/null && return 0
         if [ -n "$WCS_PID" ] && ! kill -0 "$WCS_PID" 2>/dev/null; then
             fail "wcstream exited while waiting for '$pattern' in $file"
         fi
