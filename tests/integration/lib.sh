@@ -159,17 +159,27 @@ produce() { # TOPIC PARTITIONS FILE
 # lands mid-stream. The last committed batch id is left in LAST_BATCH.
 #   crash_loop STATE KILLS SPREAD ARGS...
 crash_loop() {
-    local state=$1 kills=$2 spread=$3 k target now
+    local state=$1 kills=$2 spread=$3 k target
     shift 3
     LAST_BATCH=-1
     for ((k = 1; k <= kills; k++)); do
         start_wcs "$@" --state "$state"
         target=$((LAST_BATCH + 1 + RANDOM % spread))
-        for _ in $(seq 1 600); do
-            now=$(sql "$state" 'select coalesce(max(batch_id), -1) from batches' 2>/dev/null || echo -1)
-            [ "${now:--1}" -ge "$target" ] && break
-            sleep 0.02
-        done
+        # One process polls every 2 ms (at most 12 s): an sqlite3 process
+        # a poll saw a commit some 70 ms late, dozens of batches on.
+        $PY - "$state" "$target" <<'PY'
+import sqlite3, sys, time
+state, target, con = sys.argv[1], int(sys.argv[2]), None
+end = time.monotonic() + 12
+while time.monotonic() < end:
+    try:
+        con = con or sqlite3.connect(f"file:{state}?mode=ro", uri=True, isolation_level=None)
+        if con.execute("select coalesce(max(batch_id), -1) from batches").fetchall()[0][0] >= target:
+            break
+    except sqlite3.Error:
+        pass  # not made yet
+    time.sleep(0.002)
+PY
         kill -9 "$WCS_PID"
         wait "$WCS_PID" 2>/dev/null || true
         WCS_PID=
