@@ -54,6 +54,24 @@ while True:
     break'
 }
 
+# Listen on 127.0.0.1:PORT from another process, as a program that holds
+# the port would, until the script ends; returns once it listens.
+hold_port() {
+    bg $PY -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+open("held." + sys.argv[1], "w").close()
+time.sleep(600)' "$1"
+    for _ in $(seq 1 200); do
+        [ -e "held.$1" ] && return 0
+        sleep 0.05
+    done
+    fail "could not hold port $1"
+}
+
 # Start wcstream in the background: stdout -> out.txt, stderr -> err.txt.
 start_wcs() {
     # Emptied here, not by the background job's redirection, which may come

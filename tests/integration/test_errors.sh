@@ -53,10 +53,9 @@ usage_error "max-line-bytes must be a size from 64 to 67108864" --source stdin -
 
 # A port in use: exit 1, one clear sentence.
 port=$(free_port)
-bg $PY -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',$port)); s.listen(); time.sleep(30)"
-sleep 0.5
+hold_port "$port"
 rc=0
-"$WCSTREAM" --source "listen://127.0.0.1:$port" --state p.db >out.txt 2>err.txt || rc=$?
+timeout 10 "$WCSTREAM" --source "listen://127.0.0.1:$port" --state p.db >out.txt 2>err.txt || rc=$?
 [ "$rc" = 1 ] || fail "port in use: exit $rc"
 grep -q "cannot listen on 127.0.0.1:$port: Address already in use" err.txt || fail "port in use: $(cat err.txt)"
 

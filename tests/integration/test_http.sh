@@ -156,7 +156,7 @@ c = socket.socket()
 c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 c.connect(("127.0.0.1", int(sys.argv[1])))
 c.sendall(b"GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-time.sleep(12)
+time.sleep(16)
 c.settimeout(10)
 got = 0
 while chunk := c.recv(1 << 20):
@@ -224,14 +224,12 @@ timeout 10 "$WCSTREAM" --source "listen://127.0.0.1:$port" --sink "ws://0.0.0.0:
     2>refuse.txt || rc=$?
 [ "$rc" = 2 ] && grep -q 'non-loopback address needs a token' refuse.txt ||
     fail "a non-loopback bind without a token: exit $rc, $(cat refuse.txt)"
-$PY -c 'import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(30)' "$http" &
-blocker=$!
-sleep 0.3
+hold_port "$http"
 rc=0
 LSAN_OPTIONS=suppressions=$HERE/lws-bind-fail.supp \
     timeout 10 "$WCSTREAM" --source "listen://127.0.0.1:$port" --sink "ws://127.0.0.1:$http" \
     --state :memory: 2>inuse.txt || rc=$?
-kill $blocker
+kill "${_bg_pids[-1]}"
 [ "$rc" = 1 ] && grep -q "cannot listen on 127.0.0.1:$http: Address already in use" inuse.txt ||
     fail "port in use: exit $rc, $(cat inuse.txt)"
 for bad in "ws://127.0.0.1:$http?topN=0" "ws://127.0.0.1:$http?bogus=1" "ws://127.0.0.1" \
