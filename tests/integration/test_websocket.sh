@@ -96,9 +96,9 @@ $WS follow "$URL" $(((rounds + 1) * 10000)) --json fast.json &
 follower=$!
 wait_metric "http://127.0.0.1:$http" wcstream_ws_clients 2 10
 rss0=$(rss_kb "$WCS_PID")
-for _ in $(seq "$rounds"); do
+for r in $(seq "$rounds"); do # a round a batch, however slow the build
     cat round.txt
-    sleep 0.05
+    wait_total s2.db $(((r + 1) * 10000)) 30
 done | nc -N 127.0.0.1 "$port"
 wait_total s2.db $(((rounds + 1) * 10000)) 60
 wait "$follower" || fail "the reading client did not get the last batch"
