@@ -167,7 +167,8 @@ churn() {
     _bg_pids+=("$b")
     bg produce_loop "$topic"
     prod=${_bg_pids[-1]}
-    for i in 1 2 3; do
+    for i in 1 2 3 4 5 6; do # three rounds, more until a rebalance met a read
+        ((i > 3)) && [ "$(met_reads)" -gt 0 ] && break
         n=$(grep -c "assigned $topic/" gc.err || true)
         "$WCSTREAM" --source "$uri" --state gc.db --trigger 500ms >gc.out 2>>gc.err &
         c=$!
@@ -202,6 +203,7 @@ churn() {
     log "$topic: $held revocations held for a batch, $back reads put back; ${SECONDS}s so far"
     [ $((held + back)) -gt 0 ] || fail "$topic: no rebalance came while the members were reading"
 }
+met_reads() { cat ga.err gb.err gc.err | grep -c -e 'after the batch in hand' -e 'did not take' || true; }
 total_of() { sql "$1" 'select coalesce(max(total_words), 0) from batches' 2>/dev/null || echo 0; }
 # 100 KB of one-line messages every 0.1 s until stop.produce exists, 10 MB
 # at most: the mock broker keeps about 5 MiB a partition, and a slow churn
