@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,19 +193,58 @@ int wcs_config_set(struct wcs_config *cf, const char *name, const char *value, c
     return 0;
 }
 
+/* getopt_long() values past any byte: an optopt below 256 is then exactly
+ * an unknown short option. The rest are set by name (wcs_config_set()). */
+enum { OPT_SET = 256, OPT_SOURCE, OPT_SINK, OPT_CONFIG, OPT_HELP, OPT_VERSION };
+
+static const struct option opts[] = {
+    {"source", required_argument, NULL, OPT_SOURCE},
+    {"sink", required_argument, NULL, OPT_SINK},
+    {"output-mode", required_argument, NULL, OPT_SET},
+    {"trigger", required_argument, NULL, OPT_SET},
+    {"max-bytes-per-trigger", required_argument, NULL, OPT_SET},
+    {"max-line-bytes", required_argument, NULL, OPT_SET},
+    {"threads", required_argument, NULL, OPT_SET},
+    {"state", required_argument, NULL, OPT_SET},
+    {"synchronous", required_argument, NULL, OPT_SET},
+    {"split", required_argument, NULL, OPT_SET},
+    {"lowercase", optional_argument, NULL, OPT_SET}, /* =false overrides a file */
+    {"log-level", required_argument, NULL, OPT_SET},
+    {"progress-log", required_argument, NULL, OPT_SET},
+    {"dashboard-dir", required_argument, NULL, OPT_SET},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+/* A name wcs_config_set() takes: a key of the config file. */
+static bool is_setting(const char *name)
+{
+    for (const struct option *o = opts; o->name; o++)
+        if (o->val <= OPT_SINK && strcmp(o->name, name) == 0)
+            return true;
+    return false;
+}
+
 /* One JSON value as the string wcs_config_set() takes: a string as it is
  * (of any length, as on the command line), a number or boolean written
- * into buf. NULL for anything else. */
+ * into buf, for the setting to judge as it judges a flag's. NULL for a
+ * list, an object or null. */
 static const char *json_value(const cJSON *item, char *buf, size_t len)
 {
     if (cJSON_IsString(item))
         return item->valuestring;
     if (cJSON_IsBool(item))
         return snprintf(buf, len, "%s", cJSON_IsTrue(item) ? "true" : "false"), buf;
-    if (cJSON_IsNumber(item) && item->valuedouble >= 0 && item->valuedouble < 9.0e15 &&
-        item->valuedouble == (double)(long long)item->valuedouble)
-        return snprintf(buf, len, "%lld", (long long)item->valuedouble), buf;
-    return NULL;
+    if (!cJSON_IsNumber(item))
+        return NULL;
+    double v = item->valuedouble;
+    if (fabs(v) < 9.0e15 && v == (double)(long long)v)
+        snprintf(buf, len, "%lld", (long long)v);
+    else
+        snprintf(buf, len, "%.15g", v);
+    return buf;
 }
 
 int wcs_config_load_json(struct wcs_config *cf, const char *text, size_t len, const char *name,
@@ -227,7 +267,10 @@ int wcs_config_load_json(struct wcs_config *cf, const char *text, size_t len, co
     {
         const char *key = item->string;
         bool list = strcmp(key, "source") == 0 || strcmp(key, "sink") == 0;
-        if (list && cJSON_IsArray(item)) {
+        if (!is_setting(key)) {
+            wcs_err(err, errlen, "config %s: unknown setting '%s'", name, key);
+            r = -1;
+        } else if (list && cJSON_IsArray(item)) {
             const cJSON *el;
             cJSON_ArrayForEach(el, item)
             {
@@ -242,8 +285,8 @@ int wcs_config_load_json(struct wcs_config *cf, const char *text, size_t len, co
                 }
             }
         } else if (!(value = json_value(item, num, sizeof(num)))) {
-            wcs_err(err, errlen, "config %s: \"%s\" must be a string, number or boolean", name,
-                    key);
+            wcs_err(err, errlen, "config %s: \"%s\" must be %s", name, key,
+                    list ? "a string or a list of strings" : "a string, number or boolean");
             r = -1;
         } else if ((r = wcs_config_set(cf, key, value, sub, sizeof(sub))) < 0) {
             wcs_err(err, errlen, "config %s: %s", name, sub);
@@ -319,33 +362,9 @@ void wcs_config_usage(FILE *out)
     wcs_registry_usage(out);
 }
 
-/* getopt_long() values past any byte: an optopt below 256 is then exactly
- * an unknown short option. The rest are set by name (wcs_config_set()). */
-enum { OPT_SET = 256, OPT_SOURCE, OPT_SINK, OPT_CONFIG, OPT_HELP, OPT_VERSION };
-
 enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, char **argv, char *err,
                                             size_t errlen)
 {
-    static const struct option opts[] = {
-        {"source", required_argument, NULL, OPT_SOURCE},
-        {"sink", required_argument, NULL, OPT_SINK},
-        {"output-mode", required_argument, NULL, OPT_SET},
-        {"trigger", required_argument, NULL, OPT_SET},
-        {"max-bytes-per-trigger", required_argument, NULL, OPT_SET},
-        {"max-line-bytes", required_argument, NULL, OPT_SET},
-        {"threads", required_argument, NULL, OPT_SET},
-        {"state", required_argument, NULL, OPT_SET},
-        {"synchronous", required_argument, NULL, OPT_SET},
-        {"split", required_argument, NULL, OPT_SET},
-        {"lowercase", optional_argument, NULL, OPT_SET}, /* =false overrides a file */
-        {"log-level", required_argument, NULL, OPT_SET},
-        {"progress-log", required_argument, NULL, OPT_SET},
-        {"dashboard-dir", required_argument, NULL, OPT_SET},
-        {"config", required_argument, NULL, OPT_CONFIG},
-        {"help", no_argument, NULL, OPT_HELP},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
-    };
     wcs_config_init(cf);
     /* The files first, so that flags override them: a pass of their own
      * finds --config as the next finds every option (abbreviated, with

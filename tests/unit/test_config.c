@@ -548,13 +548,32 @@ Test(config, file_trailing_garbage, .init = cfg_setup, .fini = cfg_cleanup)
 
 Test(config, file_wrong_types, .init = cfg_setup, .fini = cfg_cleanup)
 {
-    cfg_bad_file("{\"trigger\": null}", "\"trigger\"");
-    cfg_bad_file("{\"trigger\": {\"every\": \"1s\"}}", "\"trigger\"");
-    cfg_bad_file("{\"trigger\": [\"1s\"]}", "\"trigger\"");
-    cfg_bad_file("{\"max-bytes-per-trigger\": 1.5}", "max-bytes-per-trigger");
-    cfg_bad_file("{\"max-bytes-per-trigger\": -4096}", "max-bytes-per-trigger");
+    cfg_bad_file("{\"trigger\": null}", "\"trigger\" must be a string, number or boolean");
+    cfg_bad_file("{\"trigger\": {\"every\": \"1s\"}}", "\"trigger\" must be a string, number");
+    cfg_bad_file("{\"trigger\": [\"1s\"]}", "\"trigger\" must be a string, number");
+    cfg_bad_file("{\"source\": {\"a\": 1}}", "\"source\" must be a string or a list of strings");
     cfg_bad_file("{\"source\": [[\"a\"]]}", "source");
     cfg_bad_file("{\"source\": [{}]}", "source");
+}
+
+/* A number is judged by its setting, as the same text given as a flag. */
+Test(config, file_numbers_judged_by_the_setting, .init = cfg_setup, .fini = cfg_cleanup)
+{
+    cfg_bad_file("{\"threads\": 2.7}", "threads must be a number from 1 to");
+    cfg_bad_file("{\"threads\": -1}", "not '-1'");
+    cfg_bad_file("{\"max-bytes-per-trigger\": 1.5}", "must be a size from 1024");
+    cfg_bad_file("{\"max-bytes-per-trigger\": -4096}", "not '-4096'");
+    cfg_bad_file("{\"max-line-bytes\": 100.5}", "not '100.5'");
+    cfg_bad_file("{\"trigger\": 1e300}", "trigger must be a duration");
+}
+
+/* A key that is not a setting is said to be one, whatever its value. */
+Test(config, file_unknown_keys_of_any_type, .init = cfg_setup, .fini = cfg_cleanup)
+{
+    cfg_bad_file("{\"source\": \"stdin\", \"Source\": [\"stdin\"]}", "unknown setting 'Source'");
+    cfg_bad_file("{\"bogus\": [1]}", "unknown setting 'bogus'");
+    cfg_bad_file("{\"bogus\": {}}", "unknown setting 'bogus'");
+    cfg_bad_file("{\"help\": true}", "unknown setting 'help'");
 }
 
 Test(config, file_bad_values, .init = cfg_setup, .fini = cfg_cleanup)
