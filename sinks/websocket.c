@@ -978,9 +978,9 @@ static void lws_log_to_ours(int level, const char *line)
 static int resolve(const char *host, char *ip, size_t iplen, bool *loopback)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_flags = AI_PASSIVE}, *ai;
-
-    if (getaddrinfo(host, NULL, &hints, &ai) != 0 || !ai)
-        return -1;
+    int r = getaddrinfo(host, NULL, &hints, &ai);
+    if (r != 0)
+        return r;
     *loopback = true;
     for (struct addrinfo *a = ai; a; a = a->ai_next) {
         if (a->ai_family == AF_INET) {
@@ -991,9 +991,9 @@ static int resolve(const char *host, char *ip, size_t iplen, bool *loopback)
             *loopback &= IN6_IS_ADDR_LOOPBACK(&s->sin6_addr);
         }
     }
-    int r = getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, (socklen_t)iplen, NULL, 0, NI_NUMERICHOST);
+    r = getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, (socklen_t)iplen, NULL, 0, NI_NUMERICHOST);
     freeaddrinfo(ai);
-    return r == 0 ? 0 : -1;
+    return r;
 }
 
 /* Why binding host:port fails, for a sentence lws does not give. */
@@ -1093,9 +1093,10 @@ static int ws_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_si
             "%s: the token must be 1 to 256 characters of letters, digits and -._~+/=", uri->text);
         return WCS_EUSAGE;
     }
-    if (resolve(ws->host, ip, sizeof(ip), &loopback) < 0) {
-        wcs_err(err, errlen, "%s: cannot resolve host '%s'", uri->text, ws->host);
-        return WCS_EUSAGE;
+    int gai = resolve(ws->host, ip, sizeof(ip), &loopback);
+    if (gai != 0) { /* a runtime failure, as listen://'s: names can come and go */
+        wcs_err(err, errlen, "%s: cannot resolve %s: %s", uri->text, ws->host, gai_strerror(gai));
+        return -1;
     }
     if (!loopback && !token) {
         wcs_err(err, errlen,
@@ -1109,9 +1110,18 @@ static int ws_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_si
         wcs_err(err, errlen, "out of memory");
         return -1;
     }
-    if (env->dashboard_dir && !(ws->dashboard_dir = realpath(env->dashboard_dir, NULL))) {
-        wcs_err(err, errlen, "--dashboard-dir %s: %s", env->dashboard_dir, strerror(errno));
-        return WCS_EUSAGE;
+    if (env->dashboard_dir) { /* a missing path: a runtime failure, as file://'s */
+        struct stat sb;
+        int e = 0;
+        if (!(ws->dashboard_dir = realpath(env->dashboard_dir, NULL)) ||
+            stat(ws->dashboard_dir, &sb) < 0)
+            e = errno;
+        else if (!S_ISDIR(sb.st_mode))
+            e = ENOTDIR;
+        if (e) {
+            wcs_err(err, errlen, "--dashboard-dir %s: %s", env->dashboard_dir, strerror(e));
+            return -1;
+        }
     }
 
     struct lws_context_creation_info info;

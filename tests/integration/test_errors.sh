@@ -16,6 +16,13 @@ usage_error() {
     [ "$(wc -l <err.txt)" = 2 ] || fail "'$*' printed more than one line: $(cat err.txt)"
     [ ! -e wcstream.db ] || fail "'$*' left a state file behind"
 }
+# runtime_error WANT_PATTERN ARGS...: exit 1 and the pattern.
+runtime_error() {
+    local want=$1 rc=0
+    shift
+    timeout 10 "$WCSTREAM" "$@" >out.txt 2>err.txt </dev/null || rc=$?
+    [ "$rc" = 1 ] && grep -q -- "$want" err.txt || fail "'$*' exited $rc: $(cat err.txt)"
+}
 usage_error "unknown option '--bogus'" --bogus
 usage_error "no --source given" --sink console
 usage_error "file://: no path given" --source file://
@@ -51,13 +58,17 @@ usage_error "max-line-bytes must be a size from 64 to 67108864" --source stdin -
 "$WCSTREAM" --help | grep -q "listen://HOST:PORT" || fail "--help lists no sources"
 "$WCSTREAM" --version | grep -q "^wcstream " || fail "--version"
 
-# A port in use: exit 1, one clear sentence.
+# A port in use, a dashboard directory that is missing or not one: exit 1,
+# one clear sentence.
 port=$(free_port)
 hold_port "$port"
-rc=0
-timeout 10 "$WCSTREAM" --source "listen://127.0.0.1:$port" --state p.db >out.txt 2>err.txt || rc=$?
-[ "$rc" = 1 ] || fail "port in use: exit $rc"
-grep -q "cannot listen on 127.0.0.1:$port: Address already in use" err.txt || fail "port in use: $(cat err.txt)"
+runtime_error "cannot listen on 127.0.0.1:$port: Address already in use" \
+    --source "listen://127.0.0.1:$port" --state p.db
+: >plain.txt
+for dir in absent:"No such file or directory" plain.txt:"Not a directory"; do
+    runtime_error "dashboard-dir ${dir%%:*}: ${dir#*:}" --source stdin \
+        --sink "ws://127.0.0.1:$(free_port)" --dashboard-dir "${dir%%:*}" --state :memory:
+done
 
 # State files that are not ours are refused and not touched.
 refused() { # FILE PATTERN
