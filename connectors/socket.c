@@ -476,8 +476,8 @@ static int listen_init(struct wcs_source *src, struct wcs_uri *uri,
     s->max_clients = MAX_CLIENTS;
     s->client_buffer = CLIENT_BUFFER;
     if (wcs_uri_get_size(uri, "maxClients", 1, 1000000, &s->max_clients, err, errlen) < 0 ||
-        wcs_uri_get_size(uri, "clientBuffer", 64, (size_t)64 << 20, &s->client_buffer, err,
-                         errlen) < 0)
+        wcs_uri_get_bytes(uri, "clientBuffer", 64, (size_t)64 << 20, &s->client_buffer, err,
+                          errlen) < 0)
         return WCS_EUSAGE;
     if ((r = wcs_uri_check_unused(uri, err, errlen)) < 0) /* before the port is taken */
         return r;

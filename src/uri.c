@@ -232,20 +232,32 @@ int wcs_uri_get_bool(struct wcs_uri *uri, const char *key, bool *out, char *err,
     return 0;
 }
 
-int wcs_uri_get_size(struct wcs_uri *uri, const char *key, size_t min, size_t max, size_t *out,
-                     char *err, size_t errlen)
+static int get_size(struct wcs_uri *uri, const char *key, size_t min, size_t max, size_t *out,
+                    bool bytes, char *err, size_t errlen)
 {
     const char *v = wcs_uri_get(uri, key);
     if (!v)
         return 0;
     size_t n;
     if (wcs_parse_size(v, &n) < 0 || n < min || n > max) {
-        wcs_err(err, errlen, "%s: option %s must be a number from %zu to %zu, not '%s'", uri->text,
-                key, min, max, v);
+        wcs_err(err, errlen, "%s: option %s must be a %s from %zu to %zu%s, not '%s'", uri->text,
+                key, bytes ? "size" : "number", min, max, bytes ? " bytes (e.g. 64KiB)" : "", v);
         return WCS_EUSAGE;
     }
     *out = n;
     return 0;
+}
+
+int wcs_uri_get_size(struct wcs_uri *uri, const char *key, size_t min, size_t max, size_t *out,
+                     char *err, size_t errlen)
+{
+    return get_size(uri, key, min, max, out, false, err, errlen);
+}
+
+int wcs_uri_get_bytes(struct wcs_uri *uri, const char *key, size_t min, size_t max, size_t *out,
+                      char *err, size_t errlen)
+{
+    return get_size(uri, key, min, max, out, true, err, errlen);
 }
 
 int wcs_uri_check_unused(const struct wcs_uri *uri, char *err, size_t errlen)

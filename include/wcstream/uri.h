@@ -51,6 +51,9 @@ const char *wcs_uri_get(struct wcs_uri *uri, const char *key);
 int wcs_uri_get_bool(struct wcs_uri *uri, const char *key, bool *out, char *err, size_t errlen);
 int wcs_uri_get_size(struct wcs_uri *uri, const char *key, size_t min, size_t max, size_t *out,
                      char *err, size_t errlen);
+/* As wcs_uri_get_size(), for a number of bytes: the sentence says so. */
+int wcs_uri_get_bytes(struct wcs_uri *uri, const char *key, size_t min, size_t max, size_t *out,
+                      char *err, size_t errlen);
 
 /* After a plugin looked up what it knows: WCS_EUSAGE with a sentence
  * naming the first parameter nobody asked for, 0 when all were used. */

@@ -367,6 +367,21 @@ Test(uri, get_size_ranges)
     wcs_uri_free(uri);
 }
 
+/* A number of bytes takes the same values and says it wants a size. */
+Test(uri, get_bytes_says_size)
+{
+    struct wcs_uri *uri = uri_ok("x://t?k=64k&bad=five");
+    char err[256] = "";
+    size_t v = 7;
+    cr_expect_eq(wcs_uri_get_bytes(uri, "k", 64, 1 << 20, &v, err, sizeof(err)), 0);
+    cr_expect_eq(v, 65536);
+    cr_expect_eq(wcs_uri_get_bytes(uri, "bad", 64, 1 << 20, &v, err, sizeof(err)), WCS_EUSAGE);
+    cr_expect_not_null(strstr(err, "option bad must be a size from 64 to 1048576 bytes (e.g. "),
+                       "got: %s", err);
+    cr_expect_eq(v, 65536, "a refused value leaves *out alone");
+    wcs_uri_free(uri);
+}
+
 /* ---- host:port --------------------------------------------------------- */
 
 /* host_port must succeed with host and port. */
