@@ -979,8 +979,8 @@ static int resolve(const char *host, char *ip, size_t iplen, bool *loopback)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_flags = AI_PASSIVE}, *ai;
     int r = getaddrinfo(host, NULL, &hints, &ai);
-    if (r != 0)
-        return r;
+    if (r != 0 || !ai)
+        return r ? r : EAI_NONAME;
     *loopback = true;
     for (struct addrinfo *a = ai; a; a = a->ai_next) {
         if (a->ai_family == AF_INET) {
