@@ -469,6 +469,18 @@ static void read_request(struct lws *wsi, struct request_text *t, struct wcs_htt
             *c = '+';
 }
 
+/* Headers of every HTTP answer, libwebsockets' own (a 403 for a bad
+ * escape in the path) as ours: lws adds them after the status line. */
+static const struct lws_protocol_vhost_options security[] = {
+    {&security[1], NULL, "content-security-policy:",
+     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+    {&security[2], NULL, "x-content-type-options:", "nosniff"},
+    {&security[3], NULL, "x-frame-options:", "DENY"},
+    {&security[4], NULL, "referrer-policy:", "no-referrer"},
+    {NULL, NULL, "cache-control:", "no-store"},
+};
+
 /* Send status, headers and body as one write, then end the transaction.
  * Returns what the lws callback must return. */
 static int respond(struct ws_sink *ws, struct lws *wsi, unsigned status, const char *type,
@@ -478,27 +490,13 @@ static int respond(struct ws_sink *ws, struct lws *wsi, unsigned status, const c
     unsigned char *buf = malloc(LWS_PRE + HEADER_ROOM + blen);
     unsigned char *start, *p, *end;
     char cookie[600];
-    static const char *const security[][2] = {
-        {"content-security-policy:",
-         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-         "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
-        {"x-content-type-options:", "nosniff"},
-        {"x-frame-options:", "DENY"},
-        {"referrer-policy:", "no-referrer"},
-        {"cache-control:", "no-store"},
-    };
 
     if (!buf)
         return -1;
     start = p = buf + LWS_PRE;
     end = start + HEADER_ROOM;
-    if (lws_add_http_common_headers(wsi, status, type, blen, &p, end))
+    if (lws_add_http_common_headers(wsi, status, type, blen, &p, end)) /* + security */
         goto fail;
-    for (size_t i = 0; i < sizeof(security) / sizeof(security[0]); i++)
-        if (lws_add_http_header_by_name(wsi, (const unsigned char *)security[i][0],
-                                        (const unsigned char *)security[i][1],
-                                        (int)strlen(security[i][1]), &p, end))
-            goto fail;
     if (status == 401 &&
         lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
                                     (const unsigned char *)"Bearer", 6, &p, end))
@@ -845,16 +843,21 @@ static int refuse_upgrade(struct lws *wsi, unsigned status, const char *why)
                          : status == 403 ? "Forbidden"
                          : status == 404 ? "Not Found"
                                          : "Service Unavailable";
-    unsigned char buf[LWS_PRE + 512];
+    unsigned char buf[LWS_PRE + 1024];
     char *p = (char *)buf + LWS_PRE;
+    size_t room = sizeof(buf) - LWS_PRE, n;
     int body = (int)strlen(why) + 13; /* {"error":"why"} + newline */
-    int n =
-        snprintf(p, sizeof(buf) - LWS_PRE,
-                 "HTTP/1.1 %u %s\r\ncontent-type: application/json\r\n"
-                 "content-length: %d\r\nconnection: close\r\n%s\r\n"
-                 "{\"error\":\"%s\"}\n",
-                 status, reason, body, status == 401 ? "www-authenticate: Bearer\r\n" : "", why);
-    if (lws_write(wsi, (unsigned char *)p, (size_t)n, LWS_WRITE_HTTP_FINAL) < 0)
+
+    n = (size_t)snprintf(p, room, "HTTP/1.1 %u %s\r\n", status, reason);
+    for (const struct lws_protocol_vhost_options *h = security; h && n < room; h = h->next)
+        n += (size_t)snprintf(p + n, room - n, "%s %s\r\n", h->name, h->value);
+    if (n < room)
+        n += (size_t)snprintf(p + n, room - n,
+                              "content-type: application/json\r\n"
+                              "content-length: %d\r\nconnection: close\r\n%s\r\n"
+                              "{\"error\":\"%s\"}\n",
+                              body, status == 401 ? "www-authenticate: Bearer\r\n" : "", why);
+    if (n >= room || lws_write(wsi, (unsigned char *)p, n, LWS_WRITE_HTTP_FINAL) < 0)
         return -1;
     return 1;
 }
@@ -1133,6 +1136,7 @@ static int ws_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_si
     info.gid = -1;
     info.uid = -1;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.headers = security;
     if (!strchr(ip, ':') && info.iface)
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.max_http_header_data = REQUEST_ROOM;

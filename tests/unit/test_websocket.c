@@ -193,6 +193,41 @@ Test(websocket, no_host_means_loopback)
     sk.plugin->destroy(&sk);
 }
 
+/* Every answer carries the security headers: ours, a refused websocket,
+ * and libwebsockets' own 403 for a bad escape in the path. */
+Test(websocket, every_answer_carries_the_security_headers)
+{
+    struct wcs_sink sk;
+    char err[256], uri[64];
+    int port = free_port();
+    snprintf(uri, sizeof(uri), "ws://127.0.0.1:%d", port);
+    cr_assert_eq(ws_init(&sk, uri, err, sizeof(err)), 0, "%s", err);
+    const struct wcs_result rec = {.batch_id = -1};
+    cr_assert_eq(sk.plugin->start(&sk, &rec, err, sizeof(err)), 0, "%s", err);
+    const char *headers[] = {
+        "\r\ncontent-security-policy: default-src 'none';",
+        "\r\nx-content-type-options: nosniff\r\n", "\r\nx-frame-options: DENY\r\n",
+        "\r\nreferrer-policy: no-referrer\r\n", "\r\ncache-control: no-store\r\n"};
+    char *answers[] = {
+        get(port, "/healthz"),
+        get(port, "/api/words?word=%ZZ"),
+        exchange(port,
+                 "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                 "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n",
+                 "}\n"),
+    };
+    const char *status[] = {" 200 ", " 403 ", " 404 "};
+    for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
+        cr_expect(strstr(answers[i], status[i]) != NULL, "%s", answers[i]);
+        for (size_t h = 0; h < sizeof(headers) / sizeof(headers[0]); h++)
+            cr_expect(strstr(answers[i], headers[h]) != NULL, "no %s in %s", headers[h],
+                      answers[i]);
+        free(answers[i]);
+    }
+    sk.plugin->destroy(&sk);
+}
+
 /* /api/top cuts a long word as the websocket's messages do, so a client
  * that never reads pins a bounded answer. */
 Test(websocket, api_top_cuts_long_words)
