@@ -146,11 +146,11 @@ static int kafka_sink_emit(struct wcs_sink *sk, const struct wcs_result *res, ch
                 break;
             }
             if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                wcs_err(err, errlen, "%s: %s", k->desc, rd_kafka_err2str(rd_kafka_last_error()));
+                wcs_err(err, errlen, "%s", rd_kafka_err2str(rd_kafka_last_error()));
                 return -1;
             }
             if (k->stopping && *k->stopping) {
-                wcs_err(err, errlen, "%s: stopping with batch %" PRId64 " not delivered", k->desc,
+                wcs_err(err, errlen, "stopping with batch %" PRId64 " not delivered",
                         res->batch_id);
                 return -1;
             }
@@ -165,8 +165,8 @@ static int kafka_sink_emit(struct wcs_sink *sk, const struct wcs_result *res, ch
                      res->batch_id, rd_kafka_outq_len(k->rk));
         waiting = true;
         if (k->stopping && *k->stopping) {
-            wcs_err(err, errlen, "%s: stopping with %d results of batch %" PRId64 " not delivered",
-                    k->desc, rd_kafka_outq_len(k->rk), res->batch_id);
+            wcs_err(err, errlen, "stopping with %d results of batch %" PRId64 " not delivered",
+                    rd_kafka_outq_len(k->rk), res->batch_id);
             return -1;
         }
     }
@@ -177,8 +177,8 @@ static int kafka_sink_emit(struct wcs_sink *sk, const struct wcs_result *res, ch
                  " are larger than a Kafka message may be (message.max.bytes); not sent",
                  k->desc, k->too_large, res->batch_id);
     if (k->failed) {
-        wcs_err(err, errlen, "%s: %" PRId64 " results of batch %" PRId64 " not delivered: %s",
-                k->desc, k->failed, res->batch_id, k->failure);
+        wcs_err(err, errlen, "%" PRId64 " results of batch %" PRId64 " not delivered: %s",
+                k->failed, res->batch_id, k->failure);
         return -1;
     }
     return 0;
