@@ -47,9 +47,9 @@ static int build_line(struct wcs_buf *b, const struct wcs_result *res, size_t to
                        res->batch_id, res->mode == WCS_MODE_UPDATE ? "update" : "complete") < 0 ||
         wcs_json_rows(b, res->updated, res->n_updated, 0) < 0 ||
         wcs_buf_printf(b, ",\"top\":") < 0 || wcs_json_rows(b, res->top, ntop, 0) < 0 ||
-        wcs_buf_printf(b, ",\"distinctWords\":%" PRId64 ",\"totalWords\":%" PRId64
-                          ",\"progress\":%s}\n",
-                       res->distinct_words, res->total_words, progress ? progress : "null") < 0)
+        wcs_buf_printf(
+            b, ",\"distinctWords\":%" PRId64 ",\"totalWords\":%" PRId64 ",\"progress\":%s}\n",
+            res->distinct_words, res->total_words, progress ? progress : "null") < 0)
         goto done;
     rc = 0;
 done:
@@ -81,7 +81,8 @@ static int jsonl_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs
     jl->top_n = top_n;
     jl->fd = wcs_record_file_open(jl->path);
     if (jl->fd < 0) {
-        snprintf(err, errlen, "jsonl sink: cannot open %s: %s", jl->path, strerror(-jl->fd));
+        snprintf(err, errlen, "jsonl sink: cannot open %s: %s", jl->path,
+                 wcs_record_file_strerror(jl->fd));
         free(jl->path);
         free(jl);
         return -1;

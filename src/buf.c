@@ -221,6 +221,11 @@ int wcs_record_file_open(const char *path)
     return fd;
 }
 
+const char *wcs_record_file_strerror(int r)
+{
+    return r == -ENXIO ? "a FIFO that no process reads (start its reader first)" : strerror(-r);
+}
+
 int wcs_buf_write_record(int fd, const struct wcs_buf *b)
 {
     off_t start = lseek(fd, 0, SEEK_END); /* a file we may not seek: -1, nothing to cut */

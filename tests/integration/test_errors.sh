@@ -58,13 +58,18 @@ usage_error "max-line-bytes must be a size from 64 to 67108864" --source stdin -
 "$WCSTREAM" --help | grep -q "listen://HOST:PORT" || fail "--help lists no sources"
 "$WCSTREAM" --version | grep -q "^wcstream " || fail "--version"
 
-# A port in use, a dashboard directory that is missing or not one: exit 1,
-# one clear sentence.
+# A port in use, a FIFO nobody reads as an output, a dashboard directory
+# that is missing or not one: exit 1, one clear sentence.
 port=$(free_port)
 hold_port "$port"
 runtime_error "cannot listen on 127.0.0.1:$port: Address already in use" \
     --source "listen://127.0.0.1:$port" --state p.db
 : >plain.txt
+mkfifo unread.fifo
+runtime_error "cannot open unread.fifo: a FIFO that no process reads" --source stdin \
+    --sink jsonl://unread.fifo --state :memory:
+runtime_error "progress log unread.fifo: a FIFO that no process reads" --source stdin \
+    --progress-log unread.fifo --state :memory:
 for dir in absent:"No such file or directory" plain.txt:"Not a directory"; do
     runtime_error "dashboard-dir ${dir%%:*}: ${dir#*:}" --source stdin \
         --sink "ws://127.0.0.1:$(free_port)" --dashboard-dir "${dir%%:*}" --state :memory:
