@@ -102,7 +102,7 @@ asan:
 run: $(BUILD)/wcstream
 	@echo "wcstream: listening on 127.0.0.1:9999, state in wcstream.db"
 	@echo "  dashboard:                        http://127.0.0.1:8080/"
-	@echo "  send text from another terminal:  nc -N 127.0.0.1 9999 < book.txt"
+	@echo "  send text from another terminal:  nc -N 127.0.0.1 9999 < README.md   (any text file)"
 	@echo "  stop with Ctrl-C"
 	./$(BUILD)/wcstream --source listen://127.0.0.1:9999 --sink console --sink ws://127.0.0.1:8080 \
 	  --trigger 1s --state wcstream.db
