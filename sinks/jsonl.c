@@ -82,7 +82,7 @@ static int jsonl_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs
     jl->fd = wcs_record_file_open(jl->path);
     if (jl->fd < 0) {
         snprintf(err, errlen, "jsonl sink: cannot open %s: %s", jl->path,
-                 wcs_record_file_strerror(jl->fd));
+                 wcs_record_file_strerror(jl->path, jl->fd));
         free(jl->path);
         free(jl);
         return -1;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "wcstream/buf.h"
@@ -221,9 +222,12 @@ int wcs_record_file_open(const char *path)
     return fd;
 }
 
-const char *wcs_record_file_strerror(int r)
+const char *wcs_record_file_strerror(const char *path, int r)
 {
-    return r == -ENXIO ? "a FIFO that no process reads (start its reader first)" : strerror(-r);
+    struct stat sb; /* ENXIO is also a socket's or a missing device's */
+    if (r == -ENXIO && stat(path, &sb) == 0 && S_ISFIFO(sb.st_mode))
+        return "a FIFO that no process reads (start its reader first)";
+    return strerror(-r);
 }
 
 int wcs_buf_write_record(int fd, const struct wcs_buf *b)

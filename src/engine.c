@@ -306,7 +306,7 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
     }
     if (cf->progress_log && (eng->progress_log = wcs_record_file_open(cf->progress_log)) < 0) {
         wcs_err(err, errlen, "cannot open progress log %s: %s", cf->progress_log,
-                wcs_record_file_strerror(eng->progress_log));
+                wcs_record_file_strerror(cf->progress_log, eng->progress_log));
         goto fail;
     }
     wcs_uuid(eng->run_id);

@@ -33,8 +33,8 @@ void wcs_buf_free(struct wcs_buf *b);
 /* Open path to append records to (wcs_buf_write_record()), made if
  * missing, without blocking on a FIFO that has no reader. An fd or -errno. */
 int wcs_record_file_open(const char *path);
-/* Why wcs_record_file_open() returned the -errno r, for a sentence. */
-const char *wcs_record_file_strerror(int r);
+/* Why wcs_record_file_open(path) returned the -errno r, for a sentence. */
+const char *wcs_record_file_strerror(const char *path, int r);
 
 /* Append b's bytes to fd (opened with O_APPEND) as one record: whole, or,
  * when a write fails (a full disk), not at all: the file is cut back to
