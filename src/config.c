@@ -242,8 +242,8 @@ static const char *json_value(const cJSON *item, char *buf, size_t len)
     double v = item->valuedouble;
     if (fabs(v) < 9.0e15 && v == (double)(long long)v)
         snprintf(buf, len, "%lld", (long long)v);
-    else
-        snprintf(buf, len, "%.15g", v);
+    else if (snprintf(buf, len, "%.15g", v), strtod(buf, NULL) != v)
+        snprintf(buf, len, "%.17g", v); /* the shorter text is another number */
     return buf;
 }
 
@@ -274,12 +274,12 @@ int wcs_config_load_json(struct wcs_config *cf, const char *text, size_t len, co
             const cJSON *el;
             cJSON_ArrayForEach(el, item)
             {
-                if (!cJSON_IsString(el) || !(value = json_value(el, num, sizeof(num)))) {
+                if (!cJSON_IsString(el)) {
                     wcs_err(err, errlen, "config %s: %s entries must be strings", name, key);
                     r = -1;
                     break;
                 }
-                if ((r = wcs_config_set(cf, key, value, sub, sizeof(sub))) < 0) {
+                if ((r = wcs_config_set(cf, key, el->valuestring, sub, sizeof(sub))) < 0) {
                     wcs_err(err, errlen, "config %s: %s", name, sub);
                     break;
                 }

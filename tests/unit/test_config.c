@@ -559,7 +559,9 @@ Test(config, file_wrong_types, .init = cfg_setup, .fini = cfg_cleanup)
 /* A number is judged by its setting, as the same text given as a flag. */
 Test(config, file_numbers_judged_by_the_setting, .init = cfg_setup, .fini = cfg_cleanup)
 {
-    cfg_bad_file("{\"threads\": 2.7}", "threads must be a number from 1 to");
+    cfg_bad_file("{\"threads\": 2.7}", "threads must be a number from 1 to 64, or 0 for one "
+                                       "per core, not '2.7'");
+    cfg_bad_file("{\"threads\": 100000000000000.5}", "not '100000000000000.5'");
     cfg_bad_file("{\"threads\": -1}", "not '-1'");
     cfg_bad_file("{\"max-bytes-per-trigger\": 1.5}", "must be a size from 1024");
     cfg_bad_file("{\"max-bytes-per-trigger\": -4096}", "not '-4096'");
