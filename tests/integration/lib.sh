@@ -57,6 +57,7 @@ while True:
 # Listen on 127.0.0.1:PORT from another process, as a program that holds
 # the port would, until the script ends; returns once it listens.
 hold_port() {
+    rm -f "held.$1"
     bg $PY -c '
 import socket, sys, time
 s = socket.socket()

@@ -58,8 +58,9 @@ usage_error "max-line-bytes must be a size from 64 to 67108864" --source stdin -
 "$WCSTREAM" --help | grep -q "listen://HOST:PORT" || fail "--help lists no sources"
 "$WCSTREAM" --version | grep -q "^wcstream " || fail "--version"
 
-# A port in use, a FIFO nobody reads as an output, a dashboard directory
-# that is missing or not one: exit 1, one clear sentence.
+# A port in use, a FIFO nobody reads as an output, a host that does not
+# resolve, a dashboard directory that is missing or not one: exit 1, one
+# clear sentence.
 port=$(free_port)
 hold_port "$port"
 runtime_error "cannot listen on 127.0.0.1:$port: Address already in use" \
@@ -70,6 +71,9 @@ runtime_error "cannot open unread.fifo: a FIFO that no process reads" --source s
     --sink jsonl://unread.fifo --state :memory:
 runtime_error "progress log unread.fifo: a FIFO that no process reads" --source stdin \
     --progress-log unread.fifo --state :memory:
+# (RES_OPTIONS: a resolver that does not answer fails in a second or two.)
+RES_OPTIONS="timeout:1 attempts:1" runtime_error "cannot resolve nowhere.invalid" \
+    --source stdin --sink "ws://nowhere.invalid:$(free_port)" --state :memory:
 for dir in absent:"No such file or directory" plain.txt:"Not a directory"; do
     runtime_error "dashboard-dir ${dir%%:*}: ${dir#*:}" --source stdin \
         --sink "ws://127.0.0.1:$(free_port)" --dashboard-dir "${dir%%:*}" --state :memory:

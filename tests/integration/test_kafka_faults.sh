@@ -168,7 +168,7 @@ churn() {
     bg produce_loop "$topic"
     prod=${_bg_pids[-1]}
     for i in 1 2 3 4 5 6; do # three rounds, more until a rebalance met a read
-        ((i > 3)) && [ "$(met_reads)" -gt 0 ] && break
+        ((i > 3)) && { [ "$(met_reads)" -gt 0 ] || ! kill -0 "$prod" 2>/dev/null; } && break
         n=$(grep -c "assigned $topic/" gc.err || true)
         "$WCSTREAM" --source "$uri" --state gc.db --trigger 500ms >gc.out 2>>gc.err &
         c=$!
