@@ -495,7 +495,7 @@ static int respond(struct ws_sink *ws, struct lws *wsi, unsigned status, const c
         return -1;
     start = p = buf + LWS_PRE;
     end = start + HEADER_ROOM;
-    if (lws_add_http_common_headers(wsi, status, type, blen, &p, end)) /* + security */
+    if (lws_add_http_common_headers(wsi, status, type, blen, &p, end)) /* and security[] */
         goto fail;
     if (status == 401 &&
         lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",

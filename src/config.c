@@ -240,10 +240,13 @@ static const char *json_value(const cJSON *item, char *buf, size_t len)
     if (!cJSON_IsNumber(item))
         return NULL;
     double v = item->valuedouble;
-    if (fabs(v) < 9.0e15 && v == (double)(long long)v)
+    if (fabs(v) < 9.0e15 && v == (double)(long long)v) {
         snprintf(buf, len, "%lld", (long long)v);
-    else if (snprintf(buf, len, "%.15g", v), strtod(buf, NULL) != v)
-        snprintf(buf, len, "%.17g", v); /* the shorter text is another number */
+    } else {
+        snprintf(buf, len, "%.15g", v);
+        if (strtod(buf, NULL) != v) /* 15 digits name another number */
+            snprintf(buf, len, "%.17g", v);
+    }
     return buf;
 }
 
