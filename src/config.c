@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cJSON.h>
 
@@ -365,6 +366,14 @@ void wcs_config_usage(FILE *out)
     wcs_registry_usage(out);
 }
 
+static bool has_ws_sink(const struct wcs_config *cf)
+{
+    for (size_t i = 0; i < cf->sinks.n; i++)
+        if (strncasecmp(cf->sinks.v[i], "ws://", 5) == 0)
+            return true;
+    return false;
+}
+
 enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, char **argv, char *err,
                                             size_t errlen)
 {
@@ -424,6 +433,11 @@ enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, cha
     }
     if (cf->sources.n == 0) {
         wcs_err(err, errlen, "no --source given; e.g. --source listen://127.0.0.1:9999");
+        return WCS_CONFIG_USAGE;
+    }
+    if (cf->dashboard_dir && !has_ws_sink(cf)) {
+        wcs_err(err, errlen,
+                "--dashboard-dir is for a ws:// sink's dashboard; no ws:// sink given");
         return WCS_CONFIG_USAGE;
     }
     if ((cf->sinks.n == 0 && strv_push(&cf->sinks, "console") < 0) ||

@@ -52,6 +52,7 @@ usage_error "not HOST:PORT" --source socket://localhost
 usage_error "config nope.json" --source stdin --config nope.json
 usage_error "cannot read config .*: Is a directory" --source stdin --config .
 usage_error "config /dev/zero is larger than" --source stdin --config /dev/zero
+usage_error "no ws:// sink given" --source stdin --dashboard-dir .
 usage_error "state must be a file path" --source stdin --state ''
 usage_error "unexpected argument 'extra'" --source stdin extra
 usage_error "max-line-bytes must be a size from 64 to 67108864" --source stdin --max-line-bytes 1g

@@ -298,6 +298,18 @@ Test(config, no_source)
     cfg_usage(CFG_ARGC(argv2), argv2, "no --source");
 }
 
+Test(config, dashboard_dir_needs_a_ws_sink)
+{
+    char *argv[] = {"wcstream", "--source", "stdin", "--dashboard-dir", "/tmp"};
+    cfg_usage(CFG_ARGC(argv), argv, "no ws:// sink given");
+    char *argv2[] = {"wcstream", "--source",         "stdin",           "--sink", "console",
+                     "--sink",   "WS://127.0.0.1:1", "--dashboard-dir", "/tmp"};
+    struct wcs_config cf;
+    char err[256];
+    cr_expect_eq(cfg_run(&cf, CFG_ARGC(argv2), argv2, err, sizeof(err)), WCS_CONFIG_OK, "%s", err);
+    wcs_config_free(&cf);
+}
+
 /* An unknown short option is named as such, also inside a cluster and
  * after a long option; and a long option's mistake is its own, whatever
  * word follows it. */
