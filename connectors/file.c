@@ -202,6 +202,17 @@ static int skip(struct file_src *f, struct file_entry *e, const struct wcs_pull 
     return 0;
 }
 
+/* Whether t is less than a second from now, before or after. */
+static bool within_a_second(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (t->tv_sec > now.tv_sec + 1 || t->tv_sec < now.tv_sec - 1)
+        return false; /* far off: no nanoseconds to multiply out */
+    int64_t ns = (int64_t)(now.tv_sec - t->tv_sec) * 1000000000 + (now.tv_nsec - t->tv_nsec);
+    return ns < 1000000000 && ns >= -1000000000;
+}
+
 /* Read e from its offset into p->text until the budget or the end of the
  * file. At the end of the file its last line without a newline is a line
  * (files are taken to be complete, as in Spark), except while watching a
@@ -227,11 +238,7 @@ static int read_file(struct file_src *f, struct file_entry *e, struct wcs_pull *
         return skip(f, e, p, fd < 0 ? errno : EINVAL, fd, err, errlen);
     /* Settled: unchanged for a second, or stamped in the future (clock
      * skew, an unpacked archive), when its time tells nothing. */
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t age =
-        (now.tv_sec - sb.st_mtim.tv_sec) * 1000000000LL + (now.tv_nsec - sb.st_mtim.tv_nsec);
-    bool settled = f->available_now || !known || age >= 1000000000LL || age < -1000000000LL;
+    bool settled = f->available_now || !known || !within_a_second(&sb.st_mtim);
     int64_t was = e->offset;
     if (known && sb.st_size < e->offset) {
         wcs_warn("%s: %s is shorter than the %" PRId64

@@ -123,11 +123,16 @@ stop_wcs
 
 # A file stamped an hour ahead (clock skew, an unpacked archive) has its
 # last line counted too: its time cannot tell whether it is still written.
+# So has one stamped in the year 5138, and one in 1901.
 mkdir -p fut
 printf 'aa bb\ncc' >fut/a.txt
+printf 'dd\nee' >fut/b.txt
+printf 'ff\ngg' >fut/c.txt
 touch -d '+1 hour' fut/a.txt
+touch -d @99999999999 fut/b.txt
+touch -d @-2147483648 fut/c.txt
 start_wcs --source "file://$TEST_OUT/fut" --trigger 100ms --state fut.db
-wait_total fut.db 3 10
+wait_total fut.db 7 10
 stop_wcs
 
 # A file renamed away and back while its last line waits is counted once.
