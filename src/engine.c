@@ -858,6 +858,10 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
     eng->committer_started = true;
     reset_batch(eng, eng->cur);
     while (!eng->stopping) {
+        /* A batch that failed for good (a damaged state) ends the run now,
+         * not when the next batch is handed over. */
+        if (eng->handed && !committing(eng) && finish_batch(eng, err, errlen) < 0)
+            return -1;
         int64_t now = wcs_now_ns();
         if (interval_ns && !cut) {
             if (now < deadline && !all_finished(eng)) { /* an ended input waits for no tick */

@@ -177,6 +177,16 @@ timeout 30 "$WCSTREAM" --source stdin --trigger available-now --state dam.db <<<
     >/dev/null 2>err2.txt || rc=$?
 [ "$rc" = 1 ] && grep -q "malformed; not retrying: the state file is damaged" err2.txt ||
     fail "a damaged state: $rc $(cat err2.txt)"
+# ... and a running service ends at that batch, not at the next input.
+port=$(free_port)
+start_wcs --source "listen://127.0.0.1:$port" --trigger 200ms --state dam.db
+wait_for err.txt "listening" 10
+printf 'w00007\n' | nc -N 127.0.0.1 "$port"
+for ((i = 0; i < 100; i++)); do kill -0 "$WCS_PID" 2>/dev/null && sleep 0.1; done
+kill -0 "$WCS_PID" 2>/dev/null && fail "still running 10 s after a batch failed for good"
+stop_wcs
+[ "$WCS_RC" = 1 ] && grep -q "not retrying: the state file is damaged" err.txt ||
+    fail "a damaged state while running: $WCS_RC $(cat err.txt)"
 
 # A state nobody may write: as an unprivileged user, a read-only file.
 if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
