@@ -630,7 +630,9 @@ static int run_batch(struct wcs_engine *eng, const struct batch *b, char *err, s
                          serr);
         } else {
             wcs_warn("sink %s: batch %" PRId64 ": %s", sk->desc, pr.batch_id, serr);
-            if (eng->stopping && !eng->stop_err[0]) /* gave up waiting: say so in the exit */
+            /* An at-least-once sink that gave up waiting at a stop: say so in
+             * the exit. Other sinks only missed a batch, as while running. */
+            if (eng->stopping && sk->plugin->at_least_once && !eng->stop_err[0])
                 snprintf(eng->stop_err, sizeof(eng->stop_err), "sink %s: %s", sk->desc, serr);
         }
     }
