@@ -116,15 +116,16 @@ int wcs_pull_offset(struct wcs_pull *p, const char *partition, int64_t offset)
     return 0;
 }
 
+struct restore {
+    struct wcs_source *src;
+    char *err;
+    size_t errlen;
+};
+
 static int restore_offset(void *arg, const char *partition, int64_t offset)
 {
-    struct wcs_source *src = arg;
-    char err[256];
-    if (src->plugin->restore(src, partition, offset, err, sizeof(err)) < 0) {
-        wcs_error("%s", err);
-        return -1;
-    }
-    return 0;
+    struct restore *r = arg;
+    return r->src->plugin->restore(r->src, partition, offset, r->err, r->errlen);
 }
 
 /* Create one source, its URI known to name a source (wcs_engine_new()).
@@ -146,12 +147,9 @@ static int add_source(struct wcs_engine *eng, const char *text, const struct wcs
         r = pl->init(src, uri, env, err, errlen);
         if (r == 0)
             r = wcs_uri_check_unused(uri, err, errlen);
-        if (r == 0 && pl->restore &&
-            wcs_state_offsets(eng->st, src->key ? src->key : src->desc, restore_offset, src, err,
-                              errlen) < 0) {
-            wcs_err(err, errlen, "%s: cannot restore its offsets from the state", uri->text);
-            r = -1;
-        }
+        if (r == 0 && pl->restore) /* its error, or the state's */
+            r = wcs_state_offsets(eng->st, src->key ? src->key : src->desc, restore_offset,
+                                  &(struct restore){src, err, errlen}, err, errlen);
     }
     wcs_uri_free(uri);
     return r;
@@ -491,8 +489,11 @@ static int commit(struct wcs_engine *eng, const struct batch *b, struct wcs_prog
             wcs_error("%s", err);
             break;
         }
-        wcs_error("%s; the state still holds batch %" PRId64 "; retrying in %" PRId64 " ms", err,
-                  pr->batch_id - 1, wait_ms);
+        if (pr->batch_id == 0)
+            wcs_error("%s; the state holds no batch yet; retrying in %" PRId64 " ms", err, wait_ms);
+        else
+            wcs_error("%s; the state still holds batch %" PRId64 "; retrying in %" PRId64 " ms",
+                      err, pr->batch_id - 1, wait_ms);
         /* Only a stop cuts the wait short (looked at every 50 ms). */
         for (int64_t until = wcs_now_ns() + wait_ms * 1000000, now;
              !eng->stopping && (now = wcs_now_ns()) < until;) {
@@ -671,12 +672,13 @@ static void reset_batch(struct wcs_engine *eng, struct batch *b)
  * and go on while the sources have more right now, up to
  * --max-bytes-per-trigger. Only the chunk and the batch's distinct words
  * are held, so a backlog makes batches bigger (fewer state writes per
- * byte) without making memory bigger. With available-now a batch ends only
- * at that bound or at the end of the input, so batch boundaries do not
- * depend on how fast a reader thread happens to be. *full: the last chunk
- * was full; *cut: and the batch ended at a memory bound, so more input is
- * waiting. drain: after a stop, take what the sources hold now, waiting
- * for nothing.
+ * byte) without making memory bigger. With available-now a batch waits
+ * for more rather than ending when a source is empty for now: it ends at
+ * that bound, at BATCH_MAX_GROUPS (checked per pull, so where that falls
+ * can follow a reader thread's pace) or at the end of the input.
+ * *full: the last chunk was full; *cut: and the batch ended at a memory
+ * bound, so more input is waiting. drain: after a stop, take what the
+ * sources hold now, waiting for nothing.
  */
 static int gather(struct wcs_engine *eng, bool drain, bool *full, bool *cut, char *err,
                   size_t errlen)
