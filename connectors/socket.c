@@ -220,8 +220,13 @@ static void *client_thread(void *arg)
                 stop = true;
                 break;
             }
-            if (poll(pf, 2, -1) < 0 && errno != EINTR)
+            if (poll(pf, 2, -1) < 0) {
+                if (errno == EINTR)
+                    continue; /* revents are last round's */
+                wcs_warn("%s: poll failed: %s", s->desc, strerror(errno));
+                wcs_inbox_feed(&s->ib, &fr, NULL, 0); /* no half line for the next connection */
                 break;
+            }
             if (pf[1].revents)
                 stop = sleep_or_stop(s, 0);
             if (pf[0].revents) {
