@@ -140,9 +140,9 @@ int64_t wcs_state_delivered(struct wcs_state *st, const char *sink);
 int wcs_state_set_delivered(struct wcs_state *st, const char *sink, int64_t batch_id, char *err,
                             size_t errlen);
 
-/* Call fn with every (word, count) of the state in word order, at most n
- * rows at a time (borrowed for the call). 0, or -1 with a sentence in err
- * (also when fn returns nonzero). */
+/* Call fn with every (word, count) of the state, in no promised order, at
+ * most n rows at a time (borrowed for the call). 0, or -1 with a sentence
+ * in err (also when fn returns nonzero). */
 int wcs_state_scan(struct wcs_state *st, size_t n,
                    int (*fn)(void *arg, const struct wcs_row *rows, size_t n), void *arg, char *err,
                    size_t errlen);
