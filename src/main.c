@@ -23,18 +23,22 @@
  * `running` and the end of its wcs_engine_stop(). */
 static _Atomic(struct wcs_engine *) running;
 static atomic_int in_handler;
+static atomic_int signals; /* taken so far */
+static atomic_bool ended;  /* the query has ended: tearing down */
 
-/* The first signal stops the query gracefully. Once the query has ended
- * (its last batch committed), a signal does what it does by default, so
- * that a second Ctrl-C ends a slow teardown at once. */
+/* The first signal stops the query gracefully: at once if it runs, as soon
+ * as it is made if it is starting. A second one, or one after the query
+ * ended, does what a signal does by default, so that a second Ctrl-C ends
+ * a slow teardown, or a sink stuck on a pipe nobody reads, at once. */
 static void on_signal(int sig)
 {
     atomic_fetch_add(&in_handler, 1);
     struct wcs_engine *eng = running; /* one load: main may clear it meanwhile */
-    if (eng)
+    bool first = atomic_fetch_add(&signals, 1) == 0;
+    if (first && eng)
         wcs_engine_stop(eng);
     atomic_fetch_sub(&in_handler, 1);
-    if (!eng) {
+    if (!first || atomic_load(&ended)) {
         signal(sig, SIG_DFL);
         raise(sig);
     }
@@ -87,9 +91,19 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN);
 
-    bool usage;
-    _Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_POINTER_LOCK_FREE == 2,
+    /* Any thread but a source's reader may take the signal: SA_RESTART,
+     * so that a sink's write or SQLite's I/O on that thread goes on rather
+     * than fail with EINTR (poll and the like still wake, and the engine
+     * notices the stop either way). */
+    _Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_POINTER_LOCK_FREE == 2 &&
+                       ATOMIC_BOOL_LOCK_FREE == 2,
                    "a signal handler may use only lock-free atomics");
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    bool usage;
     struct wcs_engine *eng = wcs_engine_new(&cf, &usage, err, sizeof(err));
     if (!eng) {
         fprintf(stderr, "wcstream: %s\n%s", err,
@@ -98,16 +112,11 @@ int main(int argc, char **argv)
         return usage ? 2 : 1;
     }
     running = eng;
-    /* Any thread but a source's reader may take the signal: SA_RESTART,
-     * so that a sink's write or SQLite's I/O on that thread goes on rather
-     * than fail with EINTR (poll and the like still wake, and the engine
-     * notices the stop either way). */
-    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    if (atomic_load(&signals)) /* taken while starting, before eng was running */
+        wcs_engine_stop(eng);
 
     int r = wcs_engine_run(eng, err, sizeof(err));
+    ended = true;
     running = NULL;
     while (atomic_load(&in_handler)) /* a handler that loaded eng before */
         sched_yield();

@@ -238,4 +238,31 @@ sleep 1
 kill -0 "$WCS_PID" || fail "died without a server"
 stop_wcs
 [ "$WCS_RC" = 0 ] || fail "stop while retrying: exit $WCS_RC"
+
+# SIGTERM while starting (here, building a top 100000 of a million words)
+# stops the query as soon as it runs: exit 0, not a kill.
+seq -f 'w%07g' 1 1000000 | "$WCSTREAM" --source stdin --trigger available-now --state big.db \
+    >/dev/null 2>&1 || fail "making big.db"
+start_wcs --source "socket://127.0.0.1:$(free_port)" --state big.db --sink 'console?numRows=100000'
+wait_for err.txt "building the top 100000" 20
+stop_wcs
+[ "$WCS_RC" = 0 ] && grep -q "stopped at batch 1" err.txt || fail "a stop while starting: $WCS_RC"
+
+# A sink stuck on a pipe nobody reads holds the stop's batch; a second
+# SIGTERM ends the process at once, as by default, the state intact.
+mkfifo stuck.fifo
+bg sleep 60 <>stuck.fifo # holds the pipe open and never reads it
+"$WCSTREAM" --source stdin --state stuck.db --sink 'console?numRows=100000' \
+    < <(seq -f 'w%07g' 1 100000) >stuck.fifo 2>err.txt &
+WCS_PID=$!
+wait_total stuck.db 1 20 # batch 0, whose console table fills the pipe
+kill -TERM "$WCS_PID"
+sleep 1
+kill -0 "$WCS_PID" 2>/dev/null || fail "the stuck sink's process exited at the first SIGTERM"
+timeout 5 bash -c "kill -TERM $WCS_PID; while kill -0 $WCS_PID 2>/dev/null; do sleep 0.05; done" ||
+    fail "a second SIGTERM did not end a stuck sink's process"
+stop_wcs
+[ "$WCS_RC" = 143 ] || fail "a second SIGTERM: exit $WCS_RC, want 143 (killed)"
+[ "$(sql stuck.db 'pragma quick_check')" = ok ] && [ "$(sql stuck.db 'select max(batch_id) from batches')" = 0 ] ||
+    fail "the state after a second SIGTERM"
 echo ok
