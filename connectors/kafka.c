@@ -515,6 +515,50 @@ static void on_client_error(rd_kafka_t *rk, int err, const char *reason, void *o
     }
 }
 
+/* "kafka:" + topic, malloc'd; NULL when out of memory. */
+static char *offsets_key(const char *topic)
+{
+    size_t len = strlen(topic) + sizeof("kafka:");
+    char *key = malloc(len);
+    if (key)
+        snprintf(key, len, "kafka:%s", topic);
+    return key;
+}
+
+/* Offsets belong to each topic: moving brokers, changing options, or
+ * adding, dropping or reordering topics must not lose them. A partition's
+ * are kept under "kafka:TOPIC" (more_keys); a state from before kept them
+ * under the topics as written (key), which is read first. 0, WCS_EUSAGE
+ * for a topic pattern, or -1. */
+static int topic_keys(struct wcs_source *src, const char *topics, char *err, size_t errlen)
+{
+    size_t n = 2; /* one topic more than commas, and the NULL */
+    for (const char *c = topics; *c; c++)
+        n += *c == ',';
+    char *copy = strdup(topics);
+    if (!copy || !(src->more_keys = calloc(n, sizeof(char *))) ||
+        !(src->key = offsets_key(topics))) {
+        free(copy);
+        wcs_err(err, errlen, "out of memory");
+        return -1;
+    }
+    int r = 0;
+    n = 0;
+    for (char *save, *tp = strtok_r(copy, ",", &save); tp && r == 0;
+         tp = strtok_r(NULL, ",", &save)) {
+        if (*tp == '^') {
+            wcs_err(err, errlen, "%s: topic patterns ('%s') are not supported; name the topics",
+                    src->desc, tp);
+            r = WCS_EUSAGE;
+        } else if (!(src->more_keys[n++] = offsets_key(tp))) {
+            wcs_err(err, errlen, "out of memory");
+            r = -1;
+        }
+    }
+    free(copy);
+    return r;
+}
+
 static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct wcs_source_env *env,
                       char *err, size_t errlen)
 {
@@ -543,14 +587,8 @@ static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct 
     int r = wcs_kafka_target(uri, &t, err, errlen);
     if (r < 0)
         return r;
-    /* Offsets belong to the topics: moving brokers or changing options
-     * must not lose them. */
-    size_t klen = strlen(t.topics) + sizeof("kafka:");
-    if ((src->key = malloc(klen)) == NULL) {
-        wcs_err(err, errlen, "out of memory");
-        return -1;
-    }
-    snprintf(src->key, klen, "kafka:%s", t.topics);
+    if ((r = topic_keys(src, t.topics, err, errlen)) < 0)
+        return r;
 
     const char *starting = wcs_uri_get(uri, "startingOffsets");
     if (starting && strcmp(starting, "earliest") != 0 && strcmp(starting, "latest") != 0) {
@@ -1016,8 +1054,10 @@ static int kafka_pull(struct wcs_source *src, struct wcs_pull *p, char *err, siz
         char key[300];
         if (!k->parts[i].dirty)
             continue;
+        char topic_key[300];
         snprintf(key, sizeof(key), "%s/%" PRId32, k->parts[i].topic, k->parts[i].partition);
-        if (wcs_pull_offset(p, key, k->parts[i].next) < 0) {
+        snprintf(topic_key, sizeof(topic_key), "kafka:%s", k->parts[i].topic);
+        if (wcs_pull_offset_in(p, topic_key, key, k->parts[i].next) < 0) {
             wcs_err(err, errlen, "%s: out of memory", src->desc);
             return -1;
         }

@@ -100,6 +100,11 @@ struct wcs_engine {
 
 int wcs_pull_offset(struct wcs_pull *p, const char *partition, int64_t offset)
 {
+    return wcs_pull_offset_in(p, NULL, partition, offset);
+}
+
+int wcs_pull_offset_in(struct wcs_pull *p, const char *key, const char *partition, int64_t offset)
+{
     struct wcs_offsets *o = p->offs;
     if (o->n == o->cap) {
         size_t cap = o->cap ? o->cap * 2 : 8;
@@ -110,9 +115,10 @@ int wcs_pull_offset(struct wcs_pull *p, const char *partition, int64_t offset)
         o->cap = cap;
     }
     char *copy = wcs_arena_dup(p->arena, partition, strlen(partition) + 1);
-    if (!copy)
+    const char *source = key ? wcs_arena_dup(p->arena, key, strlen(key) + 1) : p->source;
+    if (!copy || !source)
         return -ENOMEM;
-    o->v[o->n++] = (struct wcs_offset){.source = p->source, .partition = copy, .offset = offset};
+    o->v[o->n++] = (struct wcs_offset){.source = source, .partition = copy, .offset = offset};
     return 0;
 }
 
@@ -147,9 +153,14 @@ static int add_source(struct wcs_engine *eng, const char *text, const struct wcs
         r = pl->init(src, uri, env, err, errlen);
         if (r == 0)
             r = wcs_uri_check_unused(uri, err, errlen);
-        if (r == 0 && pl->restore) /* its error, or the state's */
-            r = wcs_state_offsets(eng->st, src->key ? src->key : src->desc, restore_offset,
-                                  &(struct restore){src, err, errlen}, err, errlen);
+        if (r == 0 && pl->restore) { /* its error, or the state's */
+            struct restore rs = {src, err, errlen};
+            const char *key = src->key ? src->key : src->desc;
+            r = wcs_state_offsets(eng->st, key, restore_offset, &rs, err, errlen);
+            for (char **k = src->more_keys; r == 0 && k && *k; k++)
+                if (strcmp(*k, key) != 0)
+                    r = wcs_state_offsets(eng->st, *k, restore_offset, &rs, err, errlen);
+        }
     }
     wcs_uri_free(uri);
     return r;
@@ -340,6 +351,9 @@ void wcs_engine_free(struct wcs_engine *eng)
         eng->srcs[i].plugin->destroy(&eng->srcs[i]);
         free(eng->srcs[i].desc);
         free(eng->srcs[i].key);
+        for (char **k = eng->srcs[i].more_keys; k && *k; k++)
+            free(*k);
+        free(eng->srcs[i].more_keys);
     }
     for (size_t i = 0; i < eng->nsinks; i++) {
         assert(eng->sinks && eng->sinks[i].plugin);

@@ -48,6 +48,7 @@ usage_error "unknown option 'bogus'" --source stdin --sink "kafka://127.0.0.1:9/
 # An empty consumer group made a consumer with no group (and a crash).
 usage_error "consumer group must not be empty" --source "kafka://127.0.0.1:9/t?group="
 usage_error "consumer group must not be empty" --source "kafka://127.0.0.1:9/t?kafka.group.id="
+usage_error "topic patterns .* are not supported; name the topics" --source "kafka://127.0.0.1:9/t,^t.*"
 usage_error "not HOST:PORT" --source socket://localhost
 usage_error "config nope.json" --source stdin --config nope.json
 usage_error "cannot read config .*: Is a directory" --source stdin --config .

@@ -1,6 +1,6 @@
 # kafka:// against the local Kafka-protocol broker: exact counts from a
 # 4-partition topic, exactly-once state across 10 kill -9 during
-# consumption, failOnDataLoss, startingOffsets, maxOffsetsPerTrigger (split
+# consumption, offsets per topic (topics added, reordered, dropped), failOnDataLoss, startingOffsets, maxOffsetsPerTrigger (split
 # by lag), big and binary messages, empty messages, a broker outage in the middle of the stream, two members of one
 # group (eager and cooperative, a partition leaving and coming back), the
 # sink's changelog and its outages, a topic that appears later, an
@@ -10,7 +10,8 @@
 
 start_broker --topic lines:4 --topic crash:4 --topic late:2 --topic outage:2 --topic counts:2 \
     --topic group:4 --topic coop:4 --topic souts:1 --topic souts2:1 --topic empties:1 --topic back:4 \
-    --topic skew:4 --topic gone:2 --vanishing gone --topic blobs:1 --topic endq:2
+    --topic skew:4 --topic gone:2 --vanishing gone --topic blobs:1 --topic endq:2 --topic ta:2 \
+    --topic tb:2
 # The mock's rebalances wait session.timeout.ms - 1 s for the members, and
 # every start of a member is one: 3 s keeps that wait at 2 s.
 opts="kafka.session.timeout.ms=3000&kafka.heartbeat.interval.ms=500"
@@ -39,6 +40,32 @@ PY
 "$WCSTREAM" --source "kafka://$BROKER/lines?startingOffsets=earliest&$opts" \
     --trigger available-now --state k.db >out.txt 2>err.txt || fail "rerun: exit $?"
 check_counts k.db c1.txt
+
+# Offsets are kept per topic: a topic added, the topics in another order,
+# one dropped, each reads on where it left off; none is read twice.
+topics_run() {
+    "$WCSTREAM" --source "kafka://$BROKER/$1?startingOffsets=earliest&$opts" \
+        --trigger available-now --state tt.db >out.txt 2>err.txt || fail "topics $1: exit $?"
+}
+seed=10
+for f in ta1 tb1 ta2 tb2; do make_text 20000 $((seed += 1)) >"$f.txt"; done
+produce ta 2 ta1.txt
+topics_run ta
+produce tb 2 tb1.txt
+topics_run tb,ta
+check_counts tt.db ta1.txt tb1.txt
+produce ta 2 ta2.txt
+topics_run ta,tb
+check_counts tt.db ta1.txt tb1.txt ta2.txt
+produce tb 2 tb2.txt
+topics_run tb
+check_counts tt.db ta1.txt tb1.txt ta2.txt tb2.txt
+[ "$(sql tt.db "select group_concat(source, ' ') from (select distinct source from offsets order by 1)")" = \
+    "kafka:ta kafka:tb" ] || fail "offsets per topic: $(sql tt.db 'select * from offsets')"
+# A state from before kept them under the topics as written: read too.
+sqlite3 tt.db "update offsets set source = 'kafka:tb,ta'"
+topics_run tb,ta
+check_counts tt.db ta1.txt tb1.txt ta2.txt tb2.txt
 
 # The Kafka sink: a changelog whose last value per word is the state's
 # count, as text and as JSON, over several batches.
