@@ -9,7 +9,9 @@
  * last committed batch ended. Reading happens in the engine's pull(), as
  * regular files never block. Like Spark, a file is taken to be complete
  * when it appears (write it elsewhere and rename it in): its last line
- * counts even without a trailing newline.
+ * counts even without a trailing newline. The service's own files (the
+ * state and SQLite's files beside it, the progress log, jsonl sinks'
+ * files) are never read: each batch would feed the next.
  *
  * stdin (also "-") reads standard input on a thread of its own (it may be
  * a pipe or a terminal) and ends at end of input.
@@ -39,6 +41,15 @@ struct file_entry {
     int failing;    /* the errno it was skipped for last (logged once), or 0 */
 };
 
+/* A file this process writes: its directory's identity and its name
+ * there (the file itself may not exist yet). */
+struct own_file {
+    dev_t dev;
+    ino_t ino;
+    char *base;
+    bool state; /* SQLite's state: base-wal, base-shm, base-journal too */
+};
+
 struct file_src {
     char *path;
     bool is_dir;
@@ -50,6 +61,8 @@ struct file_src {
     size_t nfiles, cap;
     struct wcs_framer fr;
     char *chunk;
+    struct own_file *own;
+    size_t nown;
 };
 
 static int cmp_entry(const void *a, const void *b)
@@ -89,6 +102,45 @@ static struct file_entry *add(struct file_src *f, const char *name, int64_t offs
     return &f->files[i];
 }
 
+/* Stat path's directory into *dir and point *base at its last part. 0,
+ * or -1 with errno. */
+static int parent_of(const char *path, struct stat *dir, const char **base)
+{
+    const char *slash = strrchr(path, '/');
+    *base = slash ? slash + 1 : path;
+    if (!slash || slash == path)
+        return stat(slash ? "/" : ".", dir);
+    char *d = strndup(path, (size_t)(slash - path));
+    int r = d ? stat(d, dir) : -1;
+    free(d);
+    return r;
+}
+
+/* The own file that `name` in directory `dir` is, or NULL. */
+static const struct own_file *own_file(const struct file_src *f, const struct stat *dir,
+                                       const char *name)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < f->nown; i++) {
+        const struct own_file *o = &f->own[i];
+        size_t len = strlen(o->base);
+        if (o->dev != dir->st_dev || o->ino != dir->st_ino || strncmp(name, o->base, len) != 0)
+            continue;
+        for (size_t k = 0; k < (o->state ? 4 : 1); k++)
+            if (strcmp(name + len, suffix[k]) == 0)
+                return o;
+    }
+    return NULL;
+}
+
+/* The own file that path names, or NULL. */
+static const struct own_file *own_path(const struct file_src *f, const char *path)
+{
+    struct stat dir;
+    const char *base;
+    return parent_of(path, &dir, &base) == 0 ? own_file(f, &dir, base) : NULL;
+}
+
 /* Learn the directory's files (or the one file). While watching, a
  * directory that is gone or cannot be read (no descriptor left, no
  * permission) is waited for, as a missing file is; with available-now that
@@ -115,9 +167,12 @@ static int scan(struct file_src *f, const char *desc, char *err, size_t errlen)
     f->scan_err = 0;
     struct dirent *de;
     char name[4096];
+    struct stat dir;
+    bool dir_known = f->nown && fstat(dirfd(d), &dir) == 0;
     int r = 0;
     while (r == 0 && (de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.' || de->d_name[0] == '_')
+        if (de->d_name[0] == '.' || de->d_name[0] == '_' ||
+            (dir_known && own_file(f, &dir, de->d_name)))
             continue;
         snprintf(name, sizeof(name), "%s/%s", f->path, de->d_name);
         struct stat sb;
@@ -128,6 +183,53 @@ static int scan(struct file_src *f, const char *desc, char *err, size_t errlen)
     }
     closedir(d);
     return r;
+}
+
+/* Record the files this process writes (env's state_path and written),
+ * whose directories exist: a sink's that does not has failed its start.
+ * A file source naming one of them is bad usage; a directory holding some
+ * says once which it leaves alone. sb is f->path's stat. 0, or -1 or
+ * WCS_EUSAGE with err. */
+static int own_files(struct wcs_source *src, struct file_src *f, const struct wcs_source_env *env,
+                     const struct stat *sb, char *err, size_t errlen)
+{
+    size_t n = env->state_path ? 1 : 0;
+    for (size_t i = 0; env->written && env->written[i]; i++)
+        n++;
+    if (n && !(f->own = calloc(n, sizeof(*f->own)))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    char names[1024] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool state = env->state_path && i == 0;
+        const char *path = state ? env->state_path : env->written[i - (env->state_path ? 1 : 0)];
+        struct stat dir;
+        const char *base;
+        if (parent_of(path, &dir, &base) < 0)
+            continue;
+        struct own_file *o = &f->own[f->nown];
+        *o = (struct own_file){.dev = dir.st_dev, .ino = dir.st_ino, .state = state};
+        if (!(o->base = strdup(base))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        f->nown++;
+        if (f->is_dir && dir.st_dev == sb->st_dev && dir.st_ino == sb->st_ino &&
+            len < sizeof(names))
+            len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s%s", len ? ", " : "",
+                                    base, state ? " (and its -wal, -shm, -journal)" : "");
+    }
+    const struct own_file *o = f->is_dir ? NULL : own_path(f, f->path);
+    if (o) {
+        snprintf(err, errlen, "%s: %s is the service's own %s, not an input", src->desc, f->path,
+                 o->state ? "state file" : "output file");
+        return WCS_EUSAGE;
+    }
+    if (len)
+        wcs_info("%s: not reading %s: the service's own files", src->desc, names);
+    return 0;
 }
 
 static int file_init(struct wcs_source *src, struct wcs_uri *uri, const struct wcs_source_env *env,
@@ -161,13 +263,15 @@ static int file_init(struct wcs_source *src, struct wcs_uri *uri, const struct w
         return -1;
     }
     f->is_dir = S_ISDIR(sb.st_mode);
-    return 0;
+    return own_files(src, f, env, &sb, err, errlen);
 }
 
 static int file_restore(struct wcs_source *src, const char *partition, int64_t offset, char *err,
                         size_t errlen)
 {
     struct file_src *f = src->ctx;
+    if (own_path(f, partition))
+        return 0; /* read by a version that did not leave it alone */
     if (!add(f, partition, offset)) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -330,6 +434,9 @@ static void file_destroy(struct wcs_source *src)
     for (size_t i = 0; i < f->nfiles; i++)
         free(f->files[i].name);
     free(f->files);
+    for (size_t i = 0; i < f->nown; i++)
+        free(f->own[i].base);
+    free(f->own);
     free(f->path);
     free(f->chunk);
     wcs_framer_free(&f->fr);

@@ -200,6 +200,37 @@ static int add_sink(struct wcs_engine *eng, const char *text, char *err, size_t 
     return r;
 }
 
+/* Free a NULL-terminated array of strings and the strings. Accepts NULL. */
+static void free_strings(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* The files this process writes besides the state, which the sources must
+ * not read back: the progress log and the jsonl:// sinks' paths. A
+ * NULL-terminated array of copies, for free_strings(); NULL when out of
+ * memory. */
+static char **written_files(const struct wcs_config *cf)
+{
+    char **v = calloc(cf->sinks.n + 2, sizeof(*v));
+    size_t n = 0;
+    bool oom = !v || (cf->progress_log && !(v[n++] = strdup(cf->progress_log)));
+    for (size_t i = 0; !oom && i < cf->sinks.n; i++) {
+        char e[256];
+        struct wcs_uri *uri = wcs_uri_parse(cf->sinks.v[i], e, sizeof(e));
+        if (uri && strcmp(uri->scheme, "jsonl") == 0)
+            oom = !(v[n++] = strdup(uri->target));
+        wcs_uri_free(uri);
+    }
+    if (oom) {
+        free_strings(v);
+        return NULL;
+    }
+    return v;
+}
+
 /* Hand the recovered state to the sinks that want it. 0 or -1. */
 static int start_sinks(struct wcs_engine *eng, char *err, size_t errlen)
 {
@@ -292,16 +323,22 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
     eng->st = wcs_state_open(cf->state_path, cf->synchronous, eng->top_n, err, errlen);
     if (!eng->st || wcs_state_checkpoint_behind(eng->st, err, errlen) < 0)
         goto fail;
+    char **written = written_files(cf);
     const struct wcs_source_env env = {
         .notify = &eng->notify,
         .available_now = cf->available_now,
         .max_bytes = cf->max_bytes < INBOX_BYTES ? cf->max_bytes : INBOX_BYTES,
         .max_line = cf->max_line,
         .query_id = wcs_state_query_id(eng->st),
+        .state_path = strcmp(cf->state_path, ":memory:") ? cf->state_path : NULL,
+        .written = (const char *const *)written,
     };
-    for (size_t i = 0; i < cf->sources.n; i++)
-        if ((r = add_source(eng, cf->sources.v[i], &env, err, errlen)) < 0)
-            goto fail;
+    r = written ? 0 : (wcs_err(err, errlen, "out of memory"), -1);
+    for (size_t i = 0; r == 0 && i < cf->sources.n; i++)
+        r = add_source(eng, cf->sources.v[i], &env, err, errlen);
+    free_strings(written);
+    if (r < 0)
+        goto fail;
     if (start_sinks(eng, err, errlen) < 0)
         goto fail;
     if (!(eng->sink_desc = calloc(1, desc_len))) {

@@ -42,6 +42,12 @@ struct wcs_source_env {
     size_t max_bytes;          /* --max-bytes-per-trigger: bound buffered input by it */
     size_t max_line;           /* --max-line-bytes: longer lines are cut */
     const char *query_id;      /* stable across restarts (e.g. a default group id) */
+    /* The files this process writes, which a source must not read back:
+     * the SQLite state (SQLite adds -wal, -shm and -journal to its name),
+     * NULL when in memory, and a NULL-terminated list of the others (the
+     * progress log, jsonl sinks' files). */
+    const char *state_path;
+    const char *const *written;
 };
 
 /* An offset to persist: `partition` of source `source` is consumed up to

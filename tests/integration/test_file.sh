@@ -213,6 +213,33 @@ if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
     grep -q "perm/2.txt can be read again" err.txt || fail "no word of the file's return"
 fi
 
+# The service's own files in the watched directory (the state and
+# SQLite's files beside it, the progress log, a jsonl sink's file, each
+# named by another path than the source's) are never read back as input,
+# however many triggers pass; a source naming one of them is refused.
+mkdir -p own
+make_text 20000 31 >own/a.txt
+make_text 20000 32 >own/b.txt
+start_wcs --source "file://$TEST_OUT/own" --trigger 200ms --state own/s.db \
+    --progress-log own/p.jsonl --sink "jsonl://$TEST_OUT/own/out.jsonl"
+wait_total own/s.db "$(count_words own/a.txt own/b.txt)" 20
+sleep 1.2
+stop_wcs
+[ "$WCS_RC" = 0 ] || fail "own files: exit $WCS_RC: $(cat err.txt)"
+check_counts own/s.db own/a.txt own/b.txt
+grep -q "not reading s.db (and its -wal, -shm, -journal), p.jsonl, out.jsonl: the service's own" \
+    err.txt || fail "no word of the own files left alone: $(cat err.txt)"
+"$WCSTREAM" --source "file://$TEST_OUT/own/s.db-wal" --state own/s.db --trigger available-now \
+    >/dev/null 2>err.txt && fail "the state's WAL accepted as input"
+grep -q "own/s.db-wal is the service's own state file" err.txt || fail "unclear: $(cat err.txt)"
+# The default state, wcstream.db, in the watched directory itself.
+mkdir -p own2
+make_text 20000 33 >own2/a.txt
+make_text 20000 34 >own2/b.txt
+(cd own2 && "$WCSTREAM" --source file://. --trigger available-now >/dev/null 2>../err.txt) ||
+    fail "default state: exit $?: $(cat err.txt)"
+check_counts own2/wcstream.db own2/a.txt own2/b.txt
+
 # A path that does not exist is a clear error.
 "$WCSTREAM" --source "file://$TEST_OUT/nope" --state x.db >/dev/null 2>err.txt && fail "missing path accepted"
 grep -q "cannot read .*nope: No such file or directory" err.txt || fail "unclear error: $(cat err.txt)"
