@@ -122,6 +122,14 @@ int wcs_pull_offset_in(struct wcs_pull *p, const char *key, const char *partitio
     return 0;
 }
 
+/* Free a NULL-terminated array of strings and the strings. Accepts NULL. */
+static void free_strings(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
 struct restore {
     struct wcs_source *src;
     char *err;
@@ -198,14 +206,6 @@ static int add_sink(struct wcs_engine *eng, const char *text, char *err, size_t 
     }
     wcs_uri_free(uri);
     return r;
-}
-
-/* Free a NULL-terminated array of strings and the strings. Accepts NULL. */
-static void free_strings(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
 }
 
 /* The files this process writes besides the state, which the sources must
@@ -388,9 +388,7 @@ void wcs_engine_free(struct wcs_engine *eng)
         eng->srcs[i].plugin->destroy(&eng->srcs[i]);
         free(eng->srcs[i].desc);
         free(eng->srcs[i].key);
-        for (char **k = eng->srcs[i].more_keys; k && *k; k++)
-            free(*k);
-        free(eng->srcs[i].more_keys);
+        free_strings(eng->srcs[i].more_keys);
     }
     for (size_t i = 0; i < eng->nsinks; i++) {
         assert(eng->sinks && eng->sinks[i].plugin);
