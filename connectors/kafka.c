@@ -527,17 +527,15 @@ static char *offsets_key(const char *topic)
 
 /* Offsets belong to each topic: moving brokers, changing options, or
  * adding, dropping or reordering topics must not lose them. A partition's
- * are kept under "kafka:TOPIC" (more_keys); a state from before kept them
- * under the topics as written (key), which is read first. 0, WCS_EUSAGE
- * for a topic pattern, or -1. */
+ * are kept under "kafka:TOPIC", src->keys. 0, WCS_EUSAGE for a topic
+ * pattern (its topics are not known ahead), or -1. */
 static int topic_keys(struct wcs_source *src, const char *topics, char *err, size_t errlen)
 {
     size_t n = 2; /* one topic more than commas, and the NULL */
     for (const char *c = topics; *c; c++)
         n += *c == ',';
     char *copy = strdup(topics);
-    if (!copy || !(src->more_keys = calloc(n, sizeof(char *))) ||
-        !(src->key = offsets_key(topics))) {
+    if (!copy || !(src->keys = calloc(n, sizeof(char *)))) {
         free(copy);
         wcs_err(err, errlen, "out of memory");
         return -1;
@@ -550,7 +548,7 @@ static int topic_keys(struct wcs_source *src, const char *topics, char *err, siz
             wcs_err(err, errlen, "%s: topic patterns ('%s') are not supported; name the topics",
                     src->desc, tp);
             r = WCS_EUSAGE;
-        } else if (!(src->more_keys[n++] = offsets_key(tp))) {
+        } else if (!(src->keys[n++] = offsets_key(tp))) {
             wcs_err(err, errlen, "out of memory");
             r = -1;
         }

@@ -163,11 +163,9 @@ static int add_source(struct wcs_engine *eng, const char *text, const struct wcs
             r = wcs_uri_check_unused(uri, err, errlen);
         if (r == 0 && pl->restore) { /* its error, or the state's */
             struct restore rs = {src, err, errlen};
-            const char *key = src->key ? src->key : src->desc;
-            r = wcs_state_offsets(eng->st, key, restore_offset, &rs, err, errlen);
-            for (char **k = src->more_keys; r == 0 && k && *k; k++)
-                if (strcmp(*k, key) != 0)
-                    r = wcs_state_offsets(eng->st, *k, restore_offset, &rs, err, errlen);
+            char *one[] = {src->key ? src->key : src->desc, NULL};
+            for (char **k = src->keys ? src->keys : one; r == 0 && *k; k++)
+                r = wcs_state_offsets(eng->st, *k, restore_offset, &rs, err, errlen);
         }
     }
     wcs_uri_free(uri);
@@ -388,7 +386,7 @@ void wcs_engine_free(struct wcs_engine *eng)
         eng->srcs[i].plugin->destroy(&eng->srcs[i]);
         free(eng->srcs[i].desc);
         free(eng->srcs[i].key);
-        free_strings(eng->srcs[i].more_keys);
+        free_strings(eng->srcs[i].keys);
     }
     for (size_t i = 0; i < eng->nsinks; i++) {
         assert(eng->sinks && eng->sinks[i].plugin);

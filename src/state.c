@@ -515,20 +515,32 @@ static int prepare_recent(struct wcs_state *st, char *err, size_t errlen)
     return 0;
 }
 
+/* Version 3 keeps a Kafka partition's offset under "kafka:TOPIC"; before,
+ * a source of several topics kept them under "kafka:" and its list. Topic
+ * names hold no '/', so "TOPIC/N" names the topic. */
+#define KAFKA_PER_TOPIC_SQL                                                                        \
+    "INSERT OR IGNORE INTO offsets(source, partition, offset) "                                    \
+    "  SELECT 'kafka:' || substr(partition, 1, instr(partition, '/') - 1), partition, offset "     \
+    "  FROM offsets WHERE source GLOB 'kafka:*,*';"                                                \
+    "DELETE FROM offsets WHERE source GLOB 'kafka:*,*';"
+
 /* The writes of opening, in one transaction after every check, so that a
- * file refused by a check was never written: the upgrade of a version 1
- * state (it had no recent table) and a rebuilt top-k. The statements over
- * recent, which the upgrade creates, compile inside it: should one fail
- * (a damaged recent), the writes roll back. */
-static int settle(struct wcs_state *st, bool upgrade, bool rebuilt, char *err, size_t errlen)
+ * file refused by a check was never written: the upgrade of an older
+ * version (1 had no recent table; 1 and 2 kept Kafka offsets by topic
+ * list) and a rebuilt top-k. The statements over recent, which the upgrade
+ * creates, compile inside it: should one fail (a damaged recent), the
+ * writes roll back. */
+static int settle(struct wcs_state *st, int64_t version, bool rebuilt, char *err, size_t errlen)
 {
-    _Static_assert(WCS_STATE_SCHEMA_VERSION == 2, "an upgrade per version");
-    bool write = upgrade || rebuilt;
+    _Static_assert(WCS_STATE_SCHEMA_VERSION == 3, "an upgrade per version");
+    bool upgrade = version < WCS_STATE_SCHEMA_VERSION, write = upgrade || rebuilt;
     char top_k[96];
     snprintf(top_k, sizeof(top_k), "REPLACE INTO meta VALUES('top_k', %zu)", st->top.k);
     int rc = write ? exec(st, "BEGIN IMMEDIATE", err, errlen) : 0;
+    if (rc == 0 && version < 2)
+        rc = exec(st, "DROP VIEW word_counts;" RECENT_SQL, err, errlen);
     if (rc == 0 && upgrade)
-        rc = exec(st, "DROP VIEW word_counts;" RECENT_SQL "PRAGMA user_version = 2", err, errlen);
+        rc = exec(st, KAFKA_PER_TOPIC_SQL "PRAGMA user_version = 3", err, errlen);
     if (rc == 0 && rebuilt)
         rc = exec(st, "DELETE FROM leaders", err, errlen);
     for (size_t i = 0; rc == 0 && rebuilt && i < st->top.n; i++)
@@ -548,7 +560,8 @@ static int settle(struct wcs_state *st, bool upgrade, bool rebuilt, char *err, s
         return -1;
     }
     if (upgrade)
-        wcs_info("state: schema version 1 upgraded to 2 (the recent table)");
+        wcs_info("state: schema version %" PRId64 " upgraded to %d (%sKafka offsets per topic)",
+                 version, WCS_STATE_SCHEMA_VERSION, version < 2 ? "the recent table, " : "");
     return 0;
 }
 
@@ -798,7 +811,7 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
         wcs_err(err, errlen, "state: %s", sqlite3_errmsg(st->db));
         goto fail;
     }
-    if (settle(st, version == 1, rebuilt, err, errlen) < 0)
+    if (settle(st, version, rebuilt, err, errlen) < 0)
         goto fail;
     sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
     if (exec(st, "PRAGMA journal_mode = WAL", err, errlen) < 0)

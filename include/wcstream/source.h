@@ -25,15 +25,15 @@
 
 struct wcs_source {
     const struct wcs_source_plugin *plugin;
-    char *desc;       /* the URI as given: progress "description" */
-    char *key;        /* the state's name for its offsets: set (malloc'd) by init()
-                         when options that do not change the data must not change
-                         it (kafka: the topics, not the brokers); NULL means desc */
-    char **more_keys; /* further names whose offsets restore() gets, after key's,
-                         for wcs_pull_offset_in() (kafka: one per topic);
-                         NULL-terminated, malloc'd with its strings by init(),
-                         or NULL */
-    void *ctx;        /* the plugin's own state, freed by destroy() */
+    char *desc;  /* the URI as given: progress "description" */
+    char *key;   /* the state's name for its offsets: set (malloc'd) by init()
+                    when options that do not change the data must not change
+                    it (kafka: the topics, not the brokers); NULL means desc */
+    char **keys; /* instead of key, several names (kafka: one per topic):
+                    restore() gets the offsets of each, and pull() names
+                    one with wcs_pull_offset_in(); NULL-terminated,
+                    malloc'd with its strings by init(), or NULL */
+    void *ctx;   /* the plugin's own state, freed by destroy() */
 };
 
 struct wcs_source_env {
@@ -86,7 +86,7 @@ struct wcs_pull {
  * batch commits. 0 or -ENOMEM. */
 int wcs_pull_offset(struct wcs_pull *p, const char *partition, int64_t offset);
 
-/* The same under `key` (copied), one of the source's more_keys. */
+/* The same under `key` (copied), one of the source's keys. */
 int wcs_pull_offset_in(struct wcs_pull *p, const char *key, const char *partition, int64_t offset);
 
 struct wcs_source_plugin {

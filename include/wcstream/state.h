@@ -32,7 +32,7 @@
 #include "wcstream/result.h"
 #include "wcstream/source.h"
 
-#define WCS_STATE_SCHEMA_VERSION 2
+#define WCS_STATE_SCHEMA_VERSION 3    /* 2: the recent table; 3: Kafka offsets per topic */
 #define WCS_STATE_TOP_MIN        1000 /* the top-k kept is never smaller */
 #define WCS_STATE_RECENT_MIN     8192 /* recent may hold at least this many rows */
 /* The batches table keeps the rows of this many batches, the last ones:

@@ -1456,10 +1456,38 @@ Test(state, upgrades_version_1, .init = st_setup, .fini = st_cleanup)
     cr_expect_eq(wcs_state_distinct(st), 3);
     wcs_state_close(st);
     db = st_sql_open(path);
-    cr_expect_eq(st_sql_int(db, "PRAGMA user_version"), 2);
+    cr_expect_eq(st_sql_int(db, "PRAGMA user_version"), WCS_STATE_SCHEMA_VERSION);
     cr_expect_eq(st_sql_int(db, "SELECT count FROM word_counts WHERE word = 'old'"), 4);
     cr_expect_eq(st_sql_int(db, "SELECT count FROM word_counts WHERE word = 'older'"), 1);
     cr_expect_eq(st_sql_int(db, "SELECT sum(count) FROM word_counts"), 7);
+    sqlite3_close(db);
+}
+
+/* Versions 1 and 2 kept a Kafka source's offsets under its topic list;
+ * version 3 under each topic, so that another list finds them. */
+Test(state, upgrades_kafka_offsets_to_per_topic, .init = st_setup, .fini = st_cleanup)
+{
+    const char *path = st_path("v2.db");
+    struct wcs_state *st = st_open(path);
+    struct st_batch b = {0};
+    st_addz(&b, "w", 1);
+    st_commit(st, 0, &b, NULL);
+    wcs_state_close(st);
+    sqlite3 *db = st_sql_open(path);
+    st_sql_exec(db, "BEGIN; INSERT INTO offsets VALUES('kafka:t,u', 't/0', 5), "
+                    "('kafka:t,u', 'u/1', 7), ('kafka:u', 'u/1', 9), ('kafka:v', 'v/0', 3), "
+                    "('file://in', 'in/a,b.txt', 4); PRAGMA user_version = 2; COMMIT");
+    sqlite3_close(db);
+
+    wcs_state_close(st_open(path));
+    db = st_sql_open(path);
+    cr_expect_eq(st_sql_int(db, "PRAGMA user_version"), 3);
+    cr_expect_eq(st_sql_int(db, "SELECT count(*) FROM offsets"), 4);
+    cr_expect_eq(st_sql_int(db, "SELECT offset FROM offsets WHERE source = 'kafka:t'"), 5);
+    cr_expect_eq(st_sql_int(db, "SELECT offset FROM offsets WHERE source = 'kafka:u'"), 9,
+                 "a row under the topic already is the newer");
+    cr_expect_eq(st_sql_int(db, "SELECT offset FROM offsets WHERE source = 'kafka:v'"), 3);
+    cr_expect_eq(st_sql_int(db, "SELECT offset FROM offsets WHERE source = 'file://in'"), 4);
     sqlite3_close(db);
 }
 
