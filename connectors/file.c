@@ -205,13 +205,18 @@ static int own_files(struct wcs_source *src, struct file_src *f, const struct wc
     for (size_t i = 0; i < n; i++) {
         bool state = env->state_path && i == 0;
         const char *path = state ? env->state_path : env->written[i - (env->state_path ? 1 : 0)];
+        char *real = realpath(path, NULL); /* a link: SQLite and we write where it points */
         struct stat dir;
         const char *base;
-        if (parent_of(path, &dir, &base) < 0)
+        if (parent_of(real ? real : path, &dir, &base) < 0) {
+            free(real);
             continue;
+        }
         struct own_file *o = &f->own[f->nown];
         *o = (struct own_file){.dev = dir.st_dev, .ino = dir.st_ino, .state = state};
-        if (!(o->base = strdup(base))) {
+        o->base = strdup(base);
+        free(real);
+        if (!o->base) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
@@ -219,7 +224,7 @@ static int own_files(struct wcs_source *src, struct file_src *f, const struct wc
         if (f->is_dir && dir.st_dev == sb->st_dev && dir.st_ino == sb->st_ino &&
             len < sizeof(names))
             len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s%s", len ? ", " : "",
-                                    base, state ? " (and its -wal, -shm, -journal)" : "");
+                                    o->base, state ? " (and its -wal, -shm, -journal)" : "");
     }
     const struct own_file *o = f->is_dir ? NULL : own_path(f, f->path);
     if (o) {

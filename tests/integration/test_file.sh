@@ -123,7 +123,8 @@ stop_wcs
 
 # A file stamped an hour ahead (clock skew, an unpacked archive) has its
 # last line counted too: its time cannot tell whether it is still written.
-# So has one stamped in the year 5138, and one in 1901.
+# So has one stamped in the year 5138 (its age in ns is past 2^63) and,
+# for the past side, one in 1901.
 mkdir -p fut
 printf 'aa bb\ncc' >fut/a.txt
 printf 'dd\nee' >fut/b.txt
@@ -239,6 +240,15 @@ make_text 20000 34 >own2/b.txt
 (cd own2 && "$WCSTREAM" --source file://. --trigger available-now >/dev/null 2>../err.txt) ||
     fail "default state: exit $?: $(cat err.txt)"
 check_counts own2/wcstream.db own2/a.txt own2/b.txt
+# A state named by a symlink into the watched directory: SQLite writes
+# where it points.
+mkdir -p own3
+"$WCSTREAM" --source stdin --trigger available-now --state own3/real.db </dev/null >/dev/null 2>&1
+ln -s own3/real.db link.db
+make_text 20000 35 >own3/a.txt
+"$WCSTREAM" --source "file://$TEST_OUT/own3" --state link.db --trigger available-now >/dev/null \
+    2>err.txt || fail "a state through a symlink: exit $?: $(cat err.txt)"
+check_counts own3/real.db own3/a.txt
 
 # A path that does not exist is a clear error.
 "$WCSTREAM" --source "file://$TEST_OUT/nope" --state x.db >/dev/null 2>err.txt && fail "missing path accepted"
