@@ -33,14 +33,18 @@ static atomic_bool ended;  /* the query has ended: tearing down */
 static void on_signal(int sig)
 {
     atomic_fetch_add(&in_handler, 1);
-    struct wcs_engine *eng = running; /* one load: main may clear it meanwhile */
+    /* Counted before running is read, as main sets running before it
+     * reads the count: one of the two sees the other and stops the query. */
     bool first = atomic_fetch_add(&signals, 1) == 0;
+    struct wcs_engine *eng = running; /* one load: main may clear it meanwhile */
     if (first && eng)
         wcs_engine_stop(eng);
     atomic_fetch_sub(&in_handler, 1);
     if (!first || atomic_load(&ended)) {
         signal(sig, SIG_DFL);
-        raise(sig);
+        raise(sig);        /* ends the process, at the latest as the handler returns */
+        if (getpid() == 1) /* as a container's init, ignored: exit as if killed */
+            _exit(128 + sig);
     }
 }
 
