@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <cJSON.h>
 
@@ -368,10 +367,14 @@ void wcs_config_usage(FILE *out)
 
 static bool has_ws_sink(const struct wcs_config *cf)
 {
-    for (size_t i = 0; i < cf->sinks.n; i++)
-        if (strncasecmp(cf->sinks.v[i], "ws://", 5) == 0)
-            return true;
-    return false;
+    bool found = false;
+    for (size_t i = 0; i < cf->sinks.n && !found; i++) {
+        char err[256];
+        struct wcs_uri *uri = wcs_uri_parse(cf->sinks.v[i], err, sizeof(err));
+        found = uri && strcmp(uri->scheme, "ws") == 0;
+        wcs_uri_free(uri);
+    }
+    return found;
 }
 
 enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, char **argv, char *err,
