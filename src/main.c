@@ -41,10 +41,10 @@ static void on_signal(int sig)
         wcs_engine_stop(eng);
     atomic_fetch_sub(&in_handler, 1);
     if (!first || atomic_load(&ended)) {
-        signal(sig, SIG_DFL);
-        raise(sig);        /* ends the process, at the latest as the handler returns */
-        if (getpid() == 1) /* as a container's init, ignored: exit as if killed */
+        if (getpid() == 1) /* a container's init, to which a default action does nothing */
             _exit(128 + sig);
+        signal(sig, SIG_DFL);
+        raise(sig); /* ends the process, at the latest as the handler returns */
     }
 }
 
