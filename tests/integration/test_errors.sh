@@ -250,20 +250,34 @@ stop_wcs
 [ "$WCS_RC" = 0 ] && grep -q "stopped at batch 1" err.txt || fail "a stop while starting: $WCS_RC"
 
 # A sink stuck on a pipe nobody reads holds the stop's batch; a second
-# SIGTERM ends the process at once, as by default, the state intact.
+# SIGTERM ends the process at once, as by default, the state intact. Also
+# as PID 1 of a PID namespace (a container's init), where the default
+# action of a signal does nothing.
 mkfifo stuck.fifo
-bg sleep 60 <>stuck.fifo # holds the pipe open and never reads it
-"$WCSTREAM" --source stdin --state stuck.db --sink 'console?numRows=100000' \
-    < <(seq -f 'w%07g' 1 100000) >stuck.fifo 2>err.txt &
-WCS_PID=$!
-wait_total stuck.db 1 20 # batch 0, whose console table fills the pipe
-kill -TERM "$WCS_PID"
-sleep 1
-kill -0 "$WCS_PID" 2>/dev/null || fail "the stuck sink's process exited at the first SIGTERM"
-timeout 5 bash -c "kill -TERM $WCS_PID; while kill -0 $WCS_PID 2>/dev/null; do sleep 0.05; done" ||
-    fail "a second SIGTERM did not end a stuck sink's process"
-stop_wcs
-[ "$WCS_RC" = 143 ] || fail "a second SIGTERM: exit $WCS_RC, want 143 (killed)"
-[ "$(sql stuck.db 'pragma quick_check')" = ok ] && [ "$(sql stuck.db 'select max(batch_id) from batches')" = 0 ] ||
-    fail "the state after a second SIGTERM"
+bg sleep 120 <>stuck.fifo # holds the pipe open and never reads it
+stuck_sink() { # [LAUNCHER...]
+    rm -f stuck.db*
+    "$@" "$WCSTREAM" --source stdin --state stuck.db --sink 'console?numRows=100000' \
+        < <(seq -f 'w%07g' 1 100000) >stuck.fifo 2>err.txt &
+    WCS_PID=$!
+    local pid=$WCS_PID
+    wait_total stuck.db 1 20 # batch 0, whose console table fills the pipe
+    [ $# = 0 ] || pid=$(pgrep -P "$WCS_PID" -x wcstream) # the launcher's child
+    kill -TERM "$pid"
+    sleep 1
+    kill -0 "$pid" 2>/dev/null || fail "$*: the stuck sink's process exited at the first SIGTERM"
+    timeout 5 bash -c "kill -TERM $pid; while kill -0 $pid 2>/dev/null; do sleep 0.05; done" ||
+        fail "$*: a second SIGTERM did not end a stuck sink's process"
+    stop_wcs
+    [ "$WCS_RC" = 143 ] || fail "$*: a second SIGTERM: exit $WCS_RC, want 143"
+    [ "$(sql stuck.db 'pragma quick_check')" = ok ] &&
+        [ "$(sql stuck.db 'select max(batch_id) from batches')" = 0 ] ||
+        fail "$*: the state after a second SIGTERM"
+}
+stuck_sink
+if unshare --pid --fork true 2>/dev/null; then
+    stuck_sink unshare --pid --fork
+else
+    log "no PID namespaces here (root needed): the PID 1 case is not run"
+fi
 echo ok
