@@ -1468,19 +1468,13 @@ Test(state, upgrades_version_1, .init = st_setup, .fini = st_cleanup)
 Test(state, upgrades_kafka_offsets_to_per_topic, .init = st_setup, .fini = st_cleanup)
 {
     const char *path = st_path("v2.db");
-    struct wcs_state *st = st_open(path);
-    struct st_batch b = {0};
-    st_addz(&b, "w", 1);
-    st_commit(st, 0, &b, NULL);
-    wcs_state_close(st);
-    sqlite3 *db = st_sql_open(path);
-    st_sql_exec(db, "BEGIN; INSERT INTO offsets VALUES('kafka:t,u', 't/0', 5), "
-                    "('kafka:t,u', 'u/1', 7), ('kafka:u', 'u/1', 9), ('kafka:v', 'v/0', 3), "
-                    "('file://in', 'in/a,b.txt', 4); PRAGMA user_version = 2; COMMIT");
-    sqlite3_close(db);
+    st_made(path, "w",
+            "BEGIN; INSERT INTO offsets VALUES('kafka:t,u', 't/0', 5), ('kafka:t,u', 'u/1', 7), "
+            "('kafka:u', 'u/1', 9), ('kafka:v', 'v/0', 3), ('file://in', 'in/a,b.txt', 4); "
+            "PRAGMA user_version = 2; COMMIT");
 
     wcs_state_close(st_open(path));
-    db = st_sql_open(path);
+    sqlite3 *db = st_sql_open(path);
     cr_expect_eq(st_sql_int(db, "PRAGMA user_version"), 3);
     cr_expect_eq(st_sql_int(db, "SELECT count(*) FROM offsets"), 4);
     cr_expect_eq(st_sql_int(db, "SELECT offset FROM offsets WHERE source = 'kafka:t'"), 5);
