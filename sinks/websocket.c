@@ -609,12 +609,19 @@ static int api_word(struct ws_sink *ws, struct lws *wsi, const char *word, struc
     return respond(ws, wsi, 200, "application/json", body, false);
 }
 
-/* Prometheus label value: backslash, quote and newline escaped. */
+/* Prometheus label value: backslash, quote and newline escaped, and each
+ * byte that is not UTF-8 (a file's name, a source as given) made U+FFFD:
+ * Prometheus refuses a whole scrape over one label that is not UTF-8. */
 static int put_label(struct wcs_buf *out, const char *s)
 {
-    for (; *s; s++) {
-        const char *e = *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : *s == '\n' ? "\\n" : NULL;
-        if (wcs_buf_append(out, e ? e : s, e ? 2 : 1) < 0)
+    size_t len = strlen(s);
+
+    for (size_t i = 0, n; i < len; i += n) {
+        const char *e = s[i] == '\\' ? "\\\\" : s[i] == '"' ? "\\\"" : s[i] == '\n' ? "\\n" : NULL;
+        n = wcs_utf8_prefix(s + i, len - i, 1);
+        if (!e && n == 1 && (unsigned char)s[i] >= 0x80)
+            e = "\xEF\xBF\xBD"; /* an undecodable byte is a character of its own */
+        if (wcs_buf_append(out, e ? e : s + i, e ? strlen(e) : n) < 0)
             return -ENOMEM;
     }
     return 0;

@@ -249,6 +249,35 @@ Test(websocket, api_top_cuts_long_words)
     sk.plugin->destroy(&sk);
 }
 
+/* /metrics is UTF-8 whatever the sources are called: a file's name that is
+ * not UTF-8 shows as U+FFFD in the source label, as in the progress records
+ * (Prometheus refuses a whole scrape over one invalid label value). */
+Test(websocket, metrics_labels_are_utf8)
+{
+    struct wcs_sink sk;
+    char err[256], uri[64];
+    int port = free_port();
+    snprintf(uri, sizeof(uri), "ws://127.0.0.1:%d", port);
+    cr_assert_eq(ws_init(&sk, uri, err, sizeof(err)), 0, "%s", err);
+    const struct wcs_result rec = {.batch_id = -1};
+    cr_assert_eq(sk.plugin->start(&sk, &rec, err, sizeof(err)), 0, "%s", err);
+    cJSON *progress = cJSON_CreateObject(), *src = cJSON_CreateObject();
+    cJSON_AddNumberToObject(progress, "numInputRows", 1);
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(progress, "sources"), src);
+    cJSON_AddStringToObject(src, "description", "file:///data/caf\xe9 \xc3\xa9\"\\");
+    cJSON_AddNumberToObject(src, "numInputRows", 1);
+    const struct wcs_result res = {.batch_id = 0, .progress = progress};
+    cr_assert_eq(sk.plugin->emit(&sk, &res, err, sizeof(err)), 0, "%s", err);
+    cJSON_Delete(progress);
+    char *r = get(port, "/metrics");
+    cr_expect(strstr(r, "\nwcstream_source_input_rows_total{source=\"file:///data/caf\xef\xbf\xbd "
+                        "\xc3\xa9\\\"\\\\\"} 1\n") != NULL,
+              "%s", r);
+    cr_expect(strstr(r, "caf\xe9") == NULL, "a byte that is not UTF-8 in /metrics");
+    free(r);
+    sk.plugin->destroy(&sk);
+}
+
 /* Each allocation start() makes may fail: no crash, no double free when
  * the engine then destroys the sink (ASan), an error that says why. */
 Test(websocket, start_survives_each_failed_allocation)
