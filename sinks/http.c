@@ -116,6 +116,27 @@ unsigned wcs_http_check_upgrade(const struct wcs_http_policy *pol,
     return 0;
 }
 
+bool wcs_http_subprotocol_ok(const char *offered, const char *ours)
+{
+    size_t olen = strlen(ours);
+    bool named = false;
+
+    if (!offered)
+        return false; /* too long to check */
+    for (const char *p = offered; *p;) {
+        p += strspn(p, " \t");
+        size_t n = strcspn(p, ",");
+        size_t t = n;
+        while (t && (p[t - 1] == ' ' || p[t - 1] == '\t'))
+            t--;
+        if (t == olen && strncmp(p, ours, olen) == 0)
+            return true;
+        named |= t > 0;
+        p += n + (p[n] == ',');
+    }
+    return !named;
+}
+
 enum wcs_http_route wcs_http_route(const char *path, const char **arg)
 {
     *arg = NULL;

@@ -743,7 +743,8 @@ static int metrics_text(struct ws_sink *ws, struct wcs_buf *out)
     pthread_mutex_unlock(&b->mu);
     rc |= scalar(out, "wcstream_ws_clients", "gauge", "Connected websocket clients.", ws->clients);
     rc |= scalar(out, "wcstream_ws_clients_refused_total", "counter",
-                 "Websocket upgrades refused: client limit, Origin or path.", (int64_t)ws->refused);
+                 "Websocket upgrades refused: client limit, Origin, path or subprotocol.",
+                 (int64_t)ws->refused);
     rc |= scalar(out, "wcstream_http_unauthorized_total", "counter",
                  "Requests refused for a missing or wrong token.", (int64_t)ws->unauthorized);
     return rc ? -ENOMEM : 0;
@@ -846,7 +847,8 @@ static int on_http(struct ws_sink *ws, struct lws *wsi, const char *path)
  * malformed rather than as refused). Returns what the callback returns. */
 static int refuse_upgrade(struct lws *wsi, unsigned status, const char *why)
 {
-    const char *reason = status == 401   ? "Unauthorized"
+    const char *reason = status == 400   ? "Bad Request"
+                         : status == 401 ? "Unauthorized"
                          : status == 403 ? "Forbidden"
                          : status == 404 ? "Not Found"
                                          : "Service Unavailable";
@@ -875,7 +877,7 @@ static int confirm_upgrade(struct ws_sink *ws, struct lws *wsi)
     const struct wcs_http_policy pol = {.host = ws->host, .token = ws->token};
     struct wcs_http_request rq;
     struct request_text text;
-    char uri[64];
+    char uri[64], subprotocols[256];
 
     rq.path = header(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri));
     read_request(wsi, &text, &rq);
@@ -891,6 +893,11 @@ static int confirm_upgrade(struct ws_sink *ws, struct lws *wsi)
     default:
         ws->unauthorized++;
         return refuse_upgrade(wsi, 401, "this server needs its token");
+    }
+    if (!wcs_http_subprotocol_ok(
+            header(wsi, WSI_TOKEN_PROTOCOL, subprotocols, sizeof(subprotocols)), WS_SUBPROTOCOL)) {
+        ws->refused++;
+        return refuse_upgrade(wsi, 400, "this server speaks the subprotocol " WS_SUBPROTOCOL);
     }
     if (ws->clients >= ws->max_clients) {
         ws->refused++;

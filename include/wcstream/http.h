@@ -87,6 +87,12 @@ unsigned wcs_http_check_get(const struct wcs_http_policy *pol, const struct wcs_
 unsigned wcs_http_check_upgrade(const struct wcs_http_policy *pol,
                                 const struct wcs_http_request *rq);
 
+/* Whether a websocket upgrade's Sec-WebSocket-Protocol header (header
+ * convention: "" when absent) names `ours` among its comma-separated
+ * subprotocols, or names none. A client that offers only others would be
+ * dropped by libwebsockets without an answer: refuse it with a status. */
+bool wcs_http_subprotocol_ok(const char *offered, const char *ours);
+
 /* Route a GET's path. For WCS_HTTP_API_WORD *arg points at the word
  * (into path), for WCS_HTTP_FILE at the file's path ("/" is
  * "/index.html"); otherwise *arg is NULL. */

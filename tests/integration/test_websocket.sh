@@ -33,6 +33,28 @@ $WS snapshot "$URL" >empty.json
 [ "$(pyjson 'e["type"], e["batchId"], e["totalWords"], e["top"], e["history"]' e=empty.json)" = \
     "('snapshot', -1, 0, [], [])" ] || fail "empty snapshot: $(cat empty.json)"
 
+log "a client offering only other subprotocols gets an answer, not a dropped connection"
+$PY - "$http" <<'PY' || fail "subprotocol negotiation"
+import base64, os, socket, sys
+def first_line(offer):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+    s.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+              b"Sec-WebSocket-Protocol: %s\r\n\r\n" % (base64.b64encode(os.urandom(16)), offer))
+    head = b""
+    while not (head.startswith(b"HTTP/1.1 101 ") and b"\r\n\r\n" in head):
+        c = s.recv(4096)  # a refusal: up to the end of its body
+        if not c:
+            break
+        head += c
+    s.close()
+    return head
+h = first_line(b"chat, wcstream.v2")
+assert h.startswith(b"HTTP/1.1 400 ") and b"subprotocol wcstream.v1" in h, h
+h = first_line(b"chat, wcstream.v1")
+assert h.startswith(b"HTTP/1.1 101 ") and b"Sec-WebSocket-Protocol: wcstream.v1" in h, h
+PY
+
 log "a client follows the batches while nc sends text"
 want=$(count_words a.txt)
 $WS follow "$URL" "$want" --json follow.json &

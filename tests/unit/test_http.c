@@ -204,6 +204,25 @@ Test(http, check_upgrade)
     cr_assert_eq(wcs_http_check_upgrade(&token_pol, &rq), 403);
 }
 
+Test(http, subprotocol)
+{
+    const char *ok[] = {"",
+                        "wcstream.v1",
+                        "chat, wcstream.v1",
+                        "wcstream.v1,chat",
+                        " \t wcstream.v1 \t,x",
+                        ",,wcstream.v1",
+                        " ",
+                        ","};
+    const char *bad[] = {"chat", "wcstream.v2", "wcstream.v1x", "xwcstream.v1", "wcstream", "a, b"};
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        cr_expect(wcs_http_subprotocol_ok(ok[i], "wcstream.v1"), "'%s'", ok[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect(!wcs_http_subprotocol_ok(bad[i], "wcstream.v1"), "'%s'", bad[i]);
+    cr_expect(!wcs_http_subprotocol_ok(NULL, "wcstream.v1"), "too long to check");
+}
+
 Test(http, route)
 {
     const char *arg;
