@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "wcstream/buf.h"
+#include "wcstream/log.h"
 
 #define BUF_MIN_CAP      256
 #define ARENA_ALIGN      8
@@ -213,12 +214,36 @@ void wcs_arena_free(struct wcs_arena *a)
     a->used = 0;
 }
 
+/* A crash in the middle of a record's write (kill -9 during a big write,
+ * a power loss) leaves a regular file ending in a half line; the next
+ * record would follow on it and be spoilt too. End that line first. It is
+ * kept, not cut off: the file may hold lines that are not ours. fd is the
+ * append-only descriptor; the last byte is read through one of its own. */
+static void end_half_line(int fd, const char *path)
+{
+    struct stat sb, rb;
+    char last = '\n';
+
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0)
+        return;
+    int rd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (rd < 0)
+        return;
+    if (fstat(rd, &rb) == 0 && rb.st_dev == sb.st_dev && rb.st_ino == sb.st_ino &&
+        pread(rd, &last, 1, sb.st_size - 1) == 1 && last != '\n' && write(fd, "\n", 1) == 1)
+        wcs_warn("%s ended in a line cut short (a crash while writing it?): the next record "
+                 "starts a line of its own",
+                 path);
+    close(rd);
+}
+
 int wcs_record_file_open(const char *path)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
     if (fd < 0)
         return -errno;
     fcntl(fd, F_SETFL, O_WRONLY | O_APPEND); /* writes wait for a FIFO's reader after all */
+    end_half_line(fd, path);
     return fd;
 }
 

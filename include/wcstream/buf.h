@@ -31,7 +31,9 @@ int wcs_buf_printf(struct wcs_buf *b, const char *fmt, ...) __attribute__((forma
 void wcs_buf_free(struct wcs_buf *b);
 
 /* Open path to append records to (wcs_buf_write_record()), made if
- * missing, without blocking on a FIFO that has no reader. An fd or -errno. */
+ * missing, without blocking on a FIFO that has no reader. A regular file
+ * that ends inside a line (a crash while writing it) gets its '\n' first,
+ * with a warning. An fd or -errno. */
 int wcs_record_file_open(const char *path);
 /* Why wcs_record_file_open(path) returned the -errno r, for a sentence. */
 const char *wcs_record_file_strerror(const char *path, int r);

@@ -244,6 +244,35 @@ Test(jsonl, appends_to_existing_file, .init = make_tmpdir, .fini = remove_tmpdir
     cr_expect_eq(stbuf.st_mode & 0600, 0600);
 }
 
+/* A crash in the middle of a line's write (kill -9 during a big write, a
+ * power loss) leaves a half line; the next start ends it, so that its
+ * first record is a whole line of JSON rather than the half one's tail.
+ * The half line stays: the file may hold lines that are not ours. */
+Test(jsonl, half_line_left_by_a_crash_is_ended, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    struct wcs_result res = {.batch_id = 2, .mode = WCS_MODE_COMPLETE};
+    struct wcs_sink sk;
+    char err[256] = "", *data;
+    size_t len;
+    FILE *f = fopen(path, "w");
+
+    cr_assert_not_null(f);
+    fputs("{\"batchId\":0}\n{\"batchId\":1,\"outputMode\":\"comp", f);
+    fclose(f);
+
+    open_sink(&sk, path, NULL, NULL);
+    cr_assert_eq(wcs_sink_jsonl.emit(&sk, &res, err, sizeof(err)), 0, "%s", err);
+    wcs_sink_jsonl.destroy(&sk);
+    open_sink(&sk, path, NULL, NULL); /* a file that ends in '\n' is left as it is */
+    wcs_sink_jsonl.destroy(&sk);
+
+    data = slurp(path, &len);
+    cr_expect_str_eq(data, "{\"batchId\":0}\n{\"batchId\":1,\"outputMode\":\"comp\n"
+                           "{\"batchId\":2,\"outputMode\":\"complete\",\"updated\":[],\"top\":[],"
+                           "\"distinctWords\":0,\"totalWords\":0,\"progress\":null}\n");
+    free(data);
+}
+
 Test(jsonl, top_n_zero_and_bad_values, .init = make_tmpdir, .fini = remove_tmpdir)
 {
     struct wcs_row rows[] = {{S("a"), 1}};
