@@ -61,6 +61,12 @@ static const unsigned char cls[256] = {
 
 #define ASCII_LOWER(c) ((unsigned char)((c) + ((cls[(c)] & C_UPPER) << 4)))
 
+/* The heap a match may use when PCRE2 interprets the pattern (in KiB, as
+ * pcre2_set_heap_limit() takes it): when the JIT's stack is too small for a
+ * match, or there is no JIT. PCRE2's own default is 20 GB; this bounds what
+ * each tokenizer's match data keeps. */
+#define REGEX_HEAP_KIB 16384
+
 /* Case folding maps one code point to at most 3; leave room to spare. */
 #define FOLD_MAX 8
 
@@ -69,6 +75,7 @@ struct wcs_tokenizer {
     bool lowercase;
     pcre2_code *re;          /* regex mode only */
     pcre2_match_data *md;    /* regex mode only */
+    pcre2_match_context *mc; /* regex mode only: the interpreter's heap limit */
     struct wcs_buf fold;     /* scratch for Unicode case folding */
     struct wcs_buf tail;     /* regex mode: the data's last line, padded (split_regex()) */
     struct wcs_arena *arena; /* the current call's */
@@ -146,10 +153,12 @@ struct wcs_tokenizer *wcs_tokenizer_new(enum wcs_split mode, const char *pattern
         /* JIT is only a speed-up: without it pcre2_match interprets. */
         (void)pcre2_jit_compile(tk->re, PCRE2_JIT_COMPLETE);
         tk->md = pcre2_match_data_create_from_pattern(tk->re, NULL);
-        if (!tk->md) {
+        tk->mc = pcre2_match_context_create(NULL);
+        if (!tk->md || !tk->mc) {
             wcs_err(err, errlen, "out of memory creating the tokenizer.");
             goto fail;
         }
+        pcre2_set_heap_limit(tk->mc, REGEX_HEAP_KIB);
     }
     return tk;
 fail:
@@ -162,6 +171,7 @@ void wcs_tokenizer_free(struct wcs_tokenizer *tk)
     if (!tk)
         return;
     pcre2_match_data_free(tk->md);
+    pcre2_match_context_free(tk->mc);
     pcre2_code_free(tk->re);
     wcs_buf_free(&tk->fold);
     wcs_buf_free(&tk->tail);
@@ -468,7 +478,13 @@ static int regex_line(struct wcs_tokenizer *tk, const char *line, const char *su
     int rc;
 
     while (pos <= n) {
-        int m = pcre2_match(tk->re, (PCRE2_SPTR)subject, n, pos, opts, tk->md, NULL);
+        int m = pcre2_match(tk->re, (PCRE2_SPTR)subject, n, pos, opts, tk->md, tk->mc);
+        /* The JIT's stack (32 KiB) runs out after a few thousand repeats of
+         * a group in one match (`(?:a|b)+,` over 2 KB): the interpreter,
+         * which keeps its backtracking on the heap, takes that match over. */
+        if (m == PCRE2_ERROR_JIT_STACKLIMIT)
+            m = pcre2_match(tk->re, (PCRE2_SPTR)subject, n, pos, opts | PCRE2_NO_JIT, tk->md,
+                            tk->mc);
         if (m == PCRE2_ERROR_NOMATCH) {
             if (opts == 0)
                 break;
@@ -482,7 +498,7 @@ static int regex_line(struct wcs_tokenizer *tk, const char *line, const char *su
         if (m == PCRE2_ERROR_NOMEMORY)
             return -ENOMEM;
         if (m < 0)
-            break; /* match or depth limit: the rest of the line is one piece */
+            break; /* match or heap limit: the rest of the line is one piece */
 
         size_t ms = ov[0], me = ov[1];
         if (ms < piece)

@@ -382,6 +382,25 @@ Test(tokenize, regex_never_reads_past_the_data)
     munmap(map, 2 * page);
 }
 
+/* A match that repeats a group thousands of times outgrows the JIT's
+ * 32 KiB stack; it still separates words, as it does when shorter, rather
+ * than leave the rest of its line one word. */
+Test(tokenize, regex_long_match_past_the_jit_stack)
+{
+    static const char *const patterns[] = {"(?:a|b)+,", "(a|b)*?,", "(?:\\s|-)+"};
+    for (size_t p = 0; p < sizeof(patterns) / sizeof(*patterns); p++) {
+        struct wcs_buf line = {0};
+        const char *run = p < 2 ? "ab" : "- ";
+        cr_assert_eq(wcs_buf_append(&line, "one", 3), 0);
+        for (int i = 0; i < 20000; i++)
+            cr_assert_eq(wcs_buf_append(&line, run, 2), 0);
+        cr_assert_eq(wcs_buf_append(&line, p < 2 ? ",two\n" : "two\n", p < 2 ? 5 : 4), 0);
+        tok_check(WCS_SPLIT_REGEX, patterns[p], false, line.data, line.len,
+                  (const char *const[]){"one", "two", NULL});
+        wcs_buf_free(&line);
+    }
+}
+
 Test(tokenize, regex_with_lowercase)
 {
     CHECK(WCS_SPLIT_REGEX, "[,;]", true, "Foo,BAR;baz\n", "foo", "bar", "baz");
