@@ -73,11 +73,11 @@ static const unsigned char cls[256] = {
 struct wcs_tokenizer {
     enum wcs_split mode;
     bool lowercase;
-    pcre2_code *re;          /* regex mode only */
+    pcre2_code *re;          /* regex mode only: for lines of valid UTF-8, JIT-compiled */
+    pcre2_code *re_any;      /* regex mode only: other lines, interpreted (compile_regex()) */
     pcre2_match_data *md;    /* regex mode only */
     pcre2_match_context *mc; /* regex mode only: the interpreter's heap limit */
     struct wcs_buf fold;     /* scratch for Unicode case folding */
-    struct wcs_buf tail;     /* regex mode: the data's last line, padded (split_regex()) */
     struct wcs_arena *arena; /* the current call's */
     wcs_word_fn fn;
     void *arg;
@@ -117,6 +117,30 @@ int wcs_split_parse(const char *spec, enum wcs_split *mode, const char **pattern
     return 0;
 }
 
+/*
+ * Debian 12's PCRE2 (10.42) JIT-compiles a pattern with
+ * PCRE2_MATCH_INVALID_UTF wrongly: \S, \W and \D never match a character
+ * past ASCII (`\S+` finds "a" in "a\u00e9"), while the interpreter follows
+ * the pattern. So lines of valid UTF-8 go to a JIT-compiled pattern
+ * without that option, and the rare others to the interpreter with it,
+ * where bytes that do not decode match nothing, not even `.`.
+ */
+static pcre2_code *compile_regex(const char *pattern, uint32_t options, char *err, size_t errlen)
+{
+    int code;
+    PCRE2_SIZE off;
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, options, &code, &off, NULL);
+    if (!re) {
+        PCRE2_UCHAR msg[256];
+        if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0)
+            snprintf((char *)msg, sizeof(msg), "error %d", code);
+        wcs_err(err, errlen, "--split regex pattern '%s' does not compile: %s at offset %zu.",
+                pattern, (const char *)msg, (size_t)off);
+    }
+    return re;
+}
+
 struct wcs_tokenizer *wcs_tokenizer_new(enum wcs_split mode, const char *pattern, bool lowercase,
                                         char *err, size_t errlen)
 {
@@ -138,18 +162,10 @@ struct wcs_tokenizer *wcs_tokenizer_new(enum wcs_split mode, const char *pattern
             wcs_err(err, errlen, "--split regex: needs a non-empty pattern.");
             goto fail;
         }
-        int code;
-        PCRE2_SIZE off;
-        tk->re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                               PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code, &off, NULL);
-        if (!tk->re) {
-            PCRE2_UCHAR msg[256];
-            if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0)
-                snprintf((char *)msg, sizeof(msg), "error %d", code);
-            wcs_err(err, errlen, "--split regex pattern '%s' does not compile: %s at offset %zu.",
-                    pattern, (const char *)msg, (size_t)off);
+        if (!(tk->re = compile_regex(pattern, PCRE2_UTF, err, errlen)) ||
+            !(tk->re_any =
+                  compile_regex(pattern, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, err, errlen)))
             goto fail;
-        }
         /* JIT is only a speed-up: without it pcre2_match interprets. */
         (void)pcre2_jit_compile(tk->re, PCRE2_JIT_COMPLETE);
         tk->md = pcre2_match_data_create_from_pattern(tk->re, NULL);
@@ -173,8 +189,8 @@ void wcs_tokenizer_free(struct wcs_tokenizer *tk)
     pcre2_match_data_free(tk->md);
     pcre2_match_context_free(tk->mc);
     pcre2_code_free(tk->re);
+    pcre2_code_free(tk->re_any);
     wcs_buf_free(&tk->fold);
-    wcs_buf_free(&tk->tail);
     free(tk);
 }
 
@@ -466,25 +482,31 @@ static inline int emit_piece(struct wcs_tokenizer *tk, const char *line, size_t 
  * Split one line at every match. After an empty match the search resumes
  * at the same place asking for a non-empty one, and then one character
  * further on, so an empty-matching pattern splits between characters and
- * always moves forward. PCRE2 searches `subject`, the line's bytes (the
- * line itself, or a copy of it: split_regex()); the words point into line.
+ * always moves forward.
  */
-static int regex_line(struct wcs_tokenizer *tk, const char *line, const char *subject, size_t n)
+static int regex_line(struct wcs_tokenizer *tk, const char *line, size_t n)
 {
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(tk->md);
-    size_t piece = 0; /* start of the current piece */
-    size_t pos = 0;   /* where the next search starts */
-    uint32_t opts = 0;
+    pcre2_code *re = tk->re;
+    size_t piece = 0;     /* start of the current piece */
+    size_t pos = 0;       /* where the next search starts */
+    uint32_t opts = 0;    /* PCRE2_NOTEMPTY_ATSTART | PCRE2_ANCHORED after an empty match */
+    uint32_t checked = 0; /* PCRE2_NO_UTF_CHECK once the first search found the line valid */
     int rc;
 
     while (pos <= n) {
-        int m = pcre2_match(tk->re, (PCRE2_SPTR)subject, n, pos, opts, tk->md, tk->mc);
+        int m = pcre2_match(re, (PCRE2_SPTR)line, n, pos, opts | checked, tk->md, tk->mc);
+        if (m <= PCRE2_ERROR_UTF8_ERR1 && m >= PCRE2_ERROR_UTF8_ERR21 && re == tk->re) {
+            re = tk->re_any; /* the line is not UTF-8 */
+            continue;
+        }
         /* The JIT's stack (32 KiB) runs out after a few thousand repeats of
          * a group in one match (`(?:a|b)+,` over 2 KB): the interpreter,
          * which keeps its backtracking on the heap, takes that match over. */
         if (m == PCRE2_ERROR_JIT_STACKLIMIT)
-            m = pcre2_match(tk->re, (PCRE2_SPTR)subject, n, pos, opts | PCRE2_NO_JIT, tk->md,
+            m = pcre2_match(re, (PCRE2_SPTR)line, n, pos, opts | checked | PCRE2_NO_JIT, tk->md,
                             tk->mc);
+        checked = re == tk->re ? PCRE2_NO_UTF_CHECK : 0;
         if (m == PCRE2_ERROR_NOMATCH) {
             if (opts == 0)
                 break;
@@ -519,29 +541,13 @@ static int regex_line(struct wcs_tokenizer *tk, const char *line, const char *su
     return emit_piece(tk, line, piece, n);
 }
 
-/*
- * PCRE2 10.42's JIT reads one byte past the end of the subject for \b and
- * \B when the subject ends in an invalid or cut UTF-8 sequence (found by
- * fuzz_tokenize: a line at the very end of a mapping faulted). A line has
- * its '\n' or '\r' after it in the data, except the data's last line: when
- * that one ends in a byte of 0x80 or more, PCRE2 searches a copy of it with
- * a NUL after it, which no UTF-8 sequence continues into.
- */
 static int split_regex(struct wcs_tokenizer *tk, const char *data, size_t len)
 {
     const char *end = data + len;
     for (const char *p = data; p < end;) {
         const char *le;
         const char *next = next_line(p, end, &le);
-        const char *subject = p;
-        if (le == end && (unsigned char)le[-1] >= 0x80) {
-            tk->tail.len = 0;
-            if (wcs_buf_append(&tk->tail, p, (size_t)(le - p)) < 0 ||
-                wcs_buf_append(&tk->tail, "", 1) < 0)
-                return -ENOMEM;
-            subject = tk->tail.data;
-        }
-        int rc = regex_line(tk, p, subject, (size_t)(le - p));
+        int rc = regex_line(tk, p, (size_t)(le - p));
         if (rc < 0)
             return rc;
         p = next;
