@@ -582,12 +582,23 @@ static void page_cache_setup(void)
         munmap(pool, len);
 }
 
+/* SQLite's configuration, before it initializes. --state is a path: with
+ * URI names on (Debian's SQLite has them on by default), `file:x.db` was
+ * opened as x.db while the lock, the file checks and the sources' own-file
+ * checks looked at a file named `file:x.db`, so a second process on x.db
+ * was not refused and both wrote one state. */
+static void sqlite_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_URI, 0);
+    page_cache_setup();
+}
+
 /* sqlite3_open_v2() for every connection of this file, the first after
- * page_cache_setup(). */
+ * sqlite_setup(). */
 static int db_open(const char *path, sqlite3 **db, int flags)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, page_cache_setup);
+    pthread_once(&once, sqlite_setup);
     return sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL);
 }
 

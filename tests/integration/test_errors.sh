@@ -156,7 +156,17 @@ rc=0
 "$WCSTREAM" --source stdin --trigger available-now --state shared.db <<<"a" >/dev/null 2>err2.txt || rc=$?
 [ "$rc" = 1 ] && grep -q "state shared.db is in use by another wcstream process" err2.txt ||
     fail "a second process on one state: $rc $(cat err2.txt)"
+# --state is a path, not an SQLite URI: file:shared.db is another file, a
+# state of its own, and never shared.db under the first one's lock.
+rc=0
+"$WCSTREAM" --source stdin --trigger available-now --state file:shared.db <<<"b" >/dev/null \
+    2>err2.txt || rc=$?
+[ "$rc" = 0 ] || fail "--state file:shared.db: $rc $(cat err2.txt)"
+[ "$(sql ./file:shared.db "select word from word_counts")" = b ] ||
+    fail "--state file:shared.db did not make a state of that name"
 stop_wcs
+[ "$(sql shared.db "select count(*) from word_counts where word = 'b'")" = 0 ] ||
+    fail "--state file:shared.db wrote into shared.db"
 
 # A damaged page is not retried for ever: exit 1 at the first commit.
 seq -f 'w%05g' 1 10000 | "$WCSTREAM" --source stdin --trigger available-now --state dam.db \
