@@ -79,6 +79,15 @@ function showTop(top) {
 
 const SVG = 'http://www.w3.org/2000/svg';
 
+// A batch's duration. A record read back from the state (a snapshot's
+// history after a restart) was stored before its commit and has no
+// triggerExecution: it is charted by the phases it has, not as 0.
+function batchMs(p) {
+  const d = p.durationMs || {};
+  if (typeof d.triggerExecution === 'number') return num(d.triggerExecution);
+  return Object.values(d).reduce((sum, v) => sum + num(v), 0);
+}
+
 // Draw series (arrays of numbers) as polylines scaled to the chart.
 function drawChart(svg, series, classes) {
   const w = 600, h = 160, pad = 4;
@@ -144,7 +153,7 @@ function showProgress() {
     [history.map((p) => num(p.inputRowsPerSecond)), history.map((p) => num(p.processedRowsPerSecond))],
     ['input', 'processed'],
   );
-  drawChart($('duration-chart'), [history.map((p) => num(p.durationMs && p.durationMs.triggerExecution))], ['duration']);
+  drawChart($('duration-chart'), [history.map(batchMs)], ['duration']);
   showSources(last);
 }
 
