@@ -32,6 +32,7 @@
 #include "wcstream/inbox.h"
 #include "wcstream/log.h"
 #include "wcstream/source.h"
+#include "wcstream/state.h"
 
 #define READ_CHUNK (256 * 1024)
 
@@ -41,13 +42,10 @@ struct file_entry {
     int failing;    /* the errno it was skipped for last (logged once), or 0 */
 };
 
-/* A file this process writes: its directory's identity and its name
- * there (the file itself may not exist yet). */
+/* A file this process writes (it may not exist yet). */
 struct own_file {
-    dev_t dev;
-    ino_t ino;
-    char *base;
-    bool state; /* SQLite's state: base-wal, base-shm, base-journal too */
+    struct wcs_file_place at;
+    bool state; /* SQLite's state: its -wal, -shm and -journal too */
 };
 
 struct file_src {
@@ -102,43 +100,25 @@ static struct file_entry *add(struct file_src *f, const char *name, int64_t offs
     return &f->files[i];
 }
 
-/* Stat path's directory into *dir and point *base at its last part. 0,
- * or -1 with errno. */
-static int parent_of(const char *path, struct stat *dir, const char **base)
-{
-    const char *slash = strrchr(path, '/');
-    *base = slash ? slash + 1 : path;
-    if (!slash || slash == path)
-        return stat(slash ? "/" : ".", dir);
-    char *d = strndup(path, (size_t)(slash - path));
-    int r = d ? stat(d, dir) : -1;
-    free(d);
-    return r;
-}
-
-/* The own file that `name` in directory `dir` is, or NULL. */
-static const struct own_file *own_file(const struct file_src *f, const struct stat *dir,
+/* The own file that `name` in directory (dev, ino) is, or NULL. */
+static const struct own_file *own_file(const struct file_src *f, dev_t dev, ino_t ino,
                                        const char *name)
 {
-    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < f->nown; i++) {
-        const struct own_file *o = &f->own[i];
-        size_t len = strlen(o->base);
-        if (o->dev != dir->st_dev || o->ino != dir->st_ino || strncmp(name, o->base, len) != 0)
-            continue;
-        for (size_t k = 0; k < (o->state ? 4 : 1); k++)
-            if (strcmp(name + len, suffix[k]) == 0)
-                return o;
-    }
+    for (size_t i = 0; i < f->nown; i++)
+        if (wcs_file_place_is(&f->own[i].at, f->own[i].state, dev, ino, name))
+            return &f->own[i];
     return NULL;
 }
 
 /* The own file that path names, or NULL. */
 static const struct own_file *own_path(const struct file_src *f, const char *path)
 {
-    struct stat dir;
-    const char *base;
-    return parent_of(path, &dir, &base) == 0 ? own_file(f, &dir, base) : NULL;
+    struct wcs_file_place at;
+    if (!f->nown || wcs_file_place(path, &at) < 0)
+        return NULL;
+    const struct own_file *o = own_file(f, at.dev, at.ino, at.base);
+    free(at.base);
+    return o;
 }
 
 /* Learn the directory's files (or the one file). While watching, a
@@ -172,7 +152,7 @@ static int scan(struct file_src *f, const char *desc, char *err, size_t errlen)
     int r = 0;
     while (r == 0 && (de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.' || de->d_name[0] == '_' ||
-            (dir_known && own_file(f, &dir, de->d_name)))
+            (dir_known && own_file(f, dir.st_dev, dir.st_ino, de->d_name)))
             continue;
         snprintf(name, sizeof(name), "%s/%s", f->path, de->d_name);
         struct stat sb;
@@ -205,26 +185,14 @@ static int own_files(struct wcs_source *src, struct file_src *f, const struct wc
     for (size_t i = 0; i < n; i++) {
         bool state = env->state_path && i == 0;
         const char *path = state ? env->state_path : env->written[i - (env->state_path ? 1 : 0)];
-        char *real = realpath(path, NULL); /* a link: SQLite and we write where it points */
-        struct stat dir;
-        const char *base;
-        if (parent_of(real ? real : path, &dir, &base) < 0) {
-            free(real);
-            continue;
-        }
         struct own_file *o = &f->own[f->nown];
-        *o = (struct own_file){.dev = dir.st_dev, .ino = dir.st_ino, .state = state};
-        o->base = strdup(base);
-        free(real);
-        if (!o->base) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
+        if (wcs_file_place(path, &o->at) < 0)
+            continue;
+        o->state = state;
         f->nown++;
-        if (f->is_dir && dir.st_dev == sb->st_dev && dir.st_ino == sb->st_ino &&
-            len < sizeof(names))
+        if (f->is_dir && o->at.dev == sb->st_dev && o->at.ino == sb->st_ino && len < sizeof(names))
             len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s%s", len ? ", " : "",
-                                    o->base, state ? " (and its -wal, -shm, -journal)" : "");
+                                    o->at.base, state ? " (and its -wal, -shm, -journal)" : "");
     }
     const struct own_file *o = f->is_dir ? NULL : own_path(f, f->path);
     if (o) {
@@ -440,7 +408,7 @@ static void file_destroy(struct wcs_source *src)
         free(f->files[i].name);
     free(f->files);
     for (size_t i = 0; i < f->nown; i++)
-        free(f->own[i].base);
+        free(f->own[i].at.base);
     free(f->own);
     free(f->path);
     free(f->chunk);

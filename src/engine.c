@@ -229,6 +229,26 @@ static char **written_files(const struct wcs_config *cf)
     return v;
 }
 
+/* The first of the written files that is the state at state_path or one
+ * of SQLite's files beside it, whatever path names it, or NULL. SQLite's
+ * writes would overwrite and cut the lines appended to it. */
+static const char *written_into_state(const char *state_path, char *const *written)
+{
+    struct wcs_file_place st, w;
+    const char *hit = NULL;
+    if (wcs_file_place(state_path, &st) < 0)
+        return NULL;
+    for (size_t i = 0; !hit && written[i]; i++) {
+        if (wcs_file_place(written[i], &w) < 0)
+            continue;
+        if (wcs_file_place_is(&st, true, w.dev, w.ino, w.base))
+            hit = written[i];
+        free(w.base);
+    }
+    free(st.base);
+    return hit;
+}
+
 /* Hand the recovered state to the sinks that want it. 0 or -1. */
 static int start_sinks(struct wcs_engine *eng, char *err, size_t errlen)
 {
@@ -251,6 +271,7 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
                                   size_t errlen)
 {
     int r = -1;
+    char **written = NULL; /* the files this query writes: written_files() */
     *usage = false;
     struct wcs_engine *eng = calloc(1, sizeof(*eng));
     if (!eng) {
@@ -285,9 +306,20 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
         eng->batches[i].sets = calloc(wcs_fold_threads(eng->fold), sizeof(*eng->batches[i].sets));
     }
     eng->cur = &eng->batches[0];
+    written = written_files(cf);
     if (!eng->batches[0].psrc || !eng->batches[1].psrc || !eng->batches[0].sets ||
-        !eng->batches[1].sets || !eng->srcs || !eng->sinks) {
+        !eng->batches[1].sets || !eng->srcs || !eng->sinks || !written) {
         wcs_err(err, errlen, "out of memory");
+        goto fail;
+    }
+    /* Nothing is written into the state's files (refused before a jsonl
+     * sink makes the file that the state would then take for a new one). */
+    const char *state_file = strcmp(cf->state_path, ":memory:") ? cf->state_path : NULL;
+    const char *clash = state_file ? written_into_state(state_file, written) : NULL;
+    if (clash) {
+        wcs_err(err, errlen, "%s is the state %s or one of SQLite's files beside it, not an output",
+                clash, cf->state_path);
+        r = WCS_EUSAGE;
         goto fail;
     }
     /* Sinks first: they say how much of the top they need, and a bad sink
@@ -321,20 +353,18 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
     eng->st = wcs_state_open(cf->state_path, cf->synchronous, eng->top_n, err, errlen);
     if (!eng->st || wcs_state_checkpoint_behind(eng->st, err, errlen) < 0)
         goto fail;
-    char **written = written_files(cf);
     const struct wcs_source_env env = {
         .notify = &eng->notify,
         .available_now = cf->available_now,
         .max_bytes = cf->max_bytes < INBOX_BYTES ? cf->max_bytes : INBOX_BYTES,
         .max_line = cf->max_line,
         .query_id = wcs_state_query_id(eng->st),
-        .state_path = strcmp(cf->state_path, ":memory:") ? cf->state_path : NULL,
+        .state_path = state_file,
         .written = (const char *const *)written,
     };
-    r = written ? 0 : (wcs_err(err, errlen, "out of memory"), -1);
+    r = 0;
     for (size_t i = 0; r == 0 && i < cf->sources.n; i++)
         r = add_source(eng, cf->sources.v[i], &env, err, errlen);
-    free_strings(written);
     if (r < 0)
         goto fail;
     if (start_sinks(eng, err, errlen) < 0)
@@ -354,8 +384,10 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
         goto fail;
     }
     wcs_uuid(eng->run_id);
+    free_strings(written);
     return eng;
 fail:
+    free_strings(written);
     *usage = r == WCS_EUSAGE;
     if (*usage) {
         wcs_state_discard(eng->st);

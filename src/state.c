@@ -1526,3 +1526,35 @@ int wcs_state_reader_history(struct wcs_state_reader *r, size_t n,
     sqlite3_reset(r->history);
     return rc == SQLITE_DONE ? 0 : -1;
 }
+
+/* ---- the state's files -------------------------------------------------- */
+
+int wcs_file_place(const char *path, struct wcs_file_place *pl)
+{
+    char *real = realpath(path, NULL); /* NULL when it does not exist yet */
+    const char *p = real ? real : path;
+    const char *slash = strrchr(p, '/');
+    char *dir = !slash ? strdup(".") : slash == p ? strdup("/") : strndup(p, (size_t)(slash - p));
+    struct stat sb;
+    int r = dir && stat(dir, &sb) == 0 && (pl->base = strdup(slash ? slash + 1 : p)) ? 0 : -1;
+    if (r == 0) {
+        pl->dev = sb.st_dev;
+        pl->ino = sb.st_ino;
+    }
+    free(dir);
+    free(real);
+    return r;
+}
+
+bool wcs_file_place_is(const struct wcs_file_place *pl, bool state, dev_t dev, ino_t ino,
+                       const char *name)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    size_t len = strlen(pl->base);
+    if (pl->dev != dev || pl->ino != ino || strncmp(name, pl->base, len) != 0)
+        return false;
+    for (size_t k = 0; k < (state ? 4 : 1); k++)
+        if (strcmp(name + len, suffix[k]) == 0)
+            return true;
+    return false;
+}

@@ -6,7 +6,7 @@
  * Either all of it is durable or none of it is. The top-k is kept in
  * memory and persisted (topk.h), so no batch ever scans all counts.
  *
- * Schema (PRAGMA application_id 0x57435354 'WCST', user_version 2):
+ * Schema (PRAGMA application_id 0x57435354 'WCST', user_version 3):
  *   meta(key PRIMARY KEY, value)                  query_id, created_at, top_k,
  *                                                 delivered:SINK (last batch it took)
  *   counts(word PRIMARY KEY, count) WITHOUT ROWID  the running totals...
@@ -19,13 +19,15 @@
  *                                                 the last WCS_STATE_BATCHES_KEPT
  *   VIEW word_counts(word, count)                 recent, and counts not in it
  *   VIEW top_words(word, count)
- * A version 1 state (no recent) is upgraded when it is opened.
+ * Older versions are upgraded when they are opened (state.c: settle()).
  */
 #ifndef WCSTREAM_STATE_H
 #define WCSTREAM_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "wcstream/buf.h"
 #include "wcstream/groupby.h"
@@ -169,5 +171,23 @@ int64_t wcs_state_reader_count(struct wcs_state_reader *r, const char *word, siz
  * first. 0, or -1 on error (or when fn returns nonzero). */
 int wcs_state_reader_history(struct wcs_state_reader *r, size_t n,
                              int (*fn)(void *arg, const char *json), void *arg);
+
+/* Where a file is, or would be made: its directory's identity and its
+ * name there, a link followed as open() and SQLite follow it. */
+struct wcs_file_place {
+    dev_t dev;
+    ino_t ino;
+    char *base; /* malloc'ed */
+};
+
+/* Fill *pl for path. 0, or -1 when its directory cannot be looked at (or
+ * out of memory). */
+int wcs_file_place(const char *path, struct wcs_file_place *pl);
+
+/* Whether the file `name` in the directory (dev, ino) is the file at pl
+ * or, when pl is a state, one of SQLite's files beside it (-wal, -shm,
+ * -journal): no source may read them, no sink write them. */
+bool wcs_file_place_is(const struct wcs_file_place *pl, bool state, dev_t dev, ino_t ino,
+                       const char *name);
 
 #endif

@@ -57,6 +57,14 @@ usage_error "no ws:// sink given" --source stdin --dashboard-dir .
 usage_error "state must be a file path" --source stdin --state ''
 usage_error "unexpected argument 'extra'" --source stdin extra
 usage_error "max-line-bytes must be a size from 64 to 67108864" --source stdin --max-line-bytes 1g
+# An output written into the state's own files (here, whatever path names
+# them) lost its lines to SQLite's writes, with exit 0: refused, no file made.
+usage_error "wcstream.db is the state wcstream.db or one of SQLite's files beside it, not an output" \
+    --source stdin --sink jsonl://wcstream.db
+mkdir -p s
+usage_error "is the state s/x.db or one of SQLite's files beside it" --source stdin --state s/x.db \
+    --progress-log "$TEST_OUT/s/../s/x.db-wal"
+[ ! -e s/x.db ] && [ ! -e s/x.db-wal ] || fail "an output naming the state's files made a file"
 "$WCSTREAM" --help | grep -q "listen://HOST:PORT" || fail "--help lists no sources"
 "$WCSTREAM" --version | grep -q "^wcstream " || fail "--version"
 

@@ -1689,3 +1689,42 @@ Test(state, checkpoints_behind_the_commits, .init = st_setup, .fini = st_cleanup
     wcs_state_close(st);
     st_check_all(path, truth);
 }
+
+/* Whether a path names the state's files: by any path (a link, ..), with
+ * SQLite's -wal, -shm and -journal beside it only for a state; a file that
+ * does not exist yet is placed by its directory. */
+static bool names(const struct wcs_file_place *pl, bool state, const char *path)
+{
+    struct wcs_file_place at;
+    cr_assert_eq(wcs_file_place(path, &at), 0, "%s", path);
+    bool is = wcs_file_place_is(pl, state, at.dev, at.ino, at.base);
+    free(at.base);
+    return is;
+}
+
+Test(state, file_place_names_the_state_files, .init = st_setup, .fini = st_cleanup)
+{
+    struct wcs_file_place st;
+    char up[256];
+    cr_assert_eq(mkdir(st_path("sub"), 0700), 0);
+    cr_assert_eq(symlink(st_path("s.db"), st_path("link.db")), 0);
+    cr_assert_eq(wcs_file_place(st_path("s.db"), &st), 0);
+    cr_expect_str_eq(st.base, "s.db");
+    snprintf(up, sizeof(up), "%s/sub/../s.db-wal", st_dir);
+
+    cr_expect(names(&st, true, st_path("s.db")));
+    cr_expect(names(&st, true, up));
+    cr_expect(names(&st, true, st_path("s.db-shm")));
+    cr_expect(names(&st, true, st_path("s.db-journal")));
+    cr_expect(!names(&st, true, st_path("s.db-walrus")));
+    cr_expect(!names(&st, true, st_path("s.d")));
+    cr_expect(!names(&st, true, st_path("sub/s.db")));
+    cr_expect(!names(&st, false, up), "-wal is the state's only");
+    /* A link is followed once its target exists, as SQLite follows it. */
+    cr_expect(!names(&st, true, st_path("link.db")));
+    close(open(st_path("s.db"), O_WRONLY | O_CREAT, 0600));
+    cr_expect(names(&st, true, st_path("link.db")));
+    free(st.base);
+
+    cr_expect_eq(wcs_file_place("/no/such/dir/x.db", &st), -1);
+}
