@@ -218,27 +218,38 @@ Test(jsonl, words_with_nul_and_invalid_bytes, .init = make_tmpdir, .fini = remov
     free(data);
 }
 
-Test(jsonl, appends_to_existing_file, .init = make_tmpdir, .fini = remove_tmpdir)
+/* The line an empty batch 2 appends. */
+#define BATCH_2_LINE                                                                               \
+    "{\"batchId\":2,\"outputMode\":\"complete\",\"updated\":[],\"top\":[],"                        \
+    "\"distinctWords\":0,\"totalWords\":0,\"progress\":null}\n"
+
+/* Write `before` to path, append an empty batch 2 through a sink, open
+ * the sink once more (the file now ends in '\n': left as it is), and
+ * return the file's text. */
+static char *append_batch_2(const char *before)
 {
     struct wcs_result res = {.batch_id = 2, .mode = WCS_MODE_COMPLETE};
     struct wcs_sink sk;
-    char err[256] = "", *data;
+    char err[256] = "";
     size_t len;
     FILE *f = fopen(path, "w");
-    struct stat stbuf;
 
     cr_assert_not_null(f);
-    fputs("{\"batchId\":1}\n", f);
+    fputs(before, f);
     fclose(f);
-
     open_sink(&sk, path, NULL, NULL);
     cr_assert_eq(wcs_sink_jsonl.emit(&sk, &res, err, sizeof(err)), 0, "%s", err);
     wcs_sink_jsonl.destroy(&sk);
+    open_sink(&sk, path, NULL, NULL);
+    wcs_sink_jsonl.destroy(&sk);
+    return slurp(path, &len);
+}
 
-    data = slurp(path, &len);
-    cr_expect_str_eq(data, "{\"batchId\":1}\n"
-                           "{\"batchId\":2,\"outputMode\":\"complete\",\"updated\":[],\"top\":[],"
-                           "\"distinctWords\":0,\"totalWords\":0,\"progress\":null}\n");
+Test(jsonl, appends_to_existing_file, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    struct stat stbuf;
+    char *data = append_batch_2("{\"batchId\":1}\n");
+    cr_expect_str_eq(data, "{\"batchId\":1}\n" BATCH_2_LINE);
     free(data);
     cr_assert_eq(stat(path, &stbuf), 0);
     cr_expect_eq(stbuf.st_mode & 0600, 0600);
@@ -250,26 +261,8 @@ Test(jsonl, appends_to_existing_file, .init = make_tmpdir, .fini = remove_tmpdir
  * The half line stays: the file may hold lines that are not ours. */
 Test(jsonl, half_line_left_by_a_crash_is_ended, .init = make_tmpdir, .fini = remove_tmpdir)
 {
-    struct wcs_result res = {.batch_id = 2, .mode = WCS_MODE_COMPLETE};
-    struct wcs_sink sk;
-    char err[256] = "", *data;
-    size_t len;
-    FILE *f = fopen(path, "w");
-
-    cr_assert_not_null(f);
-    fputs("{\"batchId\":0}\n{\"batchId\":1,\"outputMode\":\"comp", f);
-    fclose(f);
-
-    open_sink(&sk, path, NULL, NULL);
-    cr_assert_eq(wcs_sink_jsonl.emit(&sk, &res, err, sizeof(err)), 0, "%s", err);
-    wcs_sink_jsonl.destroy(&sk);
-    open_sink(&sk, path, NULL, NULL); /* a file that ends in '\n' is left as it is */
-    wcs_sink_jsonl.destroy(&sk);
-
-    data = slurp(path, &len);
-    cr_expect_str_eq(data, "{\"batchId\":0}\n{\"batchId\":1,\"outputMode\":\"comp\n"
-                           "{\"batchId\":2,\"outputMode\":\"complete\",\"updated\":[],\"top\":[],"
-                           "\"distinctWords\":0,\"totalWords\":0,\"progress\":null}\n");
+    char *data = append_batch_2("{\"batchId\":0}\n{\"batchId\":1,\"outputMode\":\"comp");
+    cr_expect_str_eq(data, "{\"batchId\":0}\n{\"batchId\":1,\"outputMode\":\"comp\n" BATCH_2_LINE);
     free(data);
 }
 

@@ -51,6 +51,18 @@ static int ws_init(struct wcs_sink *sk, const char *text, char *err, size_t errl
     return r;
 }
 
+/* A sink on a free port of host ("" for none), started on rec: the port. */
+static int start_on(struct wcs_sink *sk, const char *host, const struct wcs_result *rec)
+{
+    static char uri[64]; /* sk->desc points here */
+    char err[256];
+    int port = free_port();
+    snprintf(uri, sizeof(uri), "ws://%s:%d", host, port);
+    cr_assert_eq(ws_init(sk, uri, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sk->plugin->start(sk, rec, err, sizeof(err)), 0, "%s", err);
+    return port;
+}
+
 /* Send req to 127.0.0.1:port and return everything read until the server
  * closes or `until` appears (malloc'd). */
 static char *exchange(int port, const char *req, const char *until)
@@ -181,12 +193,8 @@ Test(websocket, serves_the_recovered_state_then_each_batch)
 Test(websocket, no_host_means_loopback)
 {
     struct wcs_sink sk;
-    char err[256], uri[64];
-    int port = free_port();
-    snprintf(uri, sizeof(uri), "ws://:%d", port);
-    cr_assert_eq(ws_init(&sk, uri, err, sizeof(err)), 0, "%s", err);
     const struct wcs_result rec = {.batch_id = -1};
-    cr_assert_eq(sk.plugin->start(&sk, &rec, err, sizeof(err)), 0, "%s", err);
+    int port = start_on(&sk, "", &rec);
     char *r = get(port, "/healthz");
     cr_expect(strstr(r, " 200 ") && strstr(r, "\r\n\r\nok\n"), "%s", r);
     free(r);
@@ -198,12 +206,8 @@ Test(websocket, no_host_means_loopback)
 Test(websocket, every_answer_carries_the_security_headers)
 {
     struct wcs_sink sk;
-    char err[256], uri[64];
-    int port = free_port();
-    snprintf(uri, sizeof(uri), "ws://127.0.0.1:%d", port);
-    cr_assert_eq(ws_init(&sk, uri, err, sizeof(err)), 0, "%s", err);
     const struct wcs_result rec = {.batch_id = -1};
-    cr_assert_eq(sk.plugin->start(&sk, &rec, err, sizeof(err)), 0, "%s", err);
+    int port = start_on(&sk, "127.0.0.1", &rec);
     const char *headers[] = {
         "\r\ncontent-security-policy: default-src 'none';",
         "\r\nx-content-type-options: nosniff\r\n", "\r\nx-frame-options: DENY\r\n",
@@ -233,14 +237,11 @@ Test(websocket, every_answer_carries_the_security_headers)
 Test(websocket, api_top_cuts_long_words)
 {
     struct wcs_sink sk;
-    char err[256], uri[64], word[1000];
-    int port = free_port();
-    snprintf(uri, sizeof(uri), "ws://127.0.0.1:%d", port);
-    cr_assert_eq(ws_init(&sk, uri, err, sizeof(err)), 0, "%s", err);
+    char word[1000];
     memset(word, 'x', sizeof(word));
     const struct wcs_row top[] = {{word, sizeof(word), 5}};
     const struct wcs_result rec = {.batch_id = 0, .top = top, .n_top = 1, .total_words = 5};
-    cr_assert_eq(sk.plugin->start(&sk, &rec, err, sizeof(err)), 0, "%s", err);
+    int port = start_on(&sk, "127.0.0.1", &rec);
     char *r = get(port, "/api/top");
     char want[300];
     snprintf(want, sizeof(want), "[{\"word\":\"%.200s\",\"count\":5,\"cut\":true}]", word);
@@ -255,12 +256,9 @@ Test(websocket, api_top_cuts_long_words)
 Test(websocket, metrics_labels_are_utf8)
 {
     struct wcs_sink sk;
-    char err[256], uri[64];
-    int port = free_port();
-    snprintf(uri, sizeof(uri), "ws://127.0.0.1:%d", port);
-    cr_assert_eq(ws_init(&sk, uri, err, sizeof(err)), 0, "%s", err);
+    char err[256];
     const struct wcs_result rec = {.batch_id = -1};
-    cr_assert_eq(sk.plugin->start(&sk, &rec, err, sizeof(err)), 0, "%s", err);
+    int port = start_on(&sk, "127.0.0.1", &rec);
     cJSON *progress = cJSON_CreateObject(), *src = cJSON_CreateObject();
     cJSON_AddNumberToObject(progress, "numInputRows", 1);
     cJSON_AddItemToArray(cJSON_AddArrayToObject(progress, "sources"), src);
