@@ -1096,7 +1096,16 @@ static int ws_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_si
     sk->ctx = ws;
     /* ws://:PORT binds to loopback, like an absent host should. */
     snprintf(target, sizeof(target), "%s%s", uri->target[0] == ':' ? "127.0.0.1" : "", uri->target);
-    target[strcspn(target, "/")] = '\0'; /* ws://HOST:PORT/ is the same server */
+    char *path = strchr(target, '/'); /* ws://HOST:PORT/ is the same server */
+    if (path && strcmp(path, "/") != 0) {
+        wcs_err(err, errlen,
+                "%s: a ws:// sink takes no path: it serves the dashboard at /, the "
+                "websocket at /ws",
+                uri->text);
+        return WCS_EUSAGE;
+    }
+    if (path)
+        *path = '\0';
     if (wcs_uri_host_port(target, ws->host, sizeof(ws->host), &ws->port, err, errlen) < 0 ||
         wcs_uri_get_size(uri, "topN", 1, 100, &ws->top_n, err, errlen) < 0 ||
         wcs_uri_get_size(uri, "maxUpdated", 0, 10000, &ws->max_updated, err, errlen) < 0 ||

@@ -100,8 +100,8 @@ Test(websocket, refuses_bad_options)
     struct wcs_sink sk;
     char err[256], uri[128];
     int port = free_port();
-    const char *bad[] = {"?topN=0", "?topN=101",    "?maxClients=0",
-                         "?token=", "?token=a%20b", "?nope=1"};
+    const char *bad[] = {"?topN=0",      "?topN=101", "?maxClients=0", "?token=",
+                         "?token=a%20b", "?nope=1",   "/dashboard",    "/ws?topN=5"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(uri, sizeof(uri), "ws://127.0.0.1:%d%s", port, bad[i]);
         cr_expect_eq(ws_init(&sk, uri, err, sizeof(err)), WCS_EUSAGE, "%s", uri);
@@ -110,6 +110,9 @@ Test(websocket, refuses_bad_options)
     snprintf(uri, sizeof(uri), "ws://0.0.0.0:%d", port);
     cr_expect_eq(ws_init(&sk, uri, err, sizeof(err)), WCS_EUSAGE);
     cr_expect(strstr(err, "needs a token") != NULL, "%s", err);
+    sk.plugin->destroy(&sk);
+    snprintf(uri, sizeof(uri), "ws://127.0.0.1:%d/", port); /* "/" alone is the server */
+    cr_expect_eq(ws_init(&sk, uri, err, sizeof(err)), 0, "%s", err);
     sk.plugin->destroy(&sk);
 }
 
