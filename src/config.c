@@ -270,8 +270,14 @@ int wcs_config_load_json(struct wcs_config *cf, const char *text, size_t len, co
     {
         const char *key = item->string;
         bool list = strcmp(key, "source") == 0 || strcmp(key, "sink") == 0;
+        const cJSON *before = object->child;
+        while (before != item && strcmp(before->string, key) != 0)
+            before = before->next; /* ends soon: every key before is a setting, and once */
         if (!is_setting(key)) {
             wcs_err(err, errlen, "config %s: unknown setting '%s'", name, key);
+            r = -1;
+        } else if (before != item) {
+            wcs_err(err, errlen, "config %s: \"%s\" is given twice", name, key);
             r = -1;
         } else if (list && cJSON_IsArray(item)) {
             const cJSON *el;

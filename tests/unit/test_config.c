@@ -590,6 +590,15 @@ Test(config, file_unknown_keys_of_any_type, .init = cfg_setup, .fini = cfg_clean
     cfg_bad_file("{\"help\": true}", "unknown setting 'help'");
 }
 
+/* A key given twice is refused: JSON leaves its meaning open, and two
+ * sink lists used to be joined while two triggers were the last one. */
+Test(config, file_key_given_twice, .init = cfg_setup, .fini = cfg_cleanup)
+{
+    cfg_bad_file("{\"sink\": \"console\", \"trigger\": \"1s\", \"sink\": [\"console\"]}",
+                 "\"sink\" is given twice");
+    cfg_bad_file("{\"trigger\": \"1s\", \"trigger\": \"2s\"}", "\"trigger\" is given twice");
+}
+
 Test(config, file_bad_values, .init = cfg_setup, .fini = cfg_cleanup)
 {
     cfg_bad_file("{\"lowercase\": \"yes\"}", "lowercase");
