@@ -8,6 +8,7 @@
  */
 #include "wcstream/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -147,7 +148,7 @@ int wcs_config_set(struct wcs_config *cf, const char *name, const char *value, c
         char *end;
         errno = 0;
         long n = strtol(value, &end, 10);
-        if (errno || end == value || *end || n < 0 || n > WCS_FOLD_MAX_THREADS) {
+        if (!isdigit((unsigned char)*value) || errno || *end || n > WCS_FOLD_MAX_THREADS) {
             wcs_err(err, errlen,
                     "threads must be a number from 1 to %d, or 0 for one per core, not '%s'",
                     WCS_FOLD_MAX_THREADS, value);

@@ -250,6 +250,10 @@ Test(config, bad_sizes_and_levels)
     cfg_usage(CFG_ARGC(a6), a6, "threads must be a number from 1 to 64");
     char *a7[] = {"wcstream", "--source", "stdin", "--threads", "2x"};
     cfg_usage(CFG_ARGC(a7), a7, "'2x'");
+    char *a8[] = {"wcstream", "--source", "stdin", "--threads", " 2"};
+    cfg_usage(CFG_ARGC(a8), a8, "' 2'");
+    char *a9[] = {"wcstream", "--source", "stdin", "--threads", "+2"};
+    cfg_usage(CFG_ARGC(a9), a9, "'+2'");
 
     /* The smallest accepted values. */
     char *ok[] = {"wcstream", "--source",         "stdin", "--max-bytes-per-trigger",
