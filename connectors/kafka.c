@@ -188,10 +188,14 @@ static rd_kafka_resp_err_t commit_sync(struct kafka_src *k, rd_kafka_topic_parti
  * progress) or the state's, whichever is newer, else startingOffsets; a
  * claim of this query's own that the state does not hold starts again at
  * its FROM. Where that differs from the group's offset, fix gets a claim
- * of it, to tell the group. */
+ * of it, to tell the group. A start at latest is pinned to the high
+ * watermark (asked for, up to wait_ms; else librdkafka resolves it) and
+ * claimed: the state records a partition only once a batch reads from it,
+ * so a restart would otherwise start a partition that got nothing
+ * meanwhile at latest again, past what arrived while the query was down. */
 static int64_t start_offset(struct kafka_src *k, struct part *p,
                             const rd_kafka_topic_partition_t *ctp,
-                            rd_kafka_topic_partition_list_t *fix)
+                            rd_kafka_topic_partition_list_t *fix, int wait_ms)
 {
     int64_t c = ctp->offset; /* RD_KAFKA_OFFSET_INVALID: none */
     int64_t from = own_claim(k, ctp);
@@ -199,6 +203,16 @@ static int64_t start_offset(struct kafka_src *k, struct part *p,
     if (from >= 0) /* ours: the state says how much of it was counted */
         best = p->restored > from ? p->restored : from;
     p->claimed = c;
+    if (best < 0 && k->starting == RD_KAFKA_OFFSET_END) {
+        int64_t lo, hi;
+        if (rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, &lo, &hi, wait_ms) ||
+            hi < 0)
+            return k->starting; /* librdkafka resolves it, unclaimed */
+        if (k->available_now)   /* read to its end (pin_to_end) */
+            p->next = hi;
+        add_claim(k, fix, p, hi, hi);
+        return hi;
+    }
     if (best < 0)
         return k->starting;
     p->next = p->restored = best;
@@ -274,7 +288,7 @@ static void choose_offsets(rd_kafka_t *rk, struct kafka_src *k,
         p->assigned = true;
         p->unsettled = pe != RD_KAFKA_RESP_ERR_NO_ERROR;
         p->claimed = -1;
-        int64_t at = p->unsettled ? 0 : start_offset(k, p, &committed->elems[i], fix);
+        int64_t at = p->unsettled ? 0 : start_offset(k, p, &committed->elems[i], fix, 2000);
         int64_t pinned = at; /* tp keeps a logical start: librdkafka resolves it */
         rd_kafka_resp_err_t we =
             p->unsettled ? RD_KAFKA_RESP_ERR_NO_ERROR : pin_to_end(k, p, &pinned, 10000);
@@ -351,7 +365,7 @@ static void settle(struct kafka_src *k)
         int64_t at;
         if (tp->err)
             continue;
-        at = start_offset(k, p, tp, fix);
+        at = start_offset(k, p, tp, fix, wait);
         if (pin_to_end(k, p, &at, wait)) /* numeric: seek() takes no logical offsets */
             continue;
         rd_kafka_topic_partition_list_add(go, tp->topic, tp->partition)->offset = at;

@@ -11,7 +11,7 @@
 start_broker --topic lines:4 --topic crash:4 --topic late:2 --topic outage:2 --topic counts:2 \
     --topic group:4 --topic coop:4 --topic souts:1 --topic souts2:1 --topic empties:1 --topic back:4 \
     --topic skew:4 --topic gone:2 --vanishing gone --topic blobs:1 --topic endq:2 --topic ta:2 \
-    --topic tb:2
+    --topic tb:2 --topic quiet:2
 # The mock's rebalances wait session.timeout.ms - 1 s for the members, and
 # every start of a member is one: 3 s keeps that wait at 2 s.
 opts="kafka.session.timeout.ms=3000&kafka.heartbeat.interval.ms=500"
@@ -231,6 +231,35 @@ wait_total late.db "$(count_words new.txt)" 30
 sleep 0.5
 stop_wcs
 check_counts late.db new.txt
+
+# startingOffsets=latest starts a partition there once: a partition that
+# got nothing while the query ran (so no batch wrote its offset) starts
+# where the last run had it, not at latest again, after a stop or a kill -9;
+# what arrived while the query was down is counted.
+quiet_run() {
+    start_wcs --source "kafka://$BROKER/quiet?startingOffsets=latest&$opts" --state quiet.db \
+        --trigger 100ms
+    wait_for err.txt "assigned quiet/1" 30
+}
+echo before | kcat -P -b "$BROKER" -t quiet -p 1
+quiet_run
+sleep 1
+echo first | kcat -P -b "$BROKER" -t quiet -p 0
+wait_total quiet.db 1 30
+stop_wcs
+echo second | kcat -P -b "$BROKER" -t quiet -p 1
+quiet_run
+wait_total quiet.db 2 30
+echo third | kcat -P -b "$BROKER" -t quiet -p 0
+wait_total quiet.db 3 30
+kill -9 "$WCS_PID"
+wait "$WCS_PID" 2>/dev/null || true
+echo fourth | kcat -P -b "$BROKER" -t quiet -p 1
+quiet_run
+wait_total quiet.db 4 30
+stop_wcs
+[ "$(sql quiet.db "select group_concat(word, ' ') from (select word from word_counts order by 1)")" = \
+    "first fourth second third" ] || fail "latest on a restart: $(sql quiet.db 'select * from word_counts')"
 
 # A broker outage mid-stream: it waits, says so, and resumes without loss.
 make_text 60000 5 >o1.txt
