@@ -900,8 +900,16 @@ static int replay_sinks(struct wcs_engine *eng, char *err, size_t errlen)
         wcs_info("sink %s: batch %" PRId64 " may not have reached it before the last stop; "
                  "sending all %" PRId64 " counts again",
                  sk->desc, last, wcs_state_distinct(eng->st));
-        if (replay_sink(eng, sk, last, err, errlen) < 0)
-            return -1;
+        if (replay_sink(eng, sk, last, err, errlen) < 0) {
+            if (eng->stopping)
+                return -1;
+            /* As for a batch it failed while running (the broker down
+             * longer than message.timeout.ms): the query goes on, and the
+             * next batch the sink takes is followed by the whole state. */
+            wcs_warn("%s; sending it again after the next batch delivered", err);
+            sk->missed = true;
+            continue;
+        }
         if (wcs_state_set_delivered(eng->st, sk->desc, last, err, errlen) < 0)
             wcs_warn("sink %s: %s", sk->desc, err);
     }

@@ -445,6 +445,31 @@ stop_wcs
 kcat -C -b "$BROKER" -t souts3 -e -q -f '%k\t%s\n' >souts3.tsv
 $PY "$HERE/counts.py" changelog so3.db souts3.tsv || fail "a failed batch was lost for good"
 
+# The same at a start: a replay that fails (the broker down longer than
+# message.timeout.ms) does not end the query; the whole state goes out
+# with the first batch delivered after it.
+mkdir -p sin5
+echo delta >sin5/a.txt
+sink5="kafka://$BROKER/souts5?format=text&kafka.message.timeout.ms=2000&kafka.reconnect.backoff.max.ms=500"
+"$WCSTREAM" --source "file://$TEST_OUT/sin5" --state so5.db --trigger available-now >/dev/null \
+    2>err.txt || fail "exit $?"
+kill -USR1 "$BROKER_PID"
+start_wcs --source "file://$TEST_OUT/sin5" --state so5.db --trigger 100ms --sink "$sink5"
+wait_for err.txt "results of batch 0 not delivered" 30
+sleep 1
+kill -0 "$WCS_PID" || fail "a failed replay at the start ended the query: $(tail -2 err.txt)"
+kill -USR2 "$BROKER_PID"
+for i in $(seq 30); do
+    echo "epsilon$i" >>sin5/b.txt
+    sleep 1
+    grep -q "counts again, for the batches it missed" err.txt && break
+done
+sleep 1
+stop_wcs
+[ "$WCS_RC" = 0 ] || fail "a failed replay at the start: exit $WCS_RC"
+kcat -C -b "$BROKER" -t souts5 -e -q -f '%k\t%s\n' >souts5.tsv
+$PY "$HERE/counts.py" changelog so5.db souts5.tsv || fail "the state did not go out after a failed replay"
+
 # An unreachable broker: keep trying, stop cleanly.
 start_wcs --source "kafka://127.0.0.1:$(free_port)/lines?$opts" --state none.db --trigger 100ms
 sleep 3
