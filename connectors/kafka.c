@@ -243,8 +243,11 @@ static const char *offset_name(int64_t offset)
 
 /* available-now reads p up to its end: the high watermark when first
  * known. A start at earliest or latest (*at < 0) is pinned to the low mark
- * or that end, so p is finished once read there. An error when the
- * watermarks cannot be read: p is not read until they can be. */
+ * or that end, so p is finished once read there. A start past that end
+ * (the topic was recreated or truncated) is data loss, as a fetch there
+ * would say: fatal with failOnDataLoss, else p starts at the low mark. An
+ * error when the watermarks cannot be read: p is not read until they can
+ * be. */
 static rd_kafka_resp_err_t pin_to_end(struct kafka_src *k, struct part *p, int64_t *at, int wait_ms)
 {
     int64_t lo, hi;
@@ -256,6 +259,19 @@ static rd_kafka_resp_err_t pin_to_end(struct kafka_src *k, struct part *p, int64
         return e;
     if (p->end < 0)
         p->end = hi;
+    if (*at > hi && hi >= 0) { /* the topic was recreated or truncated since */
+        char what[400];
+        snprintf(what, sizeof(what),
+                 "offset %" PRId64 " of %s/%" PRId32 " is past its end %" PRId64, *at, p->topic,
+                 p->partition, hi);
+        if (k->fail_on_data_loss)
+            set_fatal(k,
+                      "%s: stored offsets are no longer on the broker (%s); data was lost. "
+                      "Use failOnDataLoss=false to go on from the earliest offset",
+                      k->desc, what);
+        else
+            *at = p->next = lo;
+    }
     if (*at < 0)
         *at = p->next = *at == RD_KAFKA_OFFSET_BEGINNING ? lo : p->end;
     return RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -292,6 +308,8 @@ static void choose_offsets(rd_kafka_t *rk, struct kafka_src *k,
         int64_t pinned = at; /* tp keeps a logical start: librdkafka resolves it */
         rd_kafka_resp_err_t we =
             p->unsettled ? RD_KAFKA_RESP_ERR_NO_ERROR : pin_to_end(k, p, &pinned, 10000);
+        if (at >= 0) /* moved to the low mark when past the end (pin_to_end) */
+            at = pinned;
         if (we) {
             wcs_warn("%s: cannot read the watermarks of %s/%" PRId32
                      " (%s); not reading it until they can be read",
@@ -1092,7 +1110,7 @@ static bool kafka_finished(struct wcs_source *src)
     /* Not while partitions change hands: between a revocation (a member
      * joining, or the group losing this one in an outage) and the next
      * assignment, having no partition does not mean having read them. */
-    if (!k->available_now || !k->assigned || k->revoke)
+    if (!k->available_now || !k->assigned || k->revoke || k->fatal) /* the pull reports it */
         return false;
     for (size_t i = 0; i < k->nparts; i++) {
         struct part *p = &k->parts[i];

@@ -122,6 +122,24 @@ wait_total lost.db $(($(count_words c1.txt) + 1)) 60 # partition 0 read again
 stop_wcs
 [ "$WCS_RC" = 0 ] || fail "failOnDataLoss=false: exit $WCS_RC"
 
+# The same with available-now, a stored offset past the partition's end
+# (the topic recreated or truncated since): exit 1, not a run that ends at
+# once having read nothing; with failOnDataLoss=false, the partition is
+# read again from its earliest offset.
+cp k.db lostan.db
+sqlite3 lostan.db "update offsets set offset = 999999 where partition = 'lines/0'"
+rc=0
+timeout 60 "$WCSTREAM" --state lostan.db --trigger available-now \
+    --source "kafka://$BROKER/lines?$opts" >/dev/null 2>err.txt || rc=$?
+[ "$rc" = 1 ] || fail "data loss with available-now: exit $rc"
+grep -q "no longer on the broker (offset 999999 of lines/0 is past its end" err.txt ||
+    fail "unclear data-loss error with available-now: $(tail -3 err.txt)"
+timeout 60 "$WCSTREAM" --state lostan.db --trigger available-now \
+    --source "kafka://$BROKER/lines?failOnDataLoss=false&$opts" >/dev/null 2>err.txt ||
+    fail "failOnDataLoss=false with available-now: exit $?"
+[ "$(sql lostan.db "select max(total_words) from batches")" -gt "$(count_words c1.txt)" ] ||
+    fail "available-now did not read lines/0 again: $(sql lostan.db 'select * from offsets')"
+
 # kill -9 while consuming, 10 times; the state's offsets win on restart.
 make_text 1500000 2 >c2.txt
 produce crash 4 c2.txt
