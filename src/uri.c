@@ -103,7 +103,7 @@ static int parse_params(struct wcs_uri *uri, const char *q, char *err, size_t er
  * message, a log line, a progress record or the state. */
 static bool secret_key(const char *k, size_t n)
 {
-    static const char *const words[] = {"password", "secret", "token", "jaas"};
+    static const char *const words[] = {"password", "secret", "token", "jaas", "key.pem"};
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
         size_t wl = strlen(words[i]);
         for (size_t j = 0; j + wl <= n; j++)

@@ -29,7 +29,7 @@ struct wcs_uri_param {
 struct wcs_uri {
     char *text;   /* the URI as given, for messages and descriptions, with the
                      values of secret options (keys holding password, secret,
-                     token or jaas) shown as *** */
+                     token, jaas or key.pem) shown as *** */
     char *scheme; /* lower case */
     char *target; /* between "://" and "?"; "" when absent */
     struct wcs_uri_param *params;

@@ -76,6 +76,11 @@ Test(uri, secrets_are_redacted_in_the_text_only)
     cr_expect_str_eq(uri->params[0].value, "hunter2", "the value itself is kept");
     cr_expect_str_eq(uri->params[3].value, "");
     wcs_uri_free(uri);
+    uri = uri_ok("kafka://b/t?kafka.ssl.key.pem=-----BEGIN%20PRIVATE%20KEY-----&"
+                 "kafka.ssl.certificate.pem=c");
+    cr_expect_str_eq(uri->text, "kafka://b/t?kafka.ssl.key.pem=***&kafka.ssl.certificate.pem=c",
+                     "a private key given inline is a secret");
+    wcs_uri_free(uri);
     uri = uri_ok("ws://h:1?topN=5&token=s3cr3t");
     cr_expect_str_eq(uri->text, "ws://h:1?topN=5&token=***");
     wcs_uri_free(uri);
