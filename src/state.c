@@ -617,18 +617,28 @@ static const char *const sqlite_files[][2] = {
 #define N_SQLITE_FILES (sizeof(sqlite_files) / sizeof(sqlite_files[0]))
 
 /* Anything but a file in their place (a directory, a FIFO) would make
- * every write fail, so it is refused before the state is opened. */
+ * every write fail, so it is refused before the state is opened; so is
+ * one this process may not read and write (left by another user, say
+ * root): SQLite would open the state, read it, and then fail every
+ * commit as "a readonly database", retried for ever. */
 static int check_siblings(const char *path, char *err, size_t errlen)
 {
     for (size_t i = 0; i < N_SQLITE_FILES; i++) {
         char name[PATH_MAX + 16];
         struct stat sb;
         sibling(path, sqlite_files[i][0], name, sizeof(name));
-        if (stat(name, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        if (stat(name, &sb) < 0)
+            continue;
+        if (!S_ISREG(sb.st_mode)) {
             wcs_err(err, errlen,
                     "cannot use state %s: %s is not a regular file (SQLite keeps its %s there); "
                     "move it away",
                     path, name, sqlite_files[i][1]);
+            return -1;
+        }
+        if (access(name, R_OK | W_OK) < 0) {
+            wcs_err(err, errlen, "cannot write state %s: %s: %s (SQLite keeps its %s there)", path,
+                    name, strerror(errno), sqlite_files[i][1]);
             return -1;
         }
     }

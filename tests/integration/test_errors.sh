@@ -239,6 +239,29 @@ if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
     [ "$rc" = 1 ] && grep -q "cannot write state .*its directory must be writable" err.txt ||
         fail "state in a read-only directory: $rc $(cat err.txt)"
     chmod 755 rodir
+    # A state it may write whose -wal and -shm another user (root, killed)
+    # left behind: refused at start, not retried for ever as "a readonly
+    # database".
+    mkdir rootwal && chmod 777 rootwal
+    (
+        "$WCSTREAM" --source stdin --trigger 100ms --state rootwal/s.db >/dev/null 2>&1 &
+        pid=$!
+        i=0
+        while [ "$i" -lt 100 ] && ! [ -s rootwal/s.db-wal ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        kill -9 "$pid"
+        wait "$pid" 2>/dev/null || true
+    ) < <(echo a && sleep 5)
+    [ -e rootwal/s.db-wal ] && [ -e rootwal/s.db-shm ] || fail "no -wal and -shm left by root"
+    chmod 666 rootwal/s.db && chmod 644 rootwal/s.db-wal rootwal/s.db-shm
+    rc=0
+    setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        timeout 10 "$WCSTREAM" --source stdin --trigger available-now \
+        --state "$TEST_OUT/rootwal/s.db" <<<"b" >out.txt 2>err.txt || rc=$?
+    [ "$rc" = 1 ] && grep -q "cannot write state .*s.db-\(wal\|shm\): Permission denied" err.txt ||
+        fail "state with another user's -wal: $rc $(cat err.txt)"
 fi
 rc=0
 "$WCSTREAM" --source stdin --state /proc/wcstream-test.db </dev/null >/dev/null 2>err.txt || rc=$?
