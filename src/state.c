@@ -1327,6 +1327,15 @@ int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_of
     size_t n = st->n_rows;
     struct wcs_row *rows = st->rows;
     int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    /* A state deleted, renamed or replaced while the service runs is still
+     * open here, and SQLite would go on committing to a file no path names
+     * (all lost at the stop, or kept in a WAL beside no state): refuse the
+     * commit, so that the batch is retried (the file moved back, it goes
+     * on) and a stop exits 1, instead of reporting batches committed. */
+    int gone = 0;
+    if (rc == SQLITE_OK && st->lock_fd >= 0 &&
+        sqlite3_file_control(st->db, "main", SQLITE_FCNTL_HAS_MOVED, &gone) == SQLITE_OK && gone)
+        rc = SQLITE_CANTOPEN;
     int64_t distinct = st->distinct, total = st->total, n_recent = st->n_recent, moved = 0;
     bool empty = st->distinct == 0; /* every word is new: no lookups */
     bool small = n <= RECENT_MIN || (int64_t)n <= st->distinct / ROWS_PER_PAGE;
@@ -1396,7 +1405,9 @@ int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_of
         wcs_err(err, errlen, "state: batch %" PRId64 " not committed: %s", batch_id,
                 rc == SQLITE_NOMEM   ? "out of memory"
                 : rc == SQLITE_RANGE ? "a count would pass 2^63 - 1; the state is damaged"
-                                     : sqlite3_errmsg(st->db));
+                : gone ? "the state file was deleted, renamed or replaced while in use; put it "
+                         "back, or stop the service"
+                       : sqlite3_errmsg(st->db));
         if (!sqlite3_get_autocommit(st->db))
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         int code = rc & 0xff; /* the primary code */

@@ -207,6 +207,32 @@ stop_wcs
 [ "$WCS_RC" = 1 ] && grep -q "not retrying: the state file is damaged" err.txt ||
     fail "a damaged state while running: $WCS_RC $(cat err.txt)"
 
+# A state renamed (or deleted) while in use: its batches were committed to
+# a file no path named, lost or beside no WAL, and reported committed.
+# Now the commit is refused with a sentence and retried; moved back, the
+# service goes on and no batch is lost; deleted, a stop exits 1.
+port=$(free_port)
+start_wcs --source "listen://127.0.0.1:$port" --trigger 100ms --state moved.db
+wait_for err.txt "listening" 10
+printf 'm1\n' | nc -N 127.0.0.1 "$port"
+wait_for err.txt "batch 0:" 10
+mv moved.db moved-away.db
+printf 'm1\n' | nc -N 127.0.0.1 "$port"
+wait_for err.txt "batch 1 not committed: the state file was deleted, renamed or replaced" 10
+mv moved-away.db moved.db
+wait_for err.txt "batch 1:" 20
+stop_wcs
+[ "$WCS_RC" = 0 ] && [ "$(sql moved.db "select count from word_counts where word = 'm1'")" = 2 ] ||
+    fail "a state moved away and back: $WCS_RC $(sql moved.db 'select * from word_counts')"
+start_wcs --source "listen://127.0.0.1:$port" --trigger 100ms --state deleted.db
+wait_for err.txt "listening" 10
+rm deleted.db
+printf 'd1\n' | nc -N 127.0.0.1 "$port"
+wait_for err.txt "batch 0 not committed: the state file was deleted" 10
+stop_wcs
+[ "$WCS_RC" = 1 ] || fail "a state deleted while in use: $WCS_RC $(cat err.txt)"
+rm -f deleted.db-wal deleted.db-shm
+
 # A jsonl sink that cannot write the stop's batch (a full disk) leaves that
 # line out with a warning, as while running: the stop still exits 0.
 port=$(free_port)
