@@ -438,6 +438,18 @@ stop_wcs
 kill -USR2 "$BROKER_PID"
 [ "$WCS_RC" = 143 ] || fail "a second SIGTERM in the teardown: exit $WCS_RC, want 143 (killed)"
 
+# Bring the broker back and append WORD1, WORD2... to FILE until a batch
+# gets through to the sink, which then sends the whole state again.
+broker_back() {
+    kill -USR2 "$BROKER_PID"
+    for i in $(seq 30); do
+        echo "$2$i" >>"$1"
+        sleep 1
+        grep -q "counts again, for the batches it missed" err.txt && break
+    done
+    sleep 1
+}
+
 # A batch the sink failed to deliver is not covered by a later one that
 # got through: with that later batch the whole state goes out again.
 mkdir -p sin3
@@ -448,13 +460,7 @@ wait_for err.txt "batch 0:" 30
 kill -USR1 "$BROKER_PID"
 echo beta >sin3/b.txt
 wait_for err.txt "results of batch 1 not delivered" 30
-kill -USR2 "$BROKER_PID"
-for i in $(seq 30); do # until the producer is back and a batch gets through
-    echo "gamma$i" >>sin3/c.txt
-    sleep 1
-    grep -q "counts again, for the batches it missed" err.txt && break
-done
-sleep 1
+broker_back sin3/c.txt gamma
 stop_wcs
 # A restart replays only what the marks say was missed (a batch after the
 # replay may have failed in turn); it must not be what brings beta.
@@ -476,13 +482,7 @@ start_wcs --source "file://$TEST_OUT/sin5" --state so5.db --trigger 100ms --sink
 wait_for err.txt "results of batch 0 not delivered" 30
 sleep 1
 kill -0 "$WCS_PID" || fail "a failed replay at the start ended the query: $(tail -2 err.txt)"
-kill -USR2 "$BROKER_PID"
-for i in $(seq 30); do
-    echo "epsilon$i" >>sin5/b.txt
-    sleep 1
-    grep -q "counts again, for the batches it missed" err.txt && break
-done
-sleep 1
+broker_back sin5/b.txt epsilon
 stop_wcs
 [ "$WCS_RC" = 0 ] || fail "a failed replay at the start: exit $WCS_RC"
 kcat -C -b "$BROKER" -t souts5 -e -q -f '%k\t%s\n' >souts5.tsv
