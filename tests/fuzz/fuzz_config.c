@@ -27,7 +27,7 @@
 
 static bool secret_key(const char *k)
 {
-    static const char *const words[] = {"password", "secret", "token", "jaas"};
+    static const char *const words[] = {"password", "secret", "token", "jaas", "key.pem"};
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
         for (const char *p = k; *p; p++)
             if (strncasecmp(p, words[i], strlen(words[i])) == 0)
