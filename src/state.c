@@ -636,7 +636,7 @@ static int check_siblings(const char *path, char *err, size_t errlen)
                     path, name, sqlite_files[i][1]);
             return -1;
         }
-        if (access(name, R_OK | W_OK) < 0) {
+        if (access(name, R_OK | W_OK) < 0 && errno != EROFS) { /* said of the state itself */
             wcs_err(err, errlen, "cannot write state %s: %s: %s (SQLite keeps its %s there)", path,
                     name, strerror(errno), sqlite_files[i][1]);
             return -1;
