@@ -23,6 +23,15 @@ runtime_error() {
     timeout 10 "$WCSTREAM" "$@" >out.txt 2>err.txt </dev/null || rc=$?
     [ "$rc" = 1 ] && grep -q -- "$want" err.txt || fail "'$*' exited $rc: $(cat err.txt)"
 }
+
+# start_listening ARGS...: wcstream on a listen:// source at a free port
+# ($port) with ARGS, once it listens.
+start_listening() {
+    port=$(free_port)
+    start_wcs --source "listen://127.0.0.1:$port" "$@"
+    wait_for err.txt "listening" 10
+}
+
 usage_error "unknown option '--bogus'" --bogus
 usage_error "no --source given" --sink console
 usage_error "file://: no path given" --source file://
@@ -157,9 +166,7 @@ for suffix in -shm -wal -journal; do
 done
 
 # One state, one process: a second wcstream on it is refused at start.
-port=$(free_port)
-start_wcs --source "listen://127.0.0.1:$port" --state shared.db
-wait_for err.txt "listening" 10
+start_listening --state shared.db
 rc=0
 "$WCSTREAM" --source stdin --trigger available-now --state shared.db <<<"a" >/dev/null 2>err2.txt || rc=$?
 [ "$rc" = 1 ] && grep -q "state shared.db is in use by another wcstream process" err2.txt ||
@@ -197,9 +204,7 @@ timeout 30 "$WCSTREAM" --source stdin --trigger available-now --state dam.db <<<
 [ "$rc" = 1 ] && grep -q "malformed; not retrying: the state file is damaged" err2.txt ||
     fail "a damaged state: $rc $(cat err2.txt)"
 # ... and a running service ends at that batch, not at the next input.
-port=$(free_port)
-start_wcs --source "listen://127.0.0.1:$port" --trigger 200ms --state dam.db
-wait_for err.txt "listening" 10
+start_listening --trigger 200ms --state dam.db
 printf 'w00007\n' | nc -N 127.0.0.1 "$port"
 for ((i = 0; i < 100; i++)); do kill -0 "$WCS_PID" 2>/dev/null && sleep 0.1; done
 kill -0 "$WCS_PID" 2>/dev/null && fail "still running 10 s after a batch failed for good"
@@ -211,9 +216,7 @@ stop_wcs
 # a file no path named, lost or beside no WAL, and reported committed.
 # Now the commit is refused with a sentence and retried; moved back, the
 # service goes on and no batch is lost; deleted, a stop exits 1.
-port=$(free_port)
-start_wcs --source "listen://127.0.0.1:$port" --trigger 100ms --state moved.db
-wait_for err.txt "listening" 10
+start_listening --trigger 100ms --state moved.db
 printf 'm1\n' | nc -N 127.0.0.1 "$port"
 wait_for err.txt "batch 0:" 10
 mv moved.db moved-away.db
@@ -224,8 +227,7 @@ wait_for err.txt "batch 1:" 20
 stop_wcs
 [ "$WCS_RC" = 0 ] && [ "$(sql moved.db "select count from word_counts where word = 'm1'")" = 2 ] ||
     fail "a state moved away and back: $WCS_RC $(sql moved.db 'select * from word_counts')"
-start_wcs --source "listen://127.0.0.1:$port" --trigger 100ms --state deleted.db
-wait_for err.txt "listening" 10
+start_listening --trigger 100ms --state deleted.db
 rm deleted.db
 printf 'd1\n' | nc -N 127.0.0.1 "$port"
 wait_for err.txt "batch 0 not committed: the state file was deleted" 10
@@ -235,9 +237,7 @@ rm -f deleted.db-wal deleted.db-shm
 
 # A jsonl sink that cannot write the stop's batch (a full disk) leaves that
 # line out with a warning, as while running: the stop still exits 0.
-port=$(free_port)
-start_wcs --source "listen://127.0.0.1:$port" --trigger 1h --sink jsonl:///dev/full --state :memory:
-wait_for err.txt "listening" 10
+start_listening --trigger 1h --sink jsonl:///dev/full --state :memory:
 printf 'a b\n' | nc -N 127.0.0.1 "$port" # returns once the source has read to its end
 stop_wcs
 [ "$WCS_RC" = 0 ] && grep -q "batch 0: .*No space left on device" err.txt ||
