@@ -357,9 +357,14 @@ Test(tokenize, regex_classes_agree_on_every_line)
 {
     RE("\\S+", "a\xc3\xa9 \xe6\x97\xa5 b\n", " ", " ");
     RE("\\W+", "na\xc3\xafve caf\xc3\xa9\n", "na", "ve", "caf");
-    RE("\\D+", "1\xc3\xa9" "2\n", "1", "2");
+    RE("\\D+",
+       "1\xc3\xa9"
+       "2\n",
+       "1", "2");
     /* A byte that does not decode matches nothing, not even \W. */
     RE("\\W+", "x\xffy--\xc3\xa9z\n", "x\xffy", "z");
+    /* (*UCP) makes the classes Unicode's, as README says. */
+    RE("(*UCP)\\W+", "na\xc3\xafve, caf\xc3\xa9\n", "na\xc3\xafve", "caf\xc3\xa9");
     struct wcs_buf line = {0};
     cr_assert_eq(wcs_buf_append(&line, "caf\xc3\xa9", 5), 0);
     for (int i = 0; i < 20000; i++)
