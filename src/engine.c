@@ -917,12 +917,14 @@ static int replay_sinks(struct wcs_engine *eng, char *err, size_t errlen)
 }
 
 /* A batch's trigger is the pull that finds it empty and starts it: its
- * progress record's timestamp and the start of its triggerExecution. */
+ * progress record's timestamp and the start of its triggerExecution and
+ * getBatch (the pulls before it found nothing and are no batch's). */
 static void stamp_trigger(struct batch *b)
 {
     if (empty_batch(b)) {
         b->start_ns = wcs_now_ns();
         clock_gettime(CLOCK_REALTIME, &b->wall);
+        b->get_ns = 0;
     }
 }
 

@@ -250,6 +250,25 @@ make_text 20000 35 >own3/a.txt
     2>err.txt || fail "a state through a symlink: exit $?: $(cat err.txt)"
 check_counts own3/real.db own3/a.txt
 
+# Idle triggers are no batch's: a batch's getBatch counts its own pulls,
+# not every empty pull of a 2,000-file directory since the batch before,
+# and so never exceeds its triggerExecution.
+mkdir -p idle
+for i in $(seq 1 2000); do echo "w$i" >"idle/f$i"; done
+start_wcs --source "file://$TEST_OUT/idle" --trigger 0 --state idle.db --progress-log idle.jsonl \
+    --sink 'console?numRows=1'
+wait_total idle.db 2000 20
+sleep 2
+echo "late" >idle/z
+wait_total idle.db 2001 20
+stop_wcs
+$PY - <<'PY' || fail "getBatch longer than its trigger"
+import json
+for line in open("idle.jsonl"):
+    d = json.loads(line)["durationMs"]
+    assert d["getBatch"] <= d["triggerExecution"], d
+PY
+
 # A path that does not exist is a clear error.
 "$WCSTREAM" --source "file://$TEST_OUT/nope" --state x.db >/dev/null 2>err.txt && fail "missing path accepted"
 grep -q "cannot read .*nope: No such file or directory" err.txt || fail "unclear error: $(cat err.txt)"
