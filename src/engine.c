@@ -731,16 +731,20 @@ static int run_batch(struct wcs_engine *eng, const struct batch *b, char *err, s
     return 0;
 }
 
-/* Make b ready to gather the next batch into. */
+/* Make b ready to gather the next batch into. A source's lines cut are a
+ * total since the start: b keeps the other batch's (the last gathered), so
+ * a source a stop's batch does not pull (a replayable one) shows it too. */
 static void reset_batch(struct wcs_engine *eng, struct batch *b)
 {
+    const struct batch *last = b == &eng->batches[0] ? &eng->batches[1] : &eng->batches[0];
     b->offs.n = 0;
     wcs_arena_reset(&b->arena);
     for (size_t i = 0; i < eng->nsrcs; i++) {
         cJSON_Delete(b->psrc[i].start);
         cJSON_Delete(b->psrc[i].end);
         cJSON_Delete(b->psrc[i].metrics);
-        b->psrc[i] = (struct wcs_progress_source){.description = eng->srcs[i].desc};
+        b->psrc[i] = (struct wcs_progress_source){.description = eng->srcs[i].desc,
+                                                  .lines_cut = last->psrc[i].lines_cut};
     }
     b->bytes = 0;
     b->get_ns = b->tokenize_ns = b->aggregate_ns = 0;

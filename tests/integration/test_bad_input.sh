@@ -52,4 +52,22 @@ assert cut >= 99, cut
 PY
 stop_wcs
 [ "$WCS_RC" = 0 ] || fail "exit $WCS_RC"
+
+# linesCut is a total since the start, also in the batch a stop commits
+# without pulling the file source (only listen://'s lines are taken then).
+mkdir -p cut
+$PY -c 'print("x" * 3000)' >cut/a.txt
+port=$(free_port)
+start_wcs --source "file://$TEST_OUT/cut" --source "listen://127.0.0.1:$port" --trigger 1h \
+    --max-line-bytes 1000 --state :memory: --progress-log cut.jsonl --sink 'console?numRows=1'
+wait_for err.txt "INFO  batch 0:" 10
+echo "hello" | nc -N 127.0.0.1 "$port"
+sleep 0.5
+stop_wcs
+[ "$WCS_RC" = 0 ] || fail "exit $WCS_RC"
+$PY - <<'PY' || fail "linesCut went back in the stop's batch: $(cat cut.jsonl)"
+import json
+cuts = [json.loads(l)["sources"][0]["metrics"]["linesCut"] for l in open("cut.jsonl")]
+assert cuts == [2, 2], cuts
+PY
 echo ok
