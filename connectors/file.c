@@ -155,6 +155,10 @@ static int scan(struct file_src *f, const char *desc, char *err, size_t errlen)
             (dir_known && own_file(f, dir.st_dev, dir.st_ino, de->d_name)))
             continue;
         snprintf(name, sizeof(name), "%s/%s", f->path, de->d_name);
+        /* A link is the file it leads to (a --state symlink beside it). */
+        bool link = de->d_type == DT_LNK || de->d_type == DT_UNKNOWN;
+        if (link && own_path(f, name))
+            continue;
         struct stat sb;
         if (stat(name, &sb) == 0 && S_ISREG(sb.st_mode) && !add(f, name, 0)) {
             snprintf(err, errlen, "out of memory");

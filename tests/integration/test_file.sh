@@ -249,6 +249,15 @@ make_text 20000 35 >own3/a.txt
 "$WCSTREAM" --source "file://$TEST_OUT/own3" --state link.db --trigger available-now >/dev/null \
     2>err.txt || fail "a state through a symlink: exit $?: $(cat err.txt)"
 check_counts own3/real.db own3/a.txt
+# The default state, wcstream.db, a symlink in the watched directory to a
+# state elsewhere: the link is the state, not an input.
+mkdir -p own4
+"$WCSTREAM" --source stdin --trigger available-now --state own4.db </dev/null >/dev/null 2>&1
+ln -s ../own4.db own4/wcstream.db
+make_text 20000 36 >own4/a.txt
+(cd own4 && "$WCSTREAM" --source file://. --trigger available-now >/dev/null 2>../err.txt) ||
+    fail "a state symlink in the directory: exit $?: $(cat err.txt)"
+check_counts own4.db own4/a.txt
 
 # Idle triggers are no batch's: a batch's getBatch counts its own pulls,
 # not every empty pull of a 2,000-file directory since the batch before,
