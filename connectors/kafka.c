@@ -560,7 +560,8 @@ static char *offsets_key(const char *topic)
 /* Offsets belong to each topic: moving brokers, changing options, or
  * adding, dropping or reordering topics must not lose them. A partition's
  * are kept under "kafka:TOPIC", src->keys. 0, WCS_EUSAGE for a topic
- * pattern (its topics are not known ahead), or -1. */
+ * pattern (its topics are not known ahead) or a topic named twice (which
+ * librdkafka would refuse to subscribe, as an invalid argument), or -1. */
 static int topic_keys(struct wcs_source *src, const char *topics, char *err, size_t errlen)
 {
     size_t n = 2; /* one topic more than commas, and the NULL */
@@ -580,9 +581,16 @@ static int topic_keys(struct wcs_source *src, const char *topics, char *err, siz
             wcs_err(err, errlen, "%s: topic patterns ('%s') are not supported; name the topics",
                     src->desc, tp);
             r = WCS_EUSAGE;
-        } else if (!(src->keys[n++] = offsets_key(tp))) {
+        } else if (!(src->keys[n] = offsets_key(tp))) {
             wcs_err(err, errlen, "out of memory");
             r = -1;
+        } else {
+            for (size_t i = 0; i < n && r == 0; i++)
+                if (strcmp(src->keys[i], src->keys[n]) == 0) {
+                    wcs_err(err, errlen, "%s: topic %s is named twice", src->desc, tp);
+                    r = WCS_EUSAGE;
+                }
+            n++;
         }
     }
     free(copy);

@@ -58,6 +58,9 @@ usage_error "unknown option 'bogus'" --source stdin --sink "kafka://127.0.0.1:9/
 usage_error "consumer group must not be empty" --source "kafka://127.0.0.1:9/t?group="
 usage_error "consumer group must not be empty" --source "kafka://127.0.0.1:9/t?kafka.group.id="
 usage_error "topic patterns .* are not supported; name the topics" --source "kafka://127.0.0.1:9/t,^t.*"
+# librdkafka refuses a subscription that names a topic twice, which read
+# "cannot subscribe: Local: Invalid argument or configuration", exit 1.
+usage_error "topic t is named twice" --source "kafka://127.0.0.1:9/t,u,t"
 usage_error "not HOST:PORT" --source socket://localhost
 usage_error "config nope.json" --source stdin --config nope.json
 usage_error "cannot read config .*: Is a directory" --source stdin --config .
