@@ -49,9 +49,11 @@
 #define HISTORY_MAX    120  /* progress records kept for snapshots and /api/progress */
 #define WORD_CHARS_MAX 200  /* longer words are cut in messages */
 #define HEADER_ROOM    2048 /* bytes for a response's headers */
-#define REQUEST_ROOM   4096 /* bytes lws keeps of a request's headers */
-#define STATIC_MAX     ((off_t)8 << 20)
-#define COOKIE_NAME    WCS_HTTP_COOKIE
+/* Bytes lws keeps of a request's headers, all of them: a browser's, with
+ * a Cookie header of 4 KiB (other local apps' cookies come along). */
+#define REQUEST_ROOM 8192
+#define STATIC_MAX   ((off_t)8 << 20)
+#define COOKIE_NAME  WCS_HTTP_COOKIE
 
 /* The dashboard, built into the binary by sinks/dashboard/assets.S. */
 #define ASSET_DECL(sym) extern const char sym[], sym##_end[] /* NOLINT: a declarator */
