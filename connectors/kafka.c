@@ -647,19 +647,19 @@ static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct 
     const char *group = wcs_uri_get(uri, "group");
     group = group ? group : env->query_id;
 
-    /* Key, value pairs. */
     /* clang-format off */
-    const char *const defaults[] = {
-        "group.id", group,
-        "enable.auto.commit", "false", /* offsets are committed after the state */
-        "enable.auto.offset.store", "false",
-        "enable.partition.eof", "true", /* available-now: the end may be a marker */
+    const char *const defaults[] = {"group.id", group, NULL};
+    const char *const fixed[] = {
+        "enable.auto.commit", "false", "offsets are committed after the state",
+        "enable.auto.offset.store", "false", "offsets are committed after the state",
+        "enable.partition.eof", "true", "available-now needs to know a partition's end",
         /* Stored offsets gone from the broker: an error, or the earliest. */
         "auto.offset.reset", k->fail_on_data_loss ? "error" : "earliest",
+        "failOnDataLoss says what happens when stored offsets are gone",
         NULL,
     };
     /* clang-format on */
-    rd_kafka_conf_t *conf = wcs_kafka_conf(uri, t.brokers, defaults, k, &r, err, errlen);
+    rd_kafka_conf_t *conf = wcs_kafka_conf(uri, t.brokers, defaults, fixed, k, &r, err, errlen);
     if (!conf)
         return r;
     char id[2];

@@ -4,6 +4,7 @@
  */
 #include "wcstream/kafka.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "wcstream/log.h"
@@ -43,9 +44,20 @@ static int set(rd_kafka_conf_t *conf, const char *key, const char *value, const 
     return -1;
 }
 
+/* Whether the options left a fixed setting as it was set: its value, in
+ * librdkafka's own spelling, is the same once it is set again. */
+static bool kept(rd_kafka_conf_t *conf, const char *key, const char *value)
+{
+    char now[64], ours[64], why[256];
+    size_t nlen = sizeof(now), olen = sizeof(ours);
+    return rd_kafka_conf_get(conf, key, now, &nlen) == RD_KAFKA_CONF_OK &&
+           rd_kafka_conf_set(conf, key, value, why, sizeof(why)) == RD_KAFKA_CONF_OK &&
+           rd_kafka_conf_get(conf, key, ours, &olen) == RD_KAFKA_CONF_OK && strcmp(now, ours) == 0;
+}
+
 rd_kafka_conf_t *wcs_kafka_conf(struct wcs_uri *uri, const char *brokers,
-                                const char *const *defaults, void *opaque, int *rc, char *err,
-                                size_t errlen)
+                                const char *const *defaults, const char *const *fixed, void *opaque,
+                                int *rc, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     *rc = WCS_EUSAGE;
@@ -55,6 +67,9 @@ rd_kafka_conf_t *wcs_kafka_conf(struct wcs_uri *uri, const char *brokers,
     for (size_t i = 0; defaults[i]; i += 2)
         if (set(conf, defaults[i], defaults[i + 1], uri->text, err, errlen) < 0)
             goto fail;
+    for (size_t i = 0; fixed[i]; i += 3)
+        if (set(conf, fixed[i], fixed[i + 1], uri->text, err, errlen) < 0)
+            goto fail;
     for (size_t i = 0; i < uri->nparams; i++) {
         struct wcs_uri_param *pm = &uri->params[i];
         if (strncmp(pm->key, "kafka.", 6) != 0)
@@ -63,6 +78,12 @@ rd_kafka_conf_t *wcs_kafka_conf(struct wcs_uri *uri, const char *brokers,
         if (set(conf, pm->key + 6, pm->value, uri->text, err, errlen) < 0)
             goto fail;
     }
+    for (size_t i = 0; fixed[i]; i += 3)
+        if (!kept(conf, fixed[i], fixed[i + 1])) {
+            wcs_err(err, errlen, "%s: kafka.%s cannot be changed: %s", uri->text, fixed[i],
+                    fixed[i + 2]);
+            goto fail;
+        }
     if (wcs_uri_check_unused(uri, err, errlen) < 0) /* before anything connects */
         goto fail;
     rd_kafka_conf_set_log_cb(conf, on_log);

@@ -79,16 +79,18 @@ static int kafka_sink_init(struct wcs_sink *sk, struct wcs_uri *uri, const struc
     k->json = format && strcmp(format, "json") == 0;
     k->stopping = env->stopping;
 
-    /* Key, value pairs. */
     /* clang-format off */
     const char *const defaults[] = {
-        "enable.idempotence", "true",
         "message.timeout.ms", "0", /* never drop a result: wait for the broker */
         "linger.ms", "5",
         NULL,
     };
+    const char *const fixed[] = {
+        "enable.idempotence", "true",
+        "a resent count must not land after a newer one, nor twice", NULL,
+    };
     /* clang-format on */
-    rd_kafka_conf_t *conf = wcs_kafka_conf(uri, t.brokers, defaults, k, &r, err, errlen);
+    rd_kafka_conf_t *conf = wcs_kafka_conf(uri, t.brokers, defaults, fixed, k, &r, err, errlen);
     if (!conf)
         return r;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);

@@ -61,6 +61,15 @@ usage_error "topic patterns .* are not supported; name the topics" --source "kaf
 # librdkafka refuses a subscription that names a topic twice, which read
 # "cannot subscribe: Local: Invalid argument or configuration", exit 1.
 usage_error "topic t is named twice" --source "kafka://127.0.0.1:9/t,u,t"
+# The settings exactly-once rests on were taken from kafka.* options, by
+# their names or librdkafka's aliases, with exit 0 and offsets committed
+# before the state, or a retried count landing after a newer one.
+usage_error "kafka.enable.auto.commit cannot be changed" \
+    --source "kafka://127.0.0.1:9/t?kafka.enable.auto.commit=true"
+usage_error "kafka.auto.offset.reset cannot be changed: failOnDataLoss" \
+    --source "kafka://127.0.0.1:9/t?kafka.topic.auto.offset.reset=latest"
+usage_error "kafka.enable.idempotence cannot be changed" \
+    --source stdin --sink "kafka://127.0.0.1:9/t?kafka.enable.idempotence=false"
 usage_error "not HOST:PORT" --source socket://localhost
 usage_error "config nope.json" --source stdin --config nope.json
 usage_error "cannot read config .*: Is a directory" --source stdin --config .
