@@ -92,6 +92,18 @@ static int jsonl_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs
     return 0;
 }
 
+/* The state is this process's now (a process refused it never gets
+ * here): so is the file, whose half line a crash may have left. */
+static int jsonl_start(struct wcs_sink *sk, const struct wcs_result *recovered, char *err,
+                       size_t errlen)
+{
+    struct jsonl *jl = sk->ctx;
+
+    (void)recovered, (void)err, (void)errlen;
+    wcs_record_file_end_line(jl->fd, jl->path);
+    return 0;
+}
+
 static int jsonl_emit(struct wcs_sink *sk, const struct wcs_result *res, char *err, size_t errlen)
 {
     struct jsonl *jl = sk->ctx;
@@ -127,6 +139,7 @@ const struct wcs_sink_plugin wcs_sink_jsonl = {
     .scheme = "jsonl",
     .usage = "jsonl://PATH[?topN=N]",
     .init = jsonl_init,
+    .start = jsonl_start,
     .emit = jsonl_emit,
     .destroy = jsonl_destroy,
 };

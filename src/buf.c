@@ -214,12 +214,9 @@ void wcs_arena_free(struct wcs_arena *a)
     a->used = 0;
 }
 
-/* A crash in the middle of a record's write (kill -9 during a big write,
- * a power loss) leaves a regular file ending in a half line; the next
- * record would follow on it and be spoilt too. End that line first. It is
- * kept, not cut off: the file may hold lines that are not ours. fd is the
- * append-only descriptor; the last byte is read through one of its own. */
-static void end_half_line(int fd, const char *path)
+/* fd is the append-only descriptor; the last byte is read through one of
+ * its own. */
+void wcs_record_file_end_line(int fd, const char *path)
 {
     struct stat sb, rb;
     char last = '\n';
@@ -243,7 +240,6 @@ int wcs_record_file_open(const char *path)
     if (fd < 0)
         return -errno;
     fcntl(fd, F_SETFL, O_WRONLY | O_APPEND); /* writes wait for a FIFO's reader after all */
-    end_half_line(fd, path);
     return fd;
 }
 

@@ -383,6 +383,8 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
                 wcs_record_file_strerror(cf->progress_log, eng->progress_log));
         goto fail;
     }
+    if (eng->progress_log >= 0) /* the state is ours now: so is the log */
+        wcs_record_file_end_line(eng->progress_log, cf->progress_log);
     wcs_uuid(eng->run_id);
     free_strings(written);
     return eng;

@@ -31,10 +31,17 @@ int wcs_buf_printf(struct wcs_buf *b, const char *fmt, ...) __attribute__((forma
 void wcs_buf_free(struct wcs_buf *b);
 
 /* Open path to append records to (wcs_buf_write_record()), made if
- * missing, without blocking on a FIFO that has no reader. A regular file
- * that ends inside a line (a crash while writing it) gets its '\n' first,
- * with a warning. An fd or -errno. */
+ * missing, without blocking on a FIFO that has no reader. Writes nothing:
+ * see wcs_record_file_end_line(). An fd or -errno. */
 int wcs_record_file_open(const char *path);
+/* Before the first record: a regular file that ends inside a line (a
+ * crash while writing it: kill -9 during a big write, a power loss) gets
+ * its '\n', with a warning, or the next record would follow on the half
+ * line and be spoilt too. The half line is kept, not cut off: the file may
+ * hold lines that are not ours. Call it only once this process owns the
+ * state: until then the file may be another process's, in the middle of
+ * a write. fd is from wcs_record_file_open(path). */
+void wcs_record_file_end_line(int fd, const char *path);
 /* Why wcs_record_file_open(path) returned the -errno r, for a sentence. */
 const char *wcs_record_file_strerror(const char *path, int r);
 

@@ -183,6 +183,18 @@ rc=0
 "$WCSTREAM" --source stdin --trigger available-now --state shared.db <<<"a" >/dev/null 2>err2.txt || rc=$?
 [ "$rc" = 1 ] && grep -q "state shared.db is in use by another wcstream process" err2.txt ||
     fail "a second process on one state: $rc $(cat err2.txt)"
+# Nor does it write into the files the first one appends to (its sinks
+# are made before the state is found in use): a jsonl file that ends
+# mid-line, as while the first one writes a big line, is not "ended".
+printf '{"batchId":3,"outputMode":"comp' >shared.jsonl
+before=$(sha256sum shared.jsonl)
+rc=0
+"$WCSTREAM" --source stdin --trigger available-now --state shared.db \
+    --sink "jsonl://$TEST_OUT/shared.jsonl" <<<"a" >/dev/null 2>err2.txt || rc=$?
+[ "$rc" = 1 ] && grep -q "in use by another wcstream process" err2.txt ||
+    fail "a second process with a jsonl sink: $rc $(cat err2.txt)"
+[ "$before" = "$(sha256sum shared.jsonl)" ] || fail "a process refused the state wrote into a jsonl file"
+grep -q "cut short" err2.txt && fail "a process refused the state warned of a crash: $(cat err2.txt)"
 # --state is a path, not an SQLite URI: file:shared.db is another file, a
 # state of its own, and never shared.db under the first one's lock.
 rc=0

@@ -72,6 +72,9 @@ static void open_sink(struct wcs_sink *sk, const char *target, const char *key, 
     cr_assert_not_null(sk->ctx);
     if (key)
         cr_assert(p.used, "option %s not marked used", key);
+    /* As the engine does once the state is open. */
+    struct wcs_result recovered = {.batch_id = -1, .mode = WCS_MODE_COMPLETE};
+    cr_assert_eq(wcs_sink_jsonl.start(sk, &recovered, err, sizeof(err)), 0, "%s", err);
 }
 
 static void check_row(const cJSON *row, const char *word, double count)
@@ -263,6 +266,29 @@ Test(jsonl, half_line_left_by_a_crash_is_ended, .init = make_tmpdir, .fini = rem
 {
     char *data = append_batch_2("{\"batchId\":0}\n{\"batchId\":1,\"outputMode\":\"comp");
     cr_expect_str_eq(data, "{\"batchId\":0}\n{\"batchId\":1,\"outputMode\":\"comp\n" BATCH_2_LINE);
+    free(data);
+}
+
+/* The sink is made before the state is opened, and a state in use by
+ * another process is refused after: that process may be in the middle of
+ * writing a line to the same file. Until start(), the file is not
+ * written. */
+Test(jsonl, half_line_left_alone_until_start, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    struct wcs_uri uri = {.text = "jsonl://test", .scheme = "jsonl", .target = path};
+    struct wcs_sink_env env = {.mode = WCS_MODE_COMPLETE};
+    struct wcs_sink sk = {.plugin = &wcs_sink_jsonl};
+    char err[256] = "", *data;
+    size_t len;
+    FILE *f = fopen(path, "w");
+
+    cr_assert_not_null(f);
+    fputs("{\"batchId\":7,\"outp", f);
+    fclose(f);
+    cr_assert_eq(wcs_sink_jsonl.init(&sk, &uri, &env, err, sizeof(err)), 0, "%s", err);
+    wcs_sink_jsonl.destroy(&sk);
+    data = slurp(path, &len);
+    cr_expect_str_eq(data, "{\"batchId\":7,\"outp");
     free(data);
 }
 
