@@ -393,8 +393,17 @@ static void *listen_thread(void *arg)
     int error = chunk ? 0 : ENOMEM; /* the stream's, not its end */
     bool stop = error;
     while (!stop && wcs_inbox_wait_space(&s->ib)) {
-        if (s->available_now && atomic_load(&s->accepted) && !atomic_load(&s->nconns))
-            break; /* every client came and went: the finite run is over */
+        if (s->available_now && atomic_load(&s->accepted) && !atomic_load(&s->nconns)) {
+            /* Every client came and went, but one that connected since
+             * the last wait is in the backlog, its lines sent: take it.
+             * Else the finite run is over, and later clients are refused
+             * now rather than let in by the kernel and reset unread. */
+            accept_some(s);
+            if (atomic_load(&s->nconns))
+                continue;
+            shutdown(s->listen_fd, SHUT_RD);
+            break;
+        }
         int n = epoll_wait(s->epoll_fd, ev, EPOLL_EVENTS, -1);
         if (n < 0 && errno != EINTR) {
             error = errno;

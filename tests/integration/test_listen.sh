@@ -67,4 +67,54 @@ p = json.load(sys.stdin)
 age = datetime.datetime.now(datetime.timezone.utc) - datetime.datetime.fromisoformat(p["timestamp"].replace("Z", "+00:00"))
 assert p["numInputRows"] == 500 and 0 <= age.total_seconds() < 60 and p["inputRowsPerSecond"] > 0, p
 ' || fail "the batch committed at the stop has the progress times of another batch"
+
+# available-now ends once every client that came has left. A client that
+# connects meanwhile is read to its end or refused, never let in by the
+# kernel and reset unread when the run ends (nc -N exits 0 then, its line
+# lost): every nc that succeeded has its line counted. First a burst of
+# clients, some of them in the backlog as the last one before them leaves.
+port=$(free_port)
+start_wcs --source "listen://127.0.0.1:$port" --trigger available-now --state an.db
+wait_for err.txt "listening" 10
+: >sent.txt
+clients=()
+for k in $(seq 1 100); do
+    { if echo "w$k sent" | nc -N 127.0.0.1 "$port" 2>/dev/null; then echo "$k" >>sent.txt; fi; } &
+    clients+=($!)
+done
+_bg_pids+=("${clients[@]}")
+wait_for err.txt "stopped at batch" 30
+wait "$WCS_PID" || fail "available-now exit $?"
+WCS_PID=
+for p in "${clients[@]}"; do wait "$p"; done
+sent=$(wc -l <sent.txt)
+[ "$sent" -gt 0 ] || fail "no client got in"
+[ "$(sql an.db "select coalesce(sum(count), 0) from word_counts where word = 'sent'")" = "$sent" ] ||
+    fail "$sent clients sent a line, $(sql an.db "select count from word_counts where word = 'sent'") counted"
+# Then a client that comes after the last one left, while the query still
+# runs (its other source, stdin, is open): refused, not let in and left
+# hanging with its line unread (nc -N then waited past the run's end).
+port=$(free_port)
+mkfifo hold.fifo
+exec 3<>hold.fifo
+"$WCSTREAM" --source "listen://127.0.0.1:$port" --source stdin --trigger available-now \
+    --state late.db <hold.fifo >out.txt 2>err.txt 3>&- &
+WCS_PID=$!
+wait_for err.txt "listening" 10
+echo "first" | nc -N 127.0.0.1 "$port"
+sleep 0.5
+echo "late" | timeout 5 nc -N 127.0.0.1 "$port" 2>/dev/null &
+late=$!
+sleep 0.5
+echo "stdin" >&3
+exec 3>&-
+wait "$WCS_PID" || fail "available-now exit $?"
+WCS_PID=
+rc=0
+wait "$late" || rc=$?
+[ "$rc" != 124 ] || fail "a client let in after the end was left hanging"
+[ "$rc" != 0 ] || [ "$(sql late.db "select count(*) from word_counts where word = 'late'")" = 1 ] ||
+    fail "a client let in after the end: nc exited 0, its line not counted"
+[ "$(sql late.db "select group_concat(word) from (select word from word_counts order by word)")" = first,stdin ] ||
+    fail "counts: $(sql late.db "select * from word_counts")"
 echo ok
