@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -41,6 +42,9 @@
 #define BACKOFF_MIN_MS     100
 #define BACKOFF_MAX_MS     5000
 #define CONNECT_TIMEOUT_MS 10000
+#define KEEPALIVE_IDLE_S   10                  /* socket:// silence before the first probe */
+#define KEEPALIVE_INTVL_S  5                   /* between unanswered probes */
+#define KEEPALIVE_PROBES   3                   /* unanswered ones that end the connection */
 #define MAX_CLIENTS        1024                /* listen:// maxClients default */
 #define CLIENT_BUFFER      ((size_t)256 << 10) /* listen:// clientBuffer default */
 #define EPOLL_EVENTS       64
@@ -164,6 +168,22 @@ static int connect_or_stop(struct sock_src *s, int fd, const struct addrinfo *ai
     return 0;
 }
 
+/* The source only reads, so a server that vanishes without closing (its
+ * host crashed or lost the network, a NAT forgot the connection) would
+ * leave it waiting on a dead connection for ever, never reconnecting.
+ * Keepalive probes after a silence find that out: the host answers a
+ * reset once it is back, or none answers within KEEPALIVE_INTVL_S x
+ * KEEPALIVE_PROBES, and the read fails. Best effort: a failure here
+ * leaves the connection as it was. */
+static void keep_alive(int fd)
+{
+    int on = 1, idle = KEEPALIVE_IDLE_S, intvl = KEEPALIVE_INTVL_S, probes = KEEPALIVE_PROBES;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes));
+}
+
 static int dial(struct sock_src *s, char *why, size_t whylen)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *ai;
@@ -183,6 +203,8 @@ static int dial(struct sock_src *s, char *why, size_t whylen)
         fd = -1;
     }
     freeaddrinfo(res);
+    if (fd >= 0)
+        keep_alive(fd);
     return fd;
 }
 

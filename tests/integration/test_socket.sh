@@ -62,4 +62,43 @@ sleep 0.3
 timeout 30 "$WCSTREAM" --source "socket://127.0.0.1:$port" --trigger available-now \
     --state an.db >out2.txt 2>err2.txt || fail "available-now exit $?"
 check_counts an.db c2.txt
+
+# A server that vanishes without closing (its host crashed: no FIN, no
+# reset) is found out by keepalive probes, and the source reconnects to the
+# server that comes back on the port instead of waiting on the dead
+# connection for ever. In a network namespace of its own (root only),
+# where lo goes down while the server is killed, and its socket, whose FIN
+# cannot leave, gives up at once (tcp_orphan_retries=1).
+if [ "$(id -u)" = 0 ] && unshare -n true 2>/dev/null; then
+    TEST_OUT=$TEST_OUT/vanish WCSTREAM=$WCSTREAM HERE=$HERE unshare -n bash -s <<'NS' || exit 1
+. "$HERE/lib.sh"
+ip link set lo up
+sysctl -qw net.ipv4.tcp_orphan_retries=1
+cat >srv.py <<'PY'
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 9999))
+s.listen()
+c, _ = s.accept()
+c.sendall(sys.argv[1].encode() + b"\n")
+time.sleep(600)
+PY
+bg $PY srv.py first
+start_wcs --source socket://127.0.0.1:9999 --trigger 200ms --state v.db
+wait_total v.db 1 10
+ip link set lo down
+kill -9 "${_bg_pids[0]}"
+wait "${_bg_pids[0]}" 2>/dev/null || true
+sleep 2
+ip link set lo up
+bg $PY srv.py second
+wait_total v.db 2 40
+stop_wcs
+[ "$(sql v.db "select group_concat(word) from (select word from word_counts order by word)")" = first,second ] ||
+    fail "counts: $(sql v.db "select * from word_counts")"
+NS
+else
+    log "not root: the server that vanishes is not tried"
+fi
 echo ok
