@@ -19,7 +19,7 @@ PKGS     := sqlite3 libcjson libxxhash libutf8proc libpcre2-8 rdkafka libwebsock
 DEB_PKGS := pkg-config libsqlite3-dev libcjson-dev libxxhash-dev libutf8proc-dev \
             libpcre2-dev librdkafka-dev libwebsockets-dev libcriterion-dev netcat-openbsd \
             sqlite3 mawk gawk time python3 python3-websockets kcat curl chromium \
-            clang libclang-rt-14-dev valgrind cppcheck clang-tidy
+            clang libclang-rt-14-dev valgrind cppcheck clang-tidy iproute2 procps
 
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
