@@ -12,6 +12,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,13 +51,16 @@ static size_t cut_point(const char *s, size_t max)
 }
 
 /* Cut max_line-sized lines off the front of [s, s + n) while more than
- * max_line bytes remain; each gets a '\n'. Returns the bytes consumed, or
+ * max_line bytes remain; each gets a '\n'. When s[n - 1] may be the last
+ * byte of its line (at_end: its '\n' follows, or is not known yet), a '\r'
+ * there is the line end's and takes no room: a line of max_line bytes
+ * written with "\r\n" is not cut. Returns the bytes consumed, or
  * (size_t)-1 when out of memory. */
-static size_t cut_pieces(struct wcs_framer *fr, const char *s, size_t n, struct wcs_buf *out,
-                         uint64_t *rows)
+static size_t cut_pieces(struct wcs_framer *fr, const char *s, size_t n, bool at_end,
+                         struct wcs_buf *out, uint64_t *rows)
 {
-    size_t done = 0;
-    while (n - done > fr->max_line) {
+    size_t done = 0, room = fr->max_line + (at_end && n && s[n - 1] == '\r');
+    while (n - done > room) {
         size_t k = cut_point(s + done, fr->max_line);
         if (wcs_buf_reserve(out, k + 1) < 0)
             return (size_t)-1;
@@ -81,7 +85,7 @@ static int emit_lines(struct wcs_framer *fr, const char *s, size_t n, struct wcs
         if ((size_t)(nl - p) > fr->max_line) {
             if (p > run && wcs_buf_append(out, run, (size_t)(p - run)) < 0)
                 return -ENOMEM;
-            size_t done = cut_pieces(fr, p, (size_t)(nl - p), out, rows);
+            size_t done = cut_pieces(fr, p, (size_t)(nl - p), true, out, rows);
             if (done == (size_t)-1)
                 return -ENOMEM;
             run = p + done; /* the last piece goes out with the next run */
@@ -143,13 +147,16 @@ static size_t continue_part(struct wcs_framer *fr, const char *data, size_t n, s
     while (used < n) {
         const char *nl = memchr(data + used, '\n', n - used);
         size_t seg = nl ? (size_t)(nl - (data + used)) : n - used;
-        if (fr->part.len + seg > fr->max_line) {
-            /* Too long: hold max_line + 1 bytes, cut pieces off the front. */
+        char last = seg ? data[used + seg - 1] : fr->part.len ? fr->part.data[fr->part.len - 1] : 0;
+        size_t room = fr->max_line + (last == '\r'); /* as in cut_pieces() */
+        if (fr->part.len + seg > room) {
+            /* Too long: hold max_line + 1 bytes, more of the line to come,
+             * and cut pieces off the front. */
             size_t take = fr->max_line + 1 - fr->part.len;
             if (part_append(fr, data + used, take) < 0)
                 return (size_t)-1;
             used += take;
-            size_t done = cut_pieces(fr, fr->part.data, fr->part.len, out, rows);
+            size_t done = cut_pieces(fr, fr->part.data, fr->part.len, false, out, rows);
             if (done == (size_t)-1)
                 return (size_t)-1;
             memmove(fr->part.data, fr->part.data + done, fr->part.len - done);
@@ -193,7 +200,7 @@ int wcs_framer_feed(struct wcs_framer *fr, const char *data, size_t n, struct wc
     size_t whole = last ? (size_t)(last + 1 - data) : 0;
     if (whole && emit_lines(fr, data, whole, out, rows) < 0)
         goto fail;
-    size_t done = cut_pieces(fr, data + whole, n - whole, out, rows);
+    size_t done = cut_pieces(fr, data + whole, n - whole, true, out, rows);
     if (done == (size_t)-1 || part_append(fr, data + whole + done, n - whole - done) < 0)
         goto fail;
     return 0;
