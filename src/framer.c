@@ -145,10 +145,14 @@ static size_t continue_part(struct wcs_framer *fr, const char *data, size_t n, s
 {
     size_t used = 0;
     while (used < n) {
-        const char *nl = memchr(data + used, '\n', n - used);
-        size_t seg = nl ? (size_t)(nl - (data + used)) : n - used;
-        char last = seg ? data[used + seg - 1] : fr->part.len ? fr->part.data[fr->part.len - 1] : 0;
-        size_t room = fr->max_line + (last == '\r'); /* as in cut_pieces() */
+        const char *nl = memchr(data + used, '\n', n - used), *end = nl ? nl : data + n;
+        size_t seg = (size_t)(end - (data + used));
+        /* The line's last byte known yet: a '\r' there takes no room, as
+         * in cut_pieces(). */
+        char last = end > data + used ? end[-1]
+                    : fr->part.len    ? fr->part.data[fr->part.len - 1]
+                                      : 0;
+        size_t room = fr->max_line + (last == '\r');
         if (fr->part.len + seg > room) {
             /* Too long: hold max_line + 1 bytes, more of the line to come,
              * and cut pieces off the front. */
