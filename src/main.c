@@ -1,9 +1,10 @@
 /*
  * main.c - the wcstream command: flags in, a running query out.
  *
- * Parses the configuration, builds the engine, turns SIGINT/SIGTERM into a
- * graceful stop (the batch in hand is committed first) and maps the outcome
- * to the exit status: 0 normal end or stop, 1 runtime failure, 2 bad usage.
+ * Parses the configuration, builds the engine, turns SIGINT/SIGTERM (and
+ * SIGHUP, a closed terminal) into a graceful stop (the batch in hand is
+ * committed first) and maps the outcome to the exit status: 0 normal end
+ * or stop, 1 runtime failure, 2 bad usage.
  */
 #include <fcntl.h>
 #include <sched.h>
@@ -106,6 +107,11 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* The terminal that ran it closed: stop as for SIGTERM, rather than be
+     * killed with the batch in hand; unless started to outlive it (nohup). */
+    struct sigaction hup;
+    if (sigaction(SIGHUP, NULL, &hup) == 0 && hup.sa_handler != SIG_IGN)
+        sigaction(SIGHUP, &sa, NULL);
 
     bool usage;
     struct wcs_engine *eng = wcs_engine_new(&cf, &usage, err, sizeof(err));

@@ -68,7 +68,7 @@ bool wcs_inbox_finished(struct wcs_inbox *ib);
 /* Ask the reader to stop: wakes its poll() and wcs_inbox_wait_space(). */
 void wcs_inbox_stop(struct wcs_inbox *ib);
 
-/* Start a reader thread with SIGINT/SIGTERM blocked (the main thread
+/* Start a reader thread with SIGINT/SIGTERM/SIGHUP blocked (the main thread
  * takes them). 0 or -errno. */
 int wcs_inbox_thread(pthread_t *tid, void *(*fn)(void *), void *arg);
 

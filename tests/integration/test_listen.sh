@@ -68,6 +68,31 @@ age = datetime.datetime.now(datetime.timezone.utc) - datetime.datetime.fromisofo
 assert p["numInputRows"] == 500 and 0 <= age.total_seconds() < 60 and p["inputRowsPerSecond"] > 0, p
 ' || fail "the batch committed at the stop has the progress times of another batch"
 
+# SIGHUP (the terminal of `make run` closed) stops it as SIGTERM does: the
+# lines received are committed, exit 0. Started with it ignored (nohup), it
+# is still ignored.
+port=$(free_port)
+start_wcs --source "listen://127.0.0.1:$port" --trigger 3s --state hup.db
+wait_for err.txt "listening" 10
+seq 1 700 | nc -N 127.0.0.1 "$port"
+sleep 0.5
+kill -HUP "$WCS_PID"
+WCS_RC=0
+wait "$WCS_PID" || WCS_RC=$?
+WCS_PID=
+[ "$WCS_RC" = 0 ] || fail "SIGHUP exit status $WCS_RC"
+[ "$(sql hup.db "select coalesce(sum(count), 0) from word_counts")" = 700 ] ||
+    fail "lines received before SIGHUP were dropped: $(sql hup.db 'select sum(count) from word_counts')"
+port=$(free_port)
+: >err.txt
+nohup "$WCSTREAM" --source "listen://127.0.0.1:$port" --state nohup.db >>out.txt 2>>err.txt &
+WCS_PID=$!
+wait_for err.txt "listening" 10
+kill -HUP "$WCS_PID"
+sleep 0.5
+kill -0 "$WCS_PID" 2>/dev/null || fail "SIGHUP ended a process started with nohup"
+stop_wcs
+
 # available-now ends once every client that came has left. A client that
 # connects meanwhile is read to its end or refused, never let in by the
 # kernel and reset unread when the run ends (nc -N exits 0 then, its line
