@@ -57,10 +57,35 @@ echo "Zz" | "$WCSTREAM" --config conf.json --state flag.db --sink console >out.t
 [ "$(sql flag.db "select word from word_counts")" = zz ] || fail "--state did not override"
 grep -q 'only showing' out.txt && fail "--sink did not replace the config's sink"
 
-# The example config in deploy/ holds every key and is valid.
-echo "deploy check" | "$WCSTREAM" --config "$HERE/../../deploy/wcstream.json" --source stdin \
-    --sink console --state deploy.db --trigger available-now >/dev/null 2>err.txt ||
-    fail "deploy/wcstream.json: $(cat err.txt)"
+# The systemd unit's command line starts the service with the example
+# config as it is, sinks included: the unit's paths (the state directory,
+# the credentials directory systemd hands the config in) are moved under
+# TEST_OUT, and the config's ports to free ones.
+deploy=$HERE/../../deploy
+lport=$(free_port)
+wport=$(free_port)
+mkdir -p var/lib/wcstream creds
+sed -e "s|/var/lib/wcstream/|$TEST_OUT/var/lib/wcstream/|" -e "s|:9999\"|:$lport\"|" \
+    -e "s|:8080?|:$wport?|" "$deploy/wcstream.json" >creds/wcstream.json
+grep -q ":$lport\"" creds/wcstream.json && grep -q ":$wport?" creds/wcstream.json &&
+    grep -q "$TEST_OUT/var/lib/wcstream/batches.jsonl" creds/wcstream.json ||
+    fail "deploy/wcstream.json no longer has the listen port, dashboard port or jsonl path the test moves"
+chmod 400 creds/wcstream.json
+exec_start=$(sed -n 's/^ExecStart=//p' "$deploy/wcstream.service")
+exec_start=${exec_start//\/usr\/local\/bin\/wcstream/$WCSTREAM}
+exec_start=${exec_start//\$\{CREDENTIALS_DIRECTORY\}/$TEST_OUT/creds}
+exec_start=${exec_start//\/var\/lib\/wcstream\//$TEST_OUT/var/lib/wcstream/}
+read -ra unit_cmd <<<"$exec_start"
+[ "${unit_cmd[0]}" = "$WCSTREAM" ] || fail "deploy/wcstream.service: ExecStart=$exec_start"
+start_wcs "${unit_cmd[@]:1}"
+wait_for err.txt "started"
+echo "deploy check" | nc -N 127.0.0.1 "$lport"
+wait_total var/lib/wcstream/wcstream.db 2
+[ "$(curl -sf "http://127.0.0.1:$wport/healthz")" = ok ] || fail "deploy: no dashboard on $wport"
+stop_wcs
+[ "$WCS_RC" = 0 ] || fail "deploy: exit $WCS_RC"
+grep -q '"batchId":0' var/lib/wcstream/batches.jsonl || fail "deploy: no jsonl line"
+grep -q '^|deploy|    1|$' out.txt || fail "deploy: console: $(cat out.txt)"
 
 # A restart continues the counts and the batch numbering.
 echo "Xx" | "$WCSTREAM" --config conf.json >out.txt 2>err.txt || fail "restart: exit $?"
