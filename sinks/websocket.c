@@ -1015,25 +1015,26 @@ static int resolve(const char *host, char *ip, size_t iplen, bool *loopback)
     return r;
 }
 
-/* Why binding host:port fails, for a sentence lws does not give. */
-static const char *bind_error(const char *ip, uint16_t port)
+/* Bind host:port once and let it go: 0, or the errno of the bind (0 too
+ * when it could not be tried). */
+static int try_bind(const char *ip, uint16_t port)
 {
     struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE}, *ai;
     char svc[8];
-    const char *why = "the server could not start";
+    int e = 0;
 
     snprintf(svc, sizeof(svc), "%u", port);
     if (getaddrinfo(ip, svc, &hints, &ai) != 0)
-        return why;
+        return 0;
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd >= 0) {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int));
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
-            why = strerror(errno);
+            e = errno;
         close(fd);
     }
     freeaddrinfo(ai);
-    return why;
+    return e;
 }
 
 static bool token_ok(const char *t)
@@ -1168,9 +1169,15 @@ static int ws_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_si
     info.fd_limit_per_thread = ws->max_clients + 64;
     info.timeout_secs = 10; /* also how long an HTTP answer waits for its client to read it */
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
-    if (!(ws->ctx = lws_create_context(&info))) {
+    /* lws fails for a port in use, but takes any other failed bind (an
+     * address not on this host, a port under 1024 without the capability)
+     * for an interface yet to come up, and runs with nothing listening. */
+    int e = try_bind(ip, ws->port);
+    if (!e && !(ws->ctx = lws_create_context(&info)))
+        e = try_bind(ip, ws->port); /* why, for a sentence lws does not give */
+    if (!ws->ctx) {
         wcs_err(err, errlen, "%s: cannot listen on %s:%u: %s", uri->text, ws->host, ws->port,
-                bind_error(ip, ws->port));
+                e ? strerror(e) : "the server could not start");
         return -1;
     }
     sk->top_n = TOP_HELD;

@@ -239,6 +239,25 @@ LSAN_OPTIONS=suppressions=$HERE/lws-bind-fail.supp \
 kill "${_bg_pids[-1]}"
 [ "$rc" = 1 ] && grep -q "cannot listen on 127.0.0.1:$http: Address already in use" inuse.txt ||
     fail "port in use: exit $rc, $(cat inuse.txt)"
+# Any other bind that fails is a failure too, not a server that says it
+# runs with nothing listening: an address not on this host (TEST-NET-1),
+# and a port under 1024 for a user without the capability.
+rc=0
+timeout 10 "$WCSTREAM" --source "listen://127.0.0.1:$port" --sink "ws://192.0.2.1:$http?token=t" \
+    --state :memory: 2>notlocal.txt || rc=$?
+[ "$rc" = 1 ] && grep -q "cannot listen on 192.0.2.1:$http: Cannot assign requested address" notlocal.txt ||
+    fail "an address not on this host: exit $rc, $(cat notlocal.txt)"
+nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+if [ "$(id -u)" = 0 ] && [ "$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)" -gt 80 ] &&
+    "${nobody[@]}" "$WCSTREAM" --version >/dev/null 2>&1; then
+    rc=0
+    timeout 10 "${nobody[@]}" "$WCSTREAM" --source "listen://127.0.0.1:$port" --sink "ws://127.0.0.1:80" \
+        --state :memory: 2>priv.txt || rc=$?
+    [ "$rc" = 1 ] && grep -q "cannot listen on 127.0.0.1:80: Permission denied" priv.txt ||
+        fail "a port under 1024 without the capability: exit $rc, $(cat priv.txt)"
+else
+    log "not root, or nobody cannot run $WCSTREAM: the port under 1024 is not tried"
+fi
 for bad in "ws://127.0.0.1:$http?topN=0" "ws://127.0.0.1:$http?bogus=1" "ws://127.0.0.1" \
     "ws://127.0.0.1:$http?token=has%20space"; do
     rc=0
