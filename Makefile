@@ -15,11 +15,14 @@
 CC       ?= cc
 BUILD    ?= build
 PKGS     := sqlite3 libcjson libxxhash libutf8proc libpcre2-8 rdkafka libwebsockets
-# Debian packages: build libraries, then the tools the tests drive.
-DEB_PKGS := pkg-config libsqlite3-dev libcjson-dev libxxhash-dev libutf8proc-dev \
-            libpcre2-dev librdkafka-dev libwebsockets-dev libcriterion-dev netcat-openbsd \
-            sqlite3 mawk gawk time python3 python3-websockets kcat curl chromium \
-            clang libclang-rt-14-dev valgrind cppcheck clang-tidy iproute2 procps
+# Debian packages: what wcstream builds with (make, make run), then the
+# tools the tests, fuzzers, lint and bench drive. make deps checks both.
+BUILD_PKGS := pkg-config libsqlite3-dev libcjson-dev libxxhash-dev libutf8proc-dev \
+              libpcre2-dev librdkafka-dev libwebsockets-dev
+TEST_PKGS  := libcriterion-dev netcat-openbsd sqlite3 mawk gawk time python3 python3-websockets \
+              kcat curl chromium clang libclang-rt-14-dev valgrind cppcheck clang-tidy iproute2 \
+              procps
+DEB_PKGS   := $(BUILD_PKGS) $(TEST_PKGS)
 
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
@@ -46,8 +49,13 @@ SUPPORT  := $(BUILD)/gen_corpus $(BUILD)/wc_baseline
 all: $(BUILD)/wcstream
 
 $(BUILD)/.deps-ok: Makefile
-	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(BUILD_PKGS)"
 	@mkdir -p $(BUILD) && touch $@
+
+# The tools as well, once the build's packages are there.
+$(BUILD)/.test-deps-ok: Makefile $(BUILD)/.deps-ok
+	@$(MAKE) --no-print-directory deps
+	@touch $@
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -77,6 +85,7 @@ $(BUILD)/wcstream: $(BUILD)/obj/src/main.o $(LIB_OBJ)
 # The unit tests wrap the project's allocations to inject failures
 # (tests/unit/fault_alloc.c); libraries allocate as usual.
 UNIT_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
+$(UNIT_OBJ): $(BUILD)/.test-deps-ok
 $(BUILD)/unit_tests: $(UNIT_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(UNIT_WRAP) -o $@ $^ $(LDLIBS) -lcriterion
 
@@ -107,28 +116,28 @@ run: $(BUILD)/wcstream
 	./$(BUILD)/wcstream --source listen://127.0.0.1:9999 --sink console --sink ws://127.0.0.1:8080 \
 	  --trigger 1s --state wcstream.db
 
-test: $(BUILD)/wcstream $(BUILD)/unit_tests $(BUILD)/kafka_broker asan fuzz-build
+test: $(BUILD)/.test-deps-ok $(BUILD)/wcstream $(BUILD)/unit_tests $(BUILD)/kafka_broker asan fuzz-build
 	@tests/run.sh
 
-bench: $(BUILD)/wcstream $(SUPPORT) $(BUILD)/count_sum $(BUILD)/kafka_broker
+bench: $(BUILD)/.test-deps-ok $(BUILD)/wcstream $(SUPPORT) $(BUILD)/count_sum $(BUILD)/kafka_broker
 	@tests/bench/bench.sh
 
 # Static analysis of the product's code; both must be silent (.clang-tidy
 # says which checks and why). clang-tidy runs a file per job on every core.
 LINT_SRC := src/main.c $(LIB_SRC)
-lint: $(BUILD)/.deps-ok
+lint: $(BUILD)/.test-deps-ok
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability,style \
 	  --std=c11 -D_GNU_SOURCE --inline-suppr --suppress=missingIncludeSystem -Iinclude $(LINT_SRC)
 	printf '%s\n' $(LINT_SRC) | xargs -P "$$(nproc)" -n 1 sh -c 'clang-tidy --quiet "$$0" -- \
 	  -std=c11 -D_GNU_SOURCE -DWCS_VERSION=\"lint\" -Iinclude $(PKG_CFLAGS) 2>/dev/null'
 
-soak: $(BUILD)/wcstream $(BUILD)/kafka_broker
+soak: $(BUILD)/.test-deps-ok $(BUILD)/wcstream $(BUILD)/kafka_broker
 	@tests/soak/soak.sh
 
 # The fuzzers (clang, libFuzzer) build in build/fuzz; see tests/fuzz/fuzz.mk.
 -include tests/fuzz/fuzz.mk
 
-kafka-demo: $(BUILD)/wcstream $(BUILD)/kafka_broker
+kafka-demo: $(BUILD)/.test-deps-ok $(BUILD)/wcstream $(BUILD)/kafka_broker
 	@tests/support/kafka_demo.sh
 
 clean:

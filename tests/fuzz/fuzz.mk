@@ -36,7 +36,7 @@ fuzz: fuzz-build
 	@tests/fuzz/run.sh --grow $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # Library objects: instrumented for coverage, no fuzzer main.
-$(FUZZ_BUILD)/obj/%.o: %.c $(BUILD)/.deps-ok
+$(FUZZ_BUILD)/obj/%.o: %.c $(BUILD)/.test-deps-ok
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 

@@ -371,4 +371,28 @@ if unshare --pid --fork true 2>/dev/null; then
 else
     log "no PID namespaces here (root needed): the PID 1 case is not run"
 fi
+
+# make and make run need the build's packages only: a user who is not root
+# and lacks a tool of the tests (chromium here) is not sent to install it
+# before wcstream builds; the tests still ask for it. id and dpkg-query are
+# faked on PATH: a user who is not root, then chromium missing.
+mkdir -p fake
+printf '#!/bin/sh\necho 1000\n' >fake/id
+chmod +x fake/id
+mk() { PATH=$TEST_OUT/fake:$PATH make -s -C "$HERE/../.." BUILD="$TEST_OUT/mk" "$@" >make.txt 2>&1; }
+if ! mk deps; then
+    log "a package make deps wants is missing here: the check of the build's alone is not tried"
+else
+    cat >fake/dpkg-query <<'SH'
+#!/bin/sh
+for p; do :; done
+[ "$p" = chromium ] && exit 1
+exec /usr/bin/dpkg-query "$@"
+SH
+    chmod +x fake/dpkg-query
+    mk "$TEST_OUT/mk/.deps-ok" || fail "make's package check wants more than the build: $(cat make.txt)"
+    mk "$TEST_OUT/mk/.test-deps-ok" && fail "the tests' package check passed without chromium"
+    grep -q 'missing packages; run: sudo apt-get install -y chromium$' make.txt ||
+        fail "the tests' package check: $(cat make.txt)"
+fi
 echo ok
