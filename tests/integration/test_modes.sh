@@ -86,6 +86,9 @@ stop_wcs
 [ "$WCS_RC" = 0 ] || fail "deploy: exit $WCS_RC"
 grep -q '"batchId":0' var/lib/wcstream/batches.jsonl || fail "deploy: no jsonl line"
 grep -q '^|deploy|    1|$' out.txt || fail "deploy: console: $(cat out.txt)"
+# Bad usage (exit 2) fails the same way again: the unit does not restart on it.
+grep -qx 'RestartPreventExitStatus=2' "$deploy/wcstream.service" ||
+    fail "deploy/wcstream.service restarts after bad usage"
 
 # A restart continues the counts and the batch numbering.
 echo "Xx" | "$WCSTREAM" --config conf.json >out.txt 2>err.txt || fail "restart: exit $?"
