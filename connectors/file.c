@@ -31,15 +31,20 @@
 #include "wcstream/framer.h"
 #include "wcstream/inbox.h"
 #include "wcstream/log.h"
+#include "wcstream/progress.h"
 #include "wcstream/source.h"
 #include "wcstream/state.h"
 
 #define READ_CHUNK (256 * 1024)
+#define GONE_NS    ((int64_t)10 * 1000000000) /* a file missing this long is forgotten */
 
 struct file_entry {
-    char *name;     /* path as opened; the partition key in the state */
-    int64_t offset; /* bytes consumed into committed or pending batches */
-    int failing;    /* the errno it was skipped for last (logged once), or 0 */
+    char *name;         /* path as opened; the partition key in the state */
+    int64_t offset;     /* bytes consumed into committed or pending batches */
+    int failing;        /* the errno it was skipped for last (logged once), or 0 */
+    bool stored;        /* it may have an offset in the state */
+    bool listed;        /* in the directory at this scan */
+    int64_t missing_ns; /* since when the scans have not listed it, or 0 */
 };
 
 /* A file this process writes (it may not exist yet). */
@@ -57,6 +62,10 @@ struct file_src {
     int scan_err; /* the errno the directory's last scan failed with, or 0 */
     struct file_entry *files;
     size_t nfiles, cap;
+    /* Stored files gone from the directory, whose offsets the state still
+     * holds: forgotten with the next batch that moves an offset. */
+    char **gone;
+    size_t ngone, gone_cap;
     struct wcs_framer fr;
     char *chunk;
     struct own_file *own;
@@ -121,6 +130,48 @@ static const struct own_file *own_path(const struct file_src *f, const char *pat
     return o;
 }
 
+/* Forget the files that the directory has not listed for GONE_NS (deleted,
+ * or renamed away): a service watching a directory for months, whose files
+ * come and go, must not keep, stat() at every pull and store the names of
+ * all the files it ever saw. A name back within GONE_NS is the file it was
+ * (replaced: rm and create), one back later a new file. The stored ones
+ * wait in f->gone until a batch deletes their offsets. 0 or -ENOMEM. */
+static int forget_gone(struct file_src *f)
+{
+    int64_t now = wcs_now_ns();
+    size_t n = f->ngone;
+    for (size_t i = 0; i < f->nfiles; i++) {
+        struct file_entry *e = &f->files[i];
+        if (e->listed)
+            e->missing_ns = 0;
+        else if (!e->missing_ns)
+            e->missing_ns = now;
+        e->listed = e->listed || now - e->missing_ns < GONE_NS; /* kept */
+        n += !e->listed && e->stored;
+    }
+    if (n > f->gone_cap) {
+        char **v = realloc(f->gone, n * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        f->gone = v;
+        f->gone_cap = n;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < f->nfiles; i++) {
+        struct file_entry *e = &f->files[i];
+        if (e->listed) {
+            e->listed = false;
+            f->files[k++] = *e;
+        } else if (e->stored) {
+            f->gone[f->ngone++] = e->name;
+        } else {
+            free(e->name);
+        }
+    }
+    f->nfiles = k;
+    return 0;
+}
+
 /* Learn the directory's files (or the one file). While watching, a
  * directory that is gone or cannot be read (no descriptor left, no
  * permission) is waited for, as a missing file is; with available-now that
@@ -159,13 +210,22 @@ static int scan(struct file_src *f, const char *desc, char *err, size_t errlen)
         bool link = de->d_type == DT_LNK || de->d_type == DT_UNKNOWN;
         if (link && own_path(f, name))
             continue;
+        /* A known name is listed whatever it is now (a FIFO in a file's
+         * place is skipped by the pull, not forgotten). */
+        struct file_entry *e = find(f, name);
         struct stat sb;
-        if (stat(name, &sb) == 0 && S_ISREG(sb.st_mode) && !add(f, name, 0)) {
+        if (!e && stat(name, &sb) == 0 && S_ISREG(sb.st_mode) && !(e = add(f, name, 0))) {
             snprintf(err, errlen, "out of memory");
             r = -1;
         }
+        if (e)
+            e->listed = true;
     }
     closedir(d);
+    if (r == 0 && forget_gone(f) < 0) {
+        snprintf(err, errlen, "out of memory");
+        r = -1;
+    }
     return r;
 }
 
@@ -249,10 +309,12 @@ static int file_restore(struct wcs_source *src, const char *partition, int64_t o
     struct file_src *f = src->ctx;
     if (own_path(f, partition))
         return 0; /* read by a version that did not leave it alone */
-    if (!add(f, partition, offset)) {
+    struct file_entry *e = add(f, partition, offset);
+    if (!e) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    e->stored = true;
     return 0;
 }
 
@@ -372,6 +434,7 @@ static int read_file(struct file_src *f, struct file_entry *e, struct wcs_pull *
             snprintf(err, errlen, "%s: out of memory", p->source);
             r = -1;
         }
+        e->stored |= e->offset != was;
     }
     return r;
 }
@@ -383,6 +446,7 @@ static int file_pull(struct wcs_source *src, struct wcs_pull *p, char *err, size
         return -1;
     f->scanned = f->available_now;
     bool read_any = false;
+    size_t had = p->offs->n;
     for (size_t i = 0; i < f->nfiles && p->bytes < p->budget; i++) {
         struct file_entry *e = &f->files[i];
         struct stat sb;
@@ -394,6 +458,20 @@ static int file_pull(struct wcs_source *src, struct wcs_pull *p, char *err, size
     }
     f->drained = !read_any;
     p->lines_cut = f->fr.cuts;
+    /* The gone files' offsets go with a batch that moves one (alone they
+     * would make a batch of nothing); a name back since then gets its new
+     * offset instead. */
+    for (; f->ngone && p->offs->n > had; f->ngone--) {
+        char *name = f->gone[f->ngone - 1];
+        struct file_entry *e = find(f, name);
+        if ((e ? wcs_pull_offset(p, name, e->offset) : wcs_pull_forget(p, name)) < 0) {
+            snprintf(err, errlen, "%s: out of memory", p->source);
+            return -1;
+        }
+        if (e)
+            e->stored = true;
+        free(name);
+    }
     return 0;
 }
 
@@ -411,6 +489,9 @@ static void file_destroy(struct wcs_source *src)
     for (size_t i = 0; i < f->nfiles; i++)
         free(f->files[i].name);
     free(f->files);
+    for (size_t i = 0; i < f->ngone; i++)
+        free(f->gone[i]);
+    free(f->gone);
     for (size_t i = 0; i < f->nown; i++)
         free(f->own[i].at.base);
     free(f->own);

@@ -103,6 +103,11 @@ int wcs_pull_offset(struct wcs_pull *p, const char *partition, int64_t offset)
     return wcs_pull_offset_in(p, NULL, partition, offset);
 }
 
+int wcs_pull_forget(struct wcs_pull *p, const char *partition)
+{
+    return wcs_pull_offset_in(p, NULL, partition, WCS_OFFSET_FORGET);
+}
+
 int wcs_pull_offset_in(struct wcs_pull *p, const char *key, const char *partition, int64_t offset)
 {
     struct wcs_offsets *o = p->offs;

@@ -116,7 +116,7 @@ struct checkpointer {
 struct wcs_state {
     sqlite3 *db;
     char *made; /* the path, when this open made the file */
-    sqlite3_stmt *get, *offset, *batch, *forget, *lead_put, *lead_del;
+    sqlite3_stmt *get, *offset, *offset_del, *batch, *forget, *lead_put, *lead_del;
     /* Whole-batch statements over wcs_batch: the stored counts from counts
      * alone (recent empty) or from both; the new totals into either. */
     sqlite3_stmt *lookup, *lookup_both, *apply, *apply_recent;
@@ -813,6 +813,8 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
                 "INSERT INTO offsets(source, partition, offset) VALUES(?1, ?2, ?3) "
                 "ON CONFLICT(source, partition) DO UPDATE SET offset = excluded.offset",
                 err, errlen) < 0 ||
+        prepare(st, &st->offset_del, "DELETE FROM offsets WHERE source = ?1 AND partition = ?2",
+                err, errlen) < 0 ||
         /* The record was printed before this commit: its totals are set here. */
         prepare(st, &st->batch,
                 "INSERT INTO batches VALUES(?1, strftime('%Y-%m-%dT%H:%M:%fZ'), ?2, ?3, ?4, ?5, "
@@ -882,6 +884,7 @@ void wcs_state_close(struct wcs_state *st)
     wcs_buf_free(&st->move_from);
     sqlite3_finalize(st->delivered);
     sqlite3_finalize(st->offset);
+    sqlite3_finalize(st->offset_del);
     sqlite3_finalize(st->batch);
     sqlite3_finalize(st->forget);
     sqlite3_finalize(st->lead_put);
@@ -1377,10 +1380,13 @@ int wcs_state_commit(struct wcs_state *st, int64_t batch_id, const struct wcs_of
         n_recent -= moved;
     }
     for (size_t i = 0; rc == SQLITE_OK && offs && i < offs->n; i++) {
-        sqlite3_bind_text(st->offset, 1, offs->v[i].source, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st->offset, 2, offs->v[i].partition, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st->offset, 3, offs->v[i].offset);
-        rc = step_done(st->offset);
+        bool drop = offs->v[i].offset == WCS_OFFSET_FORGET; /* in order: a later put wins */
+        sqlite3_stmt *s = drop ? st->offset_del : st->offset;
+        sqlite3_bind_text(s, 1, offs->v[i].source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, offs->v[i].partition, -1, SQLITE_STATIC);
+        if (!drop)
+            sqlite3_bind_int64(s, 3, offs->v[i].offset);
+        rc = step_done(s);
     }
     if (rc == SQLITE_OK && wcs_topk_merge(&st->top, rows, n, &st->next) < 0)
         rc = SQLITE_NOMEM;

@@ -51,7 +51,9 @@ struct wcs_source_env {
 };
 
 /* An offset to persist: `partition` of source `source` is consumed up to
- * `offset`. Strings live in the batch arena. */
+ * `offset`, or, with WCS_OFFSET_FORGET, is gone and its row is deleted.
+ * Strings live in the batch arena. */
+#define WCS_OFFSET_FORGET (-1)
 struct wcs_offset {
     const char *source;
     const char *partition;
@@ -85,6 +87,13 @@ struct wcs_pull {
 /* Record that `partition` (copied) is consumed up to `offset` once this
  * batch commits. 0 or -ENOMEM. */
 int wcs_pull_offset(struct wcs_pull *p, const char *partition, int64_t offset);
+
+/* Record that `partition` (copied) is gone: its offset is deleted from the
+ * state once this batch commits, and restore() no longer gets it. Records
+ * apply in order, so a later offset of the same partition wins. Call it
+ * in a pull that also moves an offset: alone it would make a batch of
+ * nothing. 0 or -ENOMEM. */
+int wcs_pull_forget(struct wcs_pull *p, const char *partition);
 
 /* The same under `key` (copied), one of the source's keys. */
 int wcs_pull_offset_in(struct wcs_pull *p, const char *key, const char *partition, int64_t offset);

@@ -278,6 +278,28 @@ for line in open("idle.jsonl"):
     assert d["getBatch"] <= d["triggerExecution"], d
 PY
 
+# Files come and go in a watched directory for months: the ones gone for
+# 10 s are forgotten, in memory and with their offsets in the state, so
+# that neither (nor the stat() of each at every pull) grows with every
+# file ever seen. A name that comes back later is a new file, read whole.
+mkdir -p churn
+for i in $(seq 1 30); do echo "c$i" >"churn/f$i"; done
+start_wcs --source "file://$TEST_OUT/churn" --trigger 100ms --state churn.db
+wait_total churn.db 30 20
+rm churn/f*
+sleep 10.5
+echo "x y" >churn/g
+wait_total churn.db 32 20
+sleep 0.3
+stop_wcs
+[ "$(sql churn.db 'select count(*) from offsets')" = 1 ] ||
+    fail "offsets of deleted files kept: $(sql churn.db 'select count(*) from offsets')"
+echo "c1 again" >churn/f1
+"$WCSTREAM" --source "file://$TEST_OUT/churn" --trigger available-now --state churn.db \
+    >/dev/null 2>err.txt || fail "churn restart: exit $?: $(cat err.txt)"
+[ "$(sql churn.db "select count from word_counts where word = 'c1'")" = 2 ] ||
+    fail "a file back under a gone name not read whole: $(sql churn.db 'select * from word_counts')"
+
 # A path that does not exist is a clear error.
 "$WCSTREAM" --source "file://$TEST_OUT/nope" --state x.db >/dev/null 2>err.txt && fail "missing path accepted"
 grep -q "cannot read .*nope: No such file or directory" err.txt || fail "unclear error: $(cat err.txt)"
