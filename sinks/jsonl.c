@@ -8,7 +8,8 @@
  * wcs_json_string (never NUL-terminated C strings); the line is built in a
  * buffer owned by the sink and appended whole (wcs_buf_write_record()):
  * a write that fails half-way, on a full disk, is cut back, so the next
- * batch's line starts a line of its own.
+ * batch's line starts a line of its own. A file renamed or deleted under
+ * it (a log rotation) is followed by a new one at the path.
  */
 #include "wcstream/sink.h"
 
@@ -113,6 +114,7 @@ static int jsonl_emit(struct wcs_sink *sk, const struct wcs_result *res, char *e
         snprintf(err, errlen, "jsonl sink: out of memory building batch %" PRId64, res->batch_id);
         return -1;
     }
+    jl->fd = wcs_record_file_follow(jl->fd, jl->path);
     rc = wcs_buf_write_record(jl->fd, &jl->line);
     if (rc < 0) {
         snprintf(err, errlen, "jsonl sink: cannot write batch %" PRId64 " to %s: %s", res->batch_id,

@@ -243,6 +243,22 @@ int wcs_record_file_open(const char *path)
     return fd;
 }
 
+int wcs_record_file_follow(int fd, const char *path)
+{
+    struct stat sb, pb;
+
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+        (stat(path, &pb) == 0 && pb.st_dev == sb.st_dev && pb.st_ino == sb.st_ino))
+        return fd;
+    int nfd = wcs_record_file_open(path);
+    if (nfd < 0)
+        return fd;
+    wcs_info("%s was renamed or deleted: writing to a new %s", path, path);
+    wcs_record_file_end_line(nfd, path);
+    close(fd);
+    return nfd;
+}
+
 const char *wcs_record_file_strerror(const char *path, int r)
 {
     struct stat sb; /* ENXIO is also a socket's or a missing device's */

@@ -600,6 +600,7 @@ static void log_progress(struct wcs_engine *eng, const struct wcs_progress *pr)
     char *line = progress ? wcs_json_print(progress) : NULL;
     cJSON_Delete(progress);
     eng->record.len = 0;
+    eng->progress_log = wcs_record_file_follow(eng->progress_log, eng->cf->progress_log);
     int r = line && wcs_buf_printf(&eng->record, "%s\n", line) == 0
                 ? wcs_buf_write_record(eng->progress_log, &eng->record)
                 : -ENOMEM;

@@ -42,6 +42,13 @@ int wcs_record_file_open(const char *path);
  * state: until then the file may be another process's, in the middle of
  * a write. fd is from wcs_record_file_open(path). */
 void wcs_record_file_end_line(int fd, const char *path);
+/* Before each record: when path no longer names fd's regular file (a log
+ * rotation renamed or deleted it), open path anew (wcs_record_file_open)
+ * and close fd, so that the records go where the name says and the old
+ * file's space can be given back. Returns the fd to write to: fd itself
+ * when path still names it, when it is not a regular file (a FIFO,
+ * /dev/stdout), or when path cannot be opened now (tried again next time). */
+int wcs_record_file_follow(int fd, const char *path);
 /* Why wcs_record_file_open(path) returned the -errno r, for a sentence. */
 const char *wcs_record_file_strerror(const char *path, int r);
 

@@ -44,6 +44,28 @@ assert lines[1]["distinctWords"] == 3 and lines[1]["totalWords"] == 5
 assert lines[1]["progress"]["batchId"] == 1
 PY
 
+# A rotated jsonl file and progress log (renamed, as logrotate does, or
+# deleted): the next batch's line goes to a new file at the path, not to
+# the renamed one or, deleted, to space never given back.
+port=$(free_port)
+start_wcs --source "listen://127.0.0.1:$port" --trigger 100ms --state rot.db \
+    --sink jsonl://rot.jsonl --progress-log rot.prog
+wait_for err.txt listening
+echo "one" | nc -N 127.0.0.1 "$port"
+wait_total rot.db 1
+mv rot.jsonl rot.jsonl.1
+rm rot.prog
+echo "two" | nc -N 127.0.0.1 "$port"
+wait_total rot.db 2
+sleep 0.3
+[ -z "$(find "/proc/$WCS_PID/fd" -lname '*(deleted)')" ] || fail "a deleted progress log still open"
+stop_wcs
+[ "$(wc -l <rot.jsonl.1)" = 1 ] || fail "the renamed jsonl file was written on: $(cat rot.jsonl.1)"
+[ "$(pyjson 'j["batchId"]' j=rot.jsonl)" = 1 ] || fail "no new jsonl file for batch 1"
+[ "$(pyjson 'p["batchId"]' p=rot.prog)" = 1 ] || fail "no new progress log for batch 1"
+grep -q "rot.jsonl was renamed or deleted: writing to a new rot.jsonl" err.txt ||
+    fail "the log does not say so: $(cat err.txt)"
+
 # A config file; flags override it.
 cat >conf.json <<JSON
 {"source": ["stdin"], "sink": "console?numRows=1", "trigger": "available-now",
