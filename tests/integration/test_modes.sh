@@ -59,10 +59,17 @@ echo "two" | nc -N 127.0.0.1 "$port"
 wait_total rot.db 2
 sleep 0.3
 [ -z "$(find "/proc/$WCS_PID/fd" -lname '*(deleted)')" ] || fail "a deleted progress log still open"
+[ "$(pyjson 'j["batchId"]' j=rot.jsonl)" = 1 ] || fail "no new jsonl file for batch 1"
+# logrotate's copytruncate: the next line starts the emptied file.
+cp rot.jsonl rot.jsonl.2
+: >rot.jsonl
+echo "three" | nc -N 127.0.0.1 "$port"
+wait_total rot.db 3
+sleep 0.3
 stop_wcs
 [ "$(wc -l <rot.jsonl.1)" = 1 ] || fail "the renamed jsonl file was written on: $(cat rot.jsonl.1)"
-[ "$(pyjson 'j["batchId"]' j=rot.jsonl)" = 1 ] || fail "no new jsonl file for batch 1"
-[ "$(pyjson 'p["batchId"]' p=rot.prog)" = 1 ] || fail "no new progress log for batch 1"
+[ "$(pyjson 'j["batchId"]' j=rot.jsonl)" = 2 ] || fail "copytruncate: $(od -c rot.jsonl | head -3)"
+[ "$(head -n 1 rot.prog | pyjson 'p["batchId"]' p=/dev/stdin)" = 1 ] || fail "no new progress log for batch 1"
 grep -q "rot.jsonl was renamed or deleted: writing to a new rot.jsonl" err.txt ||
     fail "the log does not say so: $(cat err.txt)"
 
