@@ -208,6 +208,25 @@ static int query_int(struct wcs_state *st, const char *sql, int64_t *out)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* The name of the file SQLite keeps next to path's with suffix: next to
+ * the target when path is a symlink, as SQLite resolves it. */
+static void sibling(const char *path, const char *suffix, char *out, size_t outlen)
+{
+    char *real = realpath(path, NULL);
+    snprintf(out, outlen, "%s%s", real ? real : path, suffix);
+    free(real);
+}
+
+/* Whether the file with suffix next to path's (a WAL, a journal) holds
+ * anything. */
+static bool sibling_has_bytes(const char *path, const char *suffix)
+{
+    char name[PATH_MAX + 16];
+    struct stat sb;
+    sibling(path, suffix, name, sizeof(name));
+    return stat(name, &sb) == 0 && sb.st_size > 0;
+}
+
 /* Refuse, without writing, any existing file that is not a SQLite file.
  * Returns 1 when there is no file or it is empty, 0 for an SQLite file. */
 static int check_file(const char *path, char *err, size_t errlen)
@@ -222,7 +241,7 @@ static int check_file(const char *path, char *err, size_t errlen)
     }
     if (sb.st_size == 0)
         return 1;
-    char head[16] = {0};
+    unsigned char head[18] = {0}; /* the magic string, the page size */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         wcs_err(err, errlen, "cannot read state %s: %s", path, strerror(errno));
@@ -234,6 +253,22 @@ static int check_file(const char *path, char *err, size_t errlen)
         wcs_err(err, errlen,
                 "%s is not a wcstream state database (not an SQLite file); refusing to touch it",
                 path);
+        return -1;
+    }
+    /* SQLite writes whole pages. It refuses a file shorter than its header
+     * says by a page or more, but reads a last page cut short as zeros, and
+     * commits onto that damage. A checkpoint or a rollback cut short by a
+     * full disk leaves such a page too, whole in the WAL or the journal
+     * beside it, which SQLite then writes again. An invalid page size is
+     * SQLite's to refuse. */
+    unsigned page = (unsigned)head[16] << 8 | head[17];
+    page = page == 1 ? 65536 : page;
+    if (page >= 512 && (page & (page - 1)) == 0 && sb.st_size % page != 0 &&
+        !sibling_has_bytes(path, "-wal") && !sibling_has_bytes(path, "-journal")) {
+        wcs_err(err, errlen,
+                "%s is not a wcstream state database (%lld bytes, not a whole number of its "
+                "%u-byte pages: cut short?); refusing to touch it",
+                path, (long long)sb.st_size, page);
         return -1;
     }
     return 0;
@@ -600,15 +635,6 @@ static int db_open(const char *path, sqlite3 **db, int flags)
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, sqlite_setup);
     return sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL);
-}
-
-/* The name of the file SQLite keeps next to path's with suffix: next to
- * the target when path is a symlink, as SQLite resolves it. */
-static void sibling(const char *path, const char *suffix, char *out, size_t outlen)
-{
-    char *real = realpath(path, NULL);
-    snprintf(out, outlen, "%s%s", real ? real : path, suffix);
-    free(real);
 }
 
 /* The files SQLite keeps next to the state's: suffix, what it holds. */

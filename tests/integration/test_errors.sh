@@ -131,6 +131,14 @@ refused other.db "another application"
 "$WCSTREAM" --source stdin --trigger available-now --state newer.db <<<"a" >/dev/null 2>&1
 sqlite3 newer.db "pragma user_version = 99"
 refused newer.db "schema version 99, newer than this wcstream"
+# A state cut inside its last page (a copy cut short): SQLite reads the
+# missing bytes as zeros, so it opened and committed onto the damage.
+seq -f 'w%05g' 1 20000 | "$WCSTREAM" --source stdin --trigger available-now --state cut.db \
+    >/dev/null 2>&1 || fail "making cut.db"
+truncate -s -1000 cut.db
+refused cut.db "not a whole number of its 16384-byte pages"
+: >cut.db-wal # an empty WAL holds no page to mend it
+refused cut.db "not a whole number of its 16384-byte pages"
 # Another application's database in WAL mode, its writer gone without a
 # checkpoint (killed): neither its file nor its WAL is touched.
 $PY - <<'PY'
