@@ -42,6 +42,7 @@
 #include "wcstream/log.h"
 #include "wcstream/state.h"
 #include "wcstream/text.h"
+#include "wcstream/tokenize.h"
 #include "wcstream/topk.h"
 
 #define WS_SUBPROTOCOL "wcstream.v1"
@@ -137,6 +138,7 @@ struct ws_sink {
     char *state_path;
     /* owned by the server thread */
     struct wcs_state_reader *reader;
+    struct wcs_tokenizer *tk; /* the query's, for lookups; with reader */
     unsigned clients;
     uint64_t refused, unauthorized;
 };
@@ -592,23 +594,34 @@ static int api_progress(struct ws_sink *ws, struct lws *wsi, struct wcs_buf *bod
 
 /* /api/words/WORD, or /api/words?word=WORD (word NULL): lws cleans a path
  * up (// and /./ collapse, .. climbs) but leaves a query's value whole,
- * so a word such as a URL can be looked up that way. */
+ * so a word such as a URL can be looked up that way. The word is
+ * normalised as the query's tokenizer normalises the words it counts
+ * ("The" is "the" with --lowercase), and the answer names it so. */
 static int api_word(struct ws_sink *ws, struct lws *wsi, const char *word, struct wcs_buf *body)
 {
     char arg[REQUEST_ROOM + 1];
-    int64_t count;
+    struct wcs_arena arena = {0};
+    int64_t count = 0;
+    size_t len;
+    int r;
 
     if (!ws->reader) /* opened by start() whenever there is a state file */
         return respond_error(
             ws, wsi, 501, "word lookups need a state file; this query keeps its state in memory");
     if (!word && !(word = query_arg(wsi, "word=", arg)))
         return respond_error(ws, wsi, 400, "which word? /api/words?word=WORD");
-    if ((count = wcs_state_reader_count(ws->reader, word, strlen(word))) < 0)
-        return respond_error(ws, wsi, 503, "the state could not be read; try again");
-    if (wcs_buf_printf(body, "{\"word\":") < 0 || wcs_json_string(body, word, strlen(word)) < 0 ||
-        wcs_buf_printf(body, ",\"count\":%" PRId64 "}\n", count) < 0)
-        return respond_error(ws, wsi, 500, "out of memory");
-    return respond(ws, wsi, 200, "application/json", body, false);
+    len = strlen(word);
+    if ((word = wcs_tokenizer_normalise(ws->tk, word, &len, &arena)) &&
+        (count = wcs_state_reader_count(ws->reader, word, len)) < 0)
+        r = respond_error(ws, wsi, 503, "the state could not be read; try again");
+    else if (!word || wcs_buf_printf(body, "{\"word\":") < 0 ||
+             wcs_json_string(body, word, len) < 0 ||
+             wcs_buf_printf(body, ",\"count\":%" PRId64 "}\n", count) < 0)
+        r = respond_error(ws, wsi, 500, "out of memory");
+    else
+        r = respond(ws, wsi, 200, "application/json", body, false);
+    wcs_arena_free(&arena);
+    return r;
 }
 
 /* Prometheus label value: backslash, quote and newline escaped, and each
@@ -1061,6 +1074,7 @@ static void ws_destroy(struct wcs_sink *sk)
     if (ws->ctx)
         lws_context_destroy(ws->ctx);
     wcs_state_reader_close(ws->reader);
+    wcs_tokenizer_free(ws->tk);
     struct board *b = &ws->b;
     msg_unref(b->update);
     msg_unref(b->snapshot);
@@ -1139,6 +1153,9 @@ static int ws_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_si
         wcs_err(err, errlen, "out of memory");
         return -1;
     }
+    if (env->state_path &&
+        !(ws->tk = wcs_tokenizer_new(env->split, env->split_pattern, env->lowercase, err, errlen)))
+        return -1;
     if (env->dashboard_dir) { /* a missing path: a runtime failure, as file://'s */
         struct stat sb;
         int e = 0;

@@ -191,6 +191,9 @@ static int add_sink(struct wcs_engine *eng, const char *text, char *err, size_t 
         .stopping = &eng->stopping,
         .state_path = strcmp(path, ":memory:") ? path : NULL,
         .dashboard_dir = eng->cf->dashboard_dir,
+        .split = eng->cf->split,
+        .split_pattern = eng->cf->split_pattern,
+        .lowercase = eng->cf->lowercase,
     };
     int r = -1;
     if (!pl) {

@@ -273,6 +273,15 @@ static const char *fold(struct wcs_tokenizer *tk, const char *word, size_t *len)
     return q;
 }
 
+const char *wcs_tokenizer_normalise(struct wcs_tokenizer *tk, const char *word, size_t *len,
+                                    struct wcs_arena *arena)
+{
+    if (!tk->lowercase)
+        return word;
+    tk->arena = arena;
+    return fold(tk, word, len);
+}
+
 /* ---- passing words on -------------------------------------------------- */
 
 static void flush(struct wcs_tokenizer *tk)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "wcstream/result.h"
+#include "wcstream/tokenize.h"
 #include "wcstream/uri.h"
 
 struct wcs_sink {
@@ -32,6 +33,11 @@ struct wcs_sink_env {
     const char *state_path;     /* the state file, for a wcs_state_reader;
                                    NULL when the state is in memory */
     const char *dashboard_dir;  /* --dashboard-dir, or NULL */
+    /* the query's tokenizer settings (--split, --lowercase), for a sink
+     * that looks words up as the query counts them */
+    enum wcs_split split;
+    const char *split_pattern;
+    bool lowercase;
 };
 
 struct wcs_sink_plugin {

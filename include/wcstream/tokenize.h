@@ -60,4 +60,12 @@ void wcs_tokenizer_free(struct wcs_tokenizer *tk);
 int wcs_tokenize(struct wcs_tokenizer *tk, const char *data, size_t len, struct wcs_arena *arena,
                  wcs_word_fn fn, void *arg);
 
+/* One word [word, word + *len) as wcs_tokenize() would pass it on once
+ * split: case-folded with --lowercase, else itself. Splitting is not
+ * applied (the word is taken whole). The result is word itself or a copy
+ * in arena, with *len updated; NULL when out of memory. For looking a
+ * word up as the query counts it. Not thread-safe per tokenizer. */
+const char *wcs_tokenizer_normalise(struct wcs_tokenizer *tk, const char *word, size_t *len,
+                                    struct wcs_arena *arena);
+
 #endif

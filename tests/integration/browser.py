@@ -8,7 +8,8 @@ python3-websockets is all it takes). Steps:
      list of {"word", "count"}: the state's top, in order), both in the
      data attributes and in the text people read; take a screenshot at
      laptop width and one at phone width (where nothing may overflow
-     sideways); look a word up with the page's form.
+     sideways); look the top word up with the page's form, typed in capitals
+     (the test runs with --lowercase: the answer is the word counted).
   2. write OUTDIR/phase1 and wait for the page to notice that the server
      went away ("reconnecting"), then for EXPECT2 to appear (the test
      restarts the server and sends more text) and the bars to match it.
@@ -146,11 +147,11 @@ async def run(url, out, expect1, expect2, port):
         top = want[0]
         await page.call("Runtime.evaluate", expression=(
             "document.getElementById('lookup-word').value = %s;"
-            "document.querySelector('#lookup button').click()" % json.dumps(top["word"])))
+            "document.querySelector('#lookup button').click()" % json.dumps(top["word"].upper())))
         await page.wait("the lookup answer",
                         lambda d: d["lookup"].startswith(top["word"] + ":") and
                         digits(d["lookup"][len(top["word"]):]) == top["count"], 10)
-        print("lookup of %r shows %d" % (top["word"], top["count"]))
+        print("lookup of %r shows %r: %d" % (top["word"].upper(), top["word"], top["count"]))
 
         page.server_down = True
         open(os.path.join(out, "phase1"), "w").close()

@@ -1,6 +1,6 @@
 # The dashboard in a real browser (Debian's headless Chromium): it shows
 # the state's top words and counts while text arrives through nc, fits a
-# phone screen, looks a word up, and after the server restarts it
+# phone screen, looks a word up (in capitals, with --lowercase), and after the server restarts it
 # reconnects and shows the new counts, two words that look alike among
 # them. Screenshots: dashboard.png and dashboard-phone.png in the test's
 # output directory.
@@ -18,7 +18,7 @@ top_json() { # STATE OUT: the state's top 10 as [{"word", "count"}]
 }
 
 args=(--source "listen://127.0.0.1:$port" --sink "ws://127.0.0.1:$http?topN=10" --trigger 300ms
-    --state s.db)
+    --state s.db --lowercase)
 start_wcs "${args[@]}"
 wait_for err.txt "dashboard on" 10
 # The page is open before the text comes: the counts must move in.

@@ -127,6 +127,23 @@ for p in /../../../../etc/passwd /%2e%2e/%2e%2e/%2e%2e/etc/passwd /..%2f..%2f..%
 done
 stop_wcs
 
+log "with --lowercase a word is looked up folded, as the query counts it"
+start_wcs --source "listen://127.0.0.1:$port" --sink "ws://127.0.0.1:$http" --trigger 200ms \
+    --state lower.db --lowercase
+wait_for err.txt "dashboard on" 10
+printf 'The the THE NAÏVE naïve Straße\n' | nc -N 127.0.0.1 "$port"
+wait_total lower.db 6
+# Each answer names the word that was counted (Straße folds to strasse).
+for w in The:the the:the NAÏVE:naïve Straße:strasse STRASSE:strasse; do
+    got=$(curl -sf -G "$H/api/words" --data-urlencode "word=${w%:*}" |
+        pyjson 'r["word"], r["count"]' r=/dev/stdin)
+    want="('${w#*:}', $(sql lower.db "select count from word_counts where word = '${w#*:}'"))"
+    [ "$got" = "$want" ] || fail "--lowercase: /api/words?word=${w%:*}: $got, not $want"
+done
+[ "$(curl -sf "$H/api/words/THE" | pyjson 'r["word"], r["count"]' r=/dev/stdin)" = "('the', 3)" ] ||
+    fail "--lowercase: /api/words/THE"
+stop_wcs
+
 mkdir -p dash/sub
 echo '<p>from disk</p>' >dash/index.html
 echo 'body{}' >dash/sub/x.css

@@ -553,6 +553,54 @@ Test(tokenize, lowercase_invalid_bytes_copied_as_is)
     tok_done(&o, &a, copy);
 }
 
+/* A word looked up (the dashboard) is normalised as the words counted:
+ * each of these, tokenized as a line of its own, is one word equal to its
+ * normalised form; splitting is not applied to a looked-up word. */
+Test(tokenize, normalise_agrees_with_the_words_counted)
+{
+    static const char *const words[] = {"The",
+                                        "plain",
+                                        "Stra\xc3\x9f"
+                                        "e",
+                                        "\xc3\x89\xff"
+                                        "A",
+                                        "\xce\x90",
+                                        ""};
+    char err[256] = "";
+
+    for (int lower = 0; lower < 2; lower++) {
+        struct wcs_tokenizer *tk =
+            wcs_tokenizer_new(WCS_SPLIT_SPARK, NULL, lower, err, sizeof(err));
+        cr_assert_not_null(tk, "%s", err);
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+            struct tok_out o;
+            struct wcs_arena a = {0}, b = {0};
+            char *copy;
+            size_t len = strlen(words[i]);
+            char line[32];
+            snprintf(line, sizeof(line), "%s\n", words[i]); /* "\n" is one empty word */
+            tok_run(&o, &a, &copy, WCS_SPLIT_SPARK, NULL, lower, line, len + 1);
+            cr_assert_eq(o.n, 1);
+            const char *w = wcs_tokenizer_normalise(tk, words[i], &len, &b);
+            cr_expect(len == o.w[0].len && memcmp(w, o.w[0].ptr, len) == 0,
+                      "\"%s\" normalised to \"%.*s\", counted as \"%.*s\"", words[i], (int)len, w,
+                      (int)o.w[0].len, o.w[0].ptr);
+            if (!lower)
+                cr_expect_eq(w, words[i], "without --lowercase a word is itself");
+            tok_done(&o, &a, copy);
+            wcs_arena_free(&b);
+        }
+        wcs_tokenizer_free(tk);
+    }
+    struct wcs_tokenizer *tk = wcs_tokenizer_new(WCS_SPLIT_WORDS, NULL, true, err, sizeof(err));
+    struct wcs_arena a = {0};
+    size_t len = 6;
+    const char *w = wcs_tokenizer_normalise(tk, "Hello!", &len, &a);
+    cr_expect(len == 6 && memcmp(w, "hello!", 6) == 0, "a looked-up word is not split");
+    wcs_arena_free(&a);
+    wcs_tokenizer_free(tk);
+}
+
 /* ---- chunking ---------------------------------------------------------- */
 
 static void tok_chunks(enum wcs_split mode, bool lower, size_t nwords)
