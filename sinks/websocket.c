@@ -21,6 +21,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -31,6 +32,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1060,6 +1062,51 @@ static bool token_ok(const char *t)
     return true;
 }
 
+/* Files this process has open now (sinks are made before the state and
+ * the sources: a handful). */
+static unsigned open_files(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    unsigned n = 0;
+
+    if (!d)
+        return 0;
+    for (const struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n ? n - 1 : 0; /* not the directory's own */
+}
+
+/*
+ * How many connections lws may hold at once: maxClients websockets and 64
+ * more (HTTP requests, refused upgrades), within the file descriptors the
+ * process may open, less FD_RESERVE for the state, the sources and the
+ * other sinks. At its limit lws stops
+ * accepting until a connection closes; out of file descriptors it would
+ * retry accept() in a busy loop instead, a core at 100% for as long as
+ * the connections stay.
+ */
+#define FD_RESERVE   64
+#define FD_LWS_LEAST 16 /* the listening sockets, lws's pipe, a few clients */
+
+static unsigned connection_limit(const char *desc, unsigned max_clients)
+{
+    unsigned want = max_clients + 64;
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return want;
+    rlim_t taken = (rlim_t)open_files() + FD_RESERVE;
+    if (rl.rlim_cur >= taken + want)
+        return want;
+    unsigned n =
+        rl.rlim_cur > taken + FD_LWS_LEAST ? (unsigned)(rl.rlim_cur - taken) : FD_LWS_LEAST;
+    wcs_warn("%s: maxClients=%u, but the process may open only %llu files (ulimit -n): the "
+             "server keeps to %u of them, and connections past that wait",
+             desc, max_clients, (unsigned long long)rl.rlim_cur, n);
+    return n;
+}
+
 static void ws_destroy(struct wcs_sink *sk)
 {
     struct ws_sink *ws = sk->ctx;
@@ -1183,7 +1230,7 @@ static int ws_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs_si
     if (!strchr(ip, ':') && info.iface)
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.max_http_header_data = REQUEST_ROOM;
-    info.fd_limit_per_thread = ws->max_clients + 64;
+    info.fd_limit_per_thread = connection_limit(uri->text, ws->max_clients);
     info.timeout_secs = 10; /* also how long an HTTP answer waits for its client to read it */
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
     /* lws fails for a port in use, but takes any other failed bind (an

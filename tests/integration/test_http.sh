@@ -242,6 +242,30 @@ wait_for s2.out stalled 10
 [ "$($WS try "ws://127.0.0.1:$http/ws")" = "refused 503" ] || fail "a third client got in"
 stop_wcs
 
+log "out of file descriptors (ulimit -n 48): connections wait, no spinning"
+: >err.txt
+(
+    ulimit -n 48
+    exec "$WCSTREAM" --source "listen://127.0.0.1:$port" --sink "ws://127.0.0.1:$http" \
+        --state :memory: >/dev/null 2>>err.txt
+) &
+WCS_PID=$!
+wait_for err.txt "dashboard on" 10
+grep -q "ws://127.0.0.1:$http: maxClients=1024, but the process may open only 48 files" err.txt ||
+    fail "no warning of the file limit: $(cat err.txt)"
+cpu() { awk '{ print $14 + $15 }' "/proc/$WCS_PID/stat"; }
+c0=$(cpu)
+$PY - "$http" <<'PY' || fail "could not hold 60 connections"
+import socket, sys, time
+held = [socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5) for _ in range(60)]
+time.sleep(3)
+PY
+c1=$(cpu)
+log "$((c1 - c0)) CPU ticks in 3 s with 60 connections held"
+[ $((c1 - c0)) -lt 100 ] || fail "the dashboard's server spun: $((c1 - c0)) ticks"
+[ "$(curl -sf -m 5 "$H/healthz")" = ok ] || fail "the server after running out of files"
+stop_wcs
+
 log "refused at start: open to the network without a token, a port in use, bad options"
 rc=0
 timeout 10 "$WCSTREAM" --source "listen://127.0.0.1:$port" --sink "ws://0.0.0.0:$http" --state :memory: \
