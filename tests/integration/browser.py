@@ -8,8 +8,9 @@ python3-websockets is all it takes). Steps:
      list of {"word", "count"}: the state's top, in order), both in the
      data attributes and in the text people read; take a screenshot at
      laptop width and one at phone width (where nothing may overflow
-     sideways); look the top word up with the page's form, typed in capitals
-     (the test runs with --lowercase: the answer is the word counted).
+     sideways, not even the answer for a 1000-character word); look the
+     top word up with the page's form, typed in capitals (the test runs
+     with --lowercase: the answer is the word counted).
   2. write OUTDIR/phase1 and wait for the page to notice that the server
      went away ("reconnecting"), then for EXPECT2 to appear (the test
      restarts the server and sends more text) and the bars to match it.
@@ -95,6 +96,13 @@ class Page:
             f.write(base64.b64decode(r["data"]))
 
 
+async def lookup(page, word):
+    """Type word in the page's lookup box and submit it."""
+    await page.call("Runtime.evaluate", expression=(
+        "document.getElementById('lookup-word').value = %s;"
+        "document.querySelector('#lookup button').click()" % json.dumps(word)))
+
+
 async def read_when_there(path, secs=60):
     end = time.monotonic() + secs
     while not os.path.exists(path):
@@ -142,12 +150,16 @@ async def run(url, out, expect1, expect2, port):
         if d["overflow"]:
             raise SystemExit("the page is wider than a phone screen")
         await page.screenshot(os.path.join(out, "dashboard-phone.png"))
+        # The answer for a long word wraps rather than widening the page.
+        await lookup(page, "W" * 1000)
+        d = await page.wait("the answer for a long word",
+                            lambda d: d["lookup"] == "w" * 1000 + ": 0", 10)
+        if d["overflow"]:
+            raise SystemExit("the answer for a long word is wider than a phone screen")
         await page.call("Emulation.clearDeviceMetricsOverride")
 
         top = want[0]
-        await page.call("Runtime.evaluate", expression=(
-            "document.getElementById('lookup-word').value = %s;"
-            "document.querySelector('#lookup button').click()" % json.dumps(top["word"].upper())))
+        await lookup(page, top["word"].upper())
         await page.wait("the lookup answer",
                         lambda d: d["lookup"].startswith(top["word"] + ":") and
                         digits(d["lookup"][len(top["word"]):]) == top["count"], 10)
