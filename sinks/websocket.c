@@ -840,8 +840,6 @@ static int on_http(struct ws_sink *ws, struct lws *wsi, const char *path)
     struct wcs_buf body = {0};
     int r;
 
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
-        return respond_error(ws, wsi, 405, "only GET is served");
     read_request(wsi, &text, &rq);
     switch (wcs_http_check_get(&pol, &rq, &auth)) {
     case 0:
@@ -854,6 +852,9 @@ static int on_http(struct ws_sink *ws, struct lws *wsi, const char *path)
                              "this server needs its token: ?token=, "
                              "Authorization: Bearer, or the dashboard's cookie");
     }
+    /* Only then the method: without the token, not even that is told. */
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+        return respond_error(ws, wsi, 405, "only GET is served");
     r = route(ws, wsi, path, auth == WCS_HTTP_AUTH_QUERY, &body);
     wcs_buf_free(&body);
     return r;

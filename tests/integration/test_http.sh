@@ -202,6 +202,9 @@ expect 401 "$H/api/top"
 expect 401 "$H/metrics"
 expect 401 "$H/api/top?token=wrong"
 expect 401 "$H/api/top" -H 'Cookie: wcstream_token=wrong'
+# Without the token even the method is not told (it was 405, Allow: GET).
+expect 401 "$H/api/top" -X POST -d x=1
+expect 405 "$H/api/top?token=$T" -X POST -d x=1
 curl -s -D headers.txt -o /dev/null "$H/?token=$T"
 head -n 1 headers.txt | grep -q ' 200' || fail "the token in the URL was refused"
 grep -qiF "set-cookie: wcstream_token=$T; Path=/; HttpOnly; SameSite=Strict" headers.txt ||
@@ -223,7 +226,7 @@ expect 200 "$H/healthz?x=$(printf 'a%.0s' $(seq 700))&token=$T"
 [ "$($WS try "ws://127.0.0.1:$http/ws?token=$T")" = snapshot ] ||
     fail "a websocket with the token"
 [ "$(curl -sf -H "Authorization: Bearer $T" "$H/metrics" |
-    awk '$1 == "wcstream_http_unauthorized_total" { print $2 }')" = 6 ] || fail "401s not counted"
+    awk '$1 == "wcstream_http_unauthorized_total" { print $2 }')" = 7 ] || fail "401s not counted"
 echo "one line" | nc -N 127.0.0.1 "$port"
 wait_for err.txt "batch 0:" 10
 curl -sf -H "Authorization: Bearer $T" "$H/api/progress" >progress.json
