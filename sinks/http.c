@@ -63,6 +63,11 @@ enum wcs_http_auth wcs_http_auth(const char *token, const struct wcs_http_reques
     return WCS_HTTP_AUTH_NONE;
 }
 
+static bool all_digits(const char *s)
+{
+    return strspn(s, "0123456789") == strlen(s);
+}
+
 bool wcs_http_host_allowed(const struct wcs_http_policy *pol, const char *host)
 {
     static const char *const names[] = {"127.0.0.1", "localhost", "[::1]"};
@@ -71,8 +76,12 @@ bool wcs_http_host_allowed(const struct wcs_http_policy *pol, const char *host)
         return false; /* too long to be one of ours */
     if (!host[0] || pol->token)
         return true;
-    /* The name without the port; a bracketed IPv6 address keeps its brackets. */
+    /* The name without the port; a bracketed IPv6 address keeps its
+     * brackets. After it, nothing or ":" and the port's digits (RFC 7230's
+     * uri-host [ ":" port ]), so that "[::1]evil" is not taken for [::1]. */
     size_t n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
+    if (n > strlen(host) || (host[n] && (host[n] != ':' || !all_digits(host + n + 1))))
+        return false;
     if (n == strlen(pol->host) && strncasecmp(host, pol->host, n) == 0)
         return true;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
