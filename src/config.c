@@ -180,8 +180,16 @@ int wcs_config_set(struct wcs_config *cf, const char *name, const char *value, c
             return -1;
         }
     } else if (strcmp(name, "progress-log") == 0) {
+        if (!*value) { /* names no file: a bad value, not a failure to open one */
+            wcs_err(err, errlen, "progress-log must be a file path, not ''");
+            return -1;
+        }
         oom = set_string(&cf->progress_log, value);
     } else if (strcmp(name, "dashboard-dir") == 0) {
+        if (!*value) {
+            wcs_err(err, errlen, "dashboard-dir must be a directory, not ''");
+            return -1;
+        }
         oom = set_string(&cf->dashboard_dir, value);
     } else {
         wcs_err(err, errlen, "unknown setting '%s'", name);

@@ -76,6 +76,9 @@ usage_error "cannot read config .*: Is a directory" --source stdin --config .
 usage_error "config /dev/zero is larger than" --source stdin --config /dev/zero
 usage_error "no ws:// sink given" --source stdin --dashboard-dir .
 usage_error "state must be a file path" --source stdin --state ''
+usage_error "progress-log must be a file path" --source stdin --progress-log ''
+usage_error "dashboard-dir must be a directory" --source stdin --sink "ws://127.0.0.1:$(free_port)" \
+    --dashboard-dir ''
 usage_error "unexpected argument 'extra'" --source stdin extra
 usage_error "max-line-bytes must be a size from 64 to 67108864" --source stdin --max-line-bytes 1g
 # An output written into the state's own files (here, whatever path names

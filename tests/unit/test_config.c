@@ -314,6 +314,20 @@ Test(config, dashboard_dir_needs_a_ws_sink)
     wcs_config_free(&cf);
 }
 
+/* An empty path is a bad value, as for --state: it named no file, and the
+ * start failed later (exit 1) with "cannot open progress log : ...",
+ * leaving a new state behind. */
+Test(config, empty_paths_refused)
+{
+    char *a1[] = {"wcstream", "--source", "stdin", "--progress-log", ""};
+    cfg_usage(CFG_ARGC(a1), a1, "progress-log must be a file path, not ''");
+    char *a2[] = {"wcstream",         "--source",        "stdin", "--sink",
+                  "ws://127.0.0.1:1", "--dashboard-dir", ""};
+    cfg_usage(CFG_ARGC(a2), a2, "dashboard-dir must be a directory, not ''");
+    char *a3[] = {"wcstream", "--source", "stdin", "--state", ""};
+    cfg_usage(CFG_ARGC(a3), a3, "state must be a file path");
+}
+
 /* An unknown short option is named as such, also inside a cluster and
  * after a long option; and a long option's mistake is its own, whatever
  * word follows it. */
