@@ -401,11 +401,23 @@ enum wcs_config_status wcs_config_from_args(struct wcs_config *cf, int argc, cha
      * finds --config as the next finds every option (abbreviated, with
      * '=' or not); its errors are the next pass's to report. */
     int c, idx;
+    const char *config = NULL;
     opterr = 0;
     optind = 0; /* 0, not 1: glibc then also forgets a half-read "-xy" */
-    while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1)
-        if (c == OPT_CONFIG && wcs_config_load_file(cf, optarg, err, errlen) < 0)
+    while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+        if (c != OPT_CONFIG)
+            continue;
+        /* One file: two would be merged half-way (a later scalar wins, but
+         * "source" and "sink" lists add up). */
+        if (config) {
+            wcs_err(err, errlen, "--config is given twice ('%s' and '%s'); give one file", config,
+                    optarg);
             return WCS_CONFIG_USAGE;
+        }
+        config = optarg;
+        if (wcs_config_load_file(cf, config, err, errlen) < 0)
+            return WCS_CONFIG_USAGE;
+    }
     bool flag_sources = false, flag_sinks = false;
     optind = 0;
     while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {

@@ -74,6 +74,8 @@ usage_error "not HOST:PORT" --source socket://localhost
 usage_error "config nope.json" --source stdin --config nope.json
 usage_error "cannot read config .*: Is a directory" --source stdin --config .
 usage_error "config /dev/zero is larger than" --source stdin --config /dev/zero
+echo '{"source": "stdin"}' >one.json
+usage_error "--config is given twice" --config one.json --config one.json
 usage_error "no ws:// sink given" --source stdin --dashboard-dir .
 usage_error "state must be a file path" --source stdin --state ''
 usage_error "progress-log must be a file path" --source stdin --progress-log ''

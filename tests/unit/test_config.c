@@ -544,6 +544,19 @@ Test(config, flags_override_file, .init = cfg_setup, .fini = cfg_cleanup)
     wcs_config_free(&cf);
 }
 
+/* Two files merged half-way: a key in both had its later value for a
+ * scalar but both lists for "source" and "sink", so the sources of two
+ * files were all read. One file holds the settings; flags override it. */
+Test(config, config_given_twice_refused, .init = cfg_setup, .fini = cfg_cleanup)
+{
+    const char *a = cfg_file("{\"source\": \"stdin\", \"state\": \"a.db\"}");
+    const char *b = cfg_file("{\"source\": \"listen://127.0.0.1:1\", \"state\": \"b.db\"}");
+    char *argv[] = {"wcstream", "--config", (char *)a, "--config", (char *)b};
+    cfg_usage(CFG_ARGC(argv), argv, "--config is given twice");
+    char *argv2[] = {"wcstream", "--conf", (char *)a, "--config=x.json"};
+    cfg_usage(CFG_ARGC(argv2), argv2, "--config is given twice");
+}
+
 /* The file must be refused with an error naming its path and containing needle. */
 static void cfg_bad_file(const char *json, const char *needle)
 {
