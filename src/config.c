@@ -264,7 +264,7 @@ int wcs_config_load_json(struct wcs_config *cf, const char *text, size_t len, co
 {
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
-    while (root && end < text + len && strchr(" \t\r\n", *end))
+    while (root && end < text + len && *end && strchr(" \t\r\n", *end)) /* not NUL */
         end++;
     int r = 0;
     if (!cJSON_IsObject(root) || end != text + len) {

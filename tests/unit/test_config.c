@@ -587,6 +587,16 @@ Test(config, file_trailing_garbage, .init = cfg_setup, .fini = cfg_cleanup)
 {
     cfg_bad_file("{\"source\": \"stdin\"} trailing", NULL);
     cfg_bad_file("{\"source\": \"stdin\"}\n{\"trigger\": \"1s\"}\n", NULL);
+
+    /* A NUL byte is not white space (strchr() finds the terminator). */
+    static const char nul[] = "{\"source\": \"stdin\"}\n\0";
+    struct wcs_config cf;
+    char err[256] = "";
+    wcs_config_init(&cf);
+    cr_expect_eq(wcs_config_load_json(&cf, nul, sizeof(nul) - 1, "f", err, sizeof(err)), -1,
+                 "a NUL after the object was taken for white space");
+    cr_expect_not_null(strstr(err, "not one JSON object"), "got: %s", err);
+    wcs_config_free(&cf);
 }
 
 Test(config, file_wrong_types, .init = cfg_setup, .fini = cfg_cleanup)
