@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cJSON.h>
 
@@ -259,6 +260,22 @@ static const char *json_value(const cJSON *item, char *buf, size_t len)
     return buf;
 }
 
+/* Whether the JSON text escapes a NUL: cJSON decodes \u0000 into a byte
+ * that ends its string there, so the value would be cut short unseen.
+ * A backslash is only ever inside a string, and each escapes the next
+ * character. */
+static bool escapes_nul(const char *text, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (text[i] != '\\')
+            continue;
+        if (len - i >= 6 && strncasecmp(text + i + 1, "u0000", 5) == 0)
+            return true;
+        i++; /* the escaped character, a backslash maybe */
+    }
+    return false;
+}
+
 int wcs_config_load_json(struct wcs_config *cf, const char *text, size_t len, const char *name,
                          char *err, size_t errlen)
 {
@@ -269,6 +286,9 @@ int wcs_config_load_json(struct wcs_config *cf, const char *text, size_t len, co
     int r = 0;
     if (!cJSON_IsObject(root) || end != text + len) {
         wcs_err(err, errlen, "config %s is not one JSON object", name);
+        r = -1;
+    } else if (escapes_nul(text, len)) {
+        wcs_err(err, errlen, "config %s: a string holds \\u0000, which no setting can", name);
         r = -1;
     }
     const cJSON *item;

@@ -599,6 +599,24 @@ Test(config, file_trailing_garbage, .init = cfg_setup, .fini = cfg_cleanup)
     wcs_config_free(&cf);
 }
 
+/* cJSON decodes \u0000 into a NUL that ends its string there: the value
+ * was cut short without a word ("stdin\u0000x" read stdin, a token lost
+ * its end). No flag can hold a NUL either. */
+Test(config, file_nul_escape_refused, .init = cfg_setup, .fini = cfg_cleanup)
+{
+    cfg_bad_file("{\"source\": \"stdin\\u0000x\"}", "\\u0000");
+    cfg_bad_file("{\"source\": [\"stdin\"], \"state\": \"a.db\\u0000b\"}", "\\u0000");
+    cfg_bad_file("{\"source\\u0000x\": \"stdin\"}", "\\u0000");
+    /* An escaped backslash before "u0000" is no escape of a NUL. */
+    const char *path = cfg_file("{\"source\": \"stdin\", \"state\": \"a\\\\u0000.db\"}");
+    char *argv[] = {"wcstream", "--config", (char *)path};
+    struct wcs_config cf;
+    char err[512];
+    cr_assert_eq(cfg_run(&cf, CFG_ARGC(argv), argv, err, sizeof(err)), WCS_CONFIG_OK, "%s", err);
+    cr_expect_str_eq(cf.state_path, "a\\u0000.db");
+    wcs_config_free(&cf);
+}
+
 Test(config, file_wrong_types, .init = cfg_setup, .fini = cfg_cleanup)
 {
     cfg_bad_file("{\"trigger\": null}", "\"trigger\" must be a string, number or boolean");
