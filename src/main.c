@@ -6,6 +6,7 @@
  * committed first) and maps the outcome to the exit status: 0 normal end
  * or stop, 1 runtime failure, 2 bad usage.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -86,6 +87,10 @@ int main(int argc, char **argv)
         if (cs == WCS_CONFIG_USAGE)
             fprintf(stderr, "wcstream: %s\nTry 'wcstream --help' for more information.\n", err);
         wcs_config_free(&cf);
+        if (cs == WCS_CONFIG_EXIT && fflush(stdout) == EOF) { /* --help > /dev/full */
+            fprintf(stderr, "wcstream: cannot write to standard output: %s\n", strerror(errno));
+            return 1;
+        }
         return cs == WCS_CONFIG_EXIT ? 0 : 2;
     }
     wcs_log_set_level(cf.log_level);

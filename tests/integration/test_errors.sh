@@ -93,6 +93,12 @@ usage_error "is the state s/x.db or one of SQLite's files beside it" --source st
 [ ! -e s/x.db ] && [ ! -e s/x.db-wal ] || fail "an output naming the state's files made a file"
 "$WCSTREAM" --help | grep -q "listen://HOST:PORT" || fail "--help lists no sources"
 "$WCSTREAM" --version | grep -q "^wcstream " || fail "--version"
+# Help or version that could not be written is a failure, not exit 0.
+for opt in --help --version; do
+    rc=0
+    "$WCSTREAM" $opt >/dev/full 2>err.txt || rc=$?
+    [ "$rc" = 1 ] && grep -q "cannot write" err.txt || fail "$opt >/dev/full: exit $rc"
+done
 
 # A port in use, a FIFO nobody reads as an output, a host that does not
 # resolve, a dashboard directory that is missing or not one: exit 1, one
