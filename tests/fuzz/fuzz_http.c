@@ -80,7 +80,15 @@ static bool ref_host(const struct wcs_http_policy *pol, const char *host)
     const char *close = strchr(host, ']');
     if (host[0] == '[' && !close)
         return false;
-    char *name = strndup(host, host[0] == '[' ? (size_t)(close + 1 - host) : strcspn(host, ":"));
+    size_t len = host[0] == '[' ? (size_t)(close + 1 - host) : strcspn(host, ":");
+    /* After the name: nothing, or ':' and a port of digits only. */
+    const char *port = host + len;
+    if (*port && *port++ != ':')
+        return false;
+    for (; *port; port++)
+        if (*port < '0' || *port > '9')
+            return false;
+    char *name = strndup(host, len);
     FUZZ_CHECK(name, "out of memory");
     bool ok = strcasecmp(name, pol->host) == 0;
     for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++)
