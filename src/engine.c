@@ -399,10 +399,11 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
 fail:
     free_strings(written);
     *usage = r == WCS_EUSAGE;
-    if (*usage) {
-        wcs_state_discard(eng->st);
-        eng->st = NULL;
-    }
+    /* A state this start made holds no batch, and nothing outside has
+     * seen its query id yet (sources claim only when they pull): remove
+     * it, so that a start that fails leaves no new file behind. */
+    wcs_state_discard(eng->st);
+    eng->st = NULL;
     wcs_engine_free(eng);
     return NULL;
 }

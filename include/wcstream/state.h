@@ -58,7 +58,7 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
 void wcs_state_close(struct wcs_state *st);
 
 /* Close, and remove the file (and SQLite's files beside it) if this open
- * made it: a run that fails to start on bad usage leaves nothing behind.
+ * made it: a run that fails to start leaves nothing behind.
  * Accepts NULL. */
 void wcs_state_discard(struct wcs_state *st);
 

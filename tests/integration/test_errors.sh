@@ -22,6 +22,7 @@ runtime_error() {
     shift
     timeout 10 "$WCSTREAM" "$@" >out.txt 2>err.txt </dev/null || rc=$?
     [ "$rc" = 1 ] && grep -q -- "$want" err.txt || fail "'$*' exited $rc: $(cat err.txt)"
+    [ ! -e wcstream.db ] || fail "'$*' left a new state file behind"
 }
 
 # start_listening ARGS...: wcstream on a listen:// source at a free port
@@ -106,13 +107,15 @@ done
 port=$(free_port)
 hold_port "$port"
 runtime_error "cannot listen on 127.0.0.1:$port: Address already in use" \
-    --source "listen://127.0.0.1:$port" --state p.db
+    --source "listen://127.0.0.1:$port"
 : >plain.txt
 mkfifo unread.fifo
 runtime_error "cannot open unread.fifo: a FIFO that no process reads" --source stdin \
     --sink jsonl://unread.fifo --state :memory:
 runtime_error "progress log unread.fifo: a FIFO that no process reads" --source stdin \
-    --progress-log unread.fifo --state :memory:
+    --progress-log unread.fifo
+runtime_error "cannot open progress log absent/p.log: No such file or directory" \
+    --source stdin --progress-log absent/p.log
 # (RES_OPTIONS: a resolver that does not answer fails in a second or two.)
 RES_OPTIONS="timeout:1 attempts:1" runtime_error "cannot resolve nowhere.invalid" \
     --source stdin --sink "ws://nowhere.invalid:$(free_port)" --state :memory:
