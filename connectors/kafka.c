@@ -183,6 +183,23 @@ static rd_kafka_resp_err_t commit_sync(struct kafka_src *k, rd_kafka_topic_parti
     return e;
 }
 
+/* p's low and high watermarks. librdkafka's query asks for each mark in a
+ * request of its own, and when one of the two answers an error for the
+ * partition it gives the other mark for both, with no error (its reading
+ * of an empty partition): a start at earliest was pinned past every
+ * message of the partition, seen in test_kafka_faults as ListOffsets came
+ * back. One mark for both is asked again, once: an empty partition
+ * answers the same. */
+static rd_kafka_resp_err_t watermarks(const struct kafka_src *k, const struct part *p, int64_t *lo,
+                                      int64_t *hi, int wait_ms)
+{
+    rd_kafka_resp_err_t e =
+        rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, lo, hi, wait_ms);
+    if (!e && *lo == *hi)
+        e = rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, lo, hi, wait_ms);
+    return e;
+}
+
 /* Where p starts, from the group's committed offset of it (ctp, as
  * rd_kafka_committed() answered): the group's offset (another member's
  * progress) or the state's, whichever is newer, else startingOffsets; a
@@ -205,8 +222,7 @@ static int64_t start_offset(struct kafka_src *k, struct part *p,
     p->claimed = c;
     if (best < 0 && k->starting == RD_KAFKA_OFFSET_END) {
         int64_t lo, hi;
-        if (rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, &lo, &hi, wait_ms) ||
-            hi < 0)
+        if (watermarks(k, p, &lo, &hi, wait_ms) || hi < 0)
             return k->starting; /* librdkafka resolves it, unclaimed */
         if (k->available_now)   /* read to its end (pin_to_end) */
             p->next = hi;
@@ -253,8 +269,7 @@ static rd_kafka_resp_err_t pin_to_end(struct kafka_src *k, struct part *p, int64
     int64_t lo, hi;
     if (!k->available_now || (p->end >= 0 && *at >= 0))
         return RD_KAFKA_RESP_ERR_NO_ERROR;
-    rd_kafka_resp_err_t e =
-        rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, &lo, &hi, wait_ms);
+    rd_kafka_resp_err_t e = watermarks(k, p, &lo, &hi, wait_ms);
     if (e)
         return e;
     if (p->end < 0)
@@ -838,9 +853,7 @@ static void set_quotas(struct kafka_src *k)
          * not fetched yet (or whose low mark was not reported) is asked. */
         if (rd_kafka_get_watermark_offsets(k->rk, p->topic, p->partition, &lo, &hi) || hi < 0 ||
             (lo < 0 && p->next < 0 && p->restored < 0))
-            if (rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, &lo, &hi,
-                                                 WATERMARK_WAIT_MS) ||
-                hi < 0)
+            if (watermarks(k, p, &lo, &hi, WATERMARK_WAIT_MS) || hi < 0)
                 known = false;
         if (p->end >= 0 && hi > p->end) /* available-now reads no further */
             hi = p->end;
