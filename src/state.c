@@ -766,6 +766,19 @@ static int lock_state(struct wcs_state *st, const char *path, char *err, size_t 
     return 0;
 }
 
+/* The SQLite errors of opening say "state: ..." (exec() and the like),
+ * which names no file: a state missing a table says "no such table". */
+static void name_state(const char *path, char *err, size_t errlen)
+{
+    static const char generic[] = "state: ";
+    if (strncmp(err, generic, sizeof(generic) - 1) != 0)
+        return;
+    char *why = strdup(err + sizeof(generic) - 1);
+    if (why)
+        wcs_err(err, errlen, "state %s: %s", path, why);
+    free(why);
+}
+
 struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size_t top_k, char *err,
                                  size_t errlen)
 {
@@ -872,6 +885,7 @@ struct wcs_state *wcs_state_open(const char *path, const char *synchronous, size
     sqlite3_wal_autocheckpoint(st->db, WAL_CHECKPOINT_FRAMES);
     return st;
 fail:
+    name_state(path, err, errlen);
     wcs_state_discard(st);
     return NULL;
 }

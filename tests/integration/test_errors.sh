@@ -145,6 +145,10 @@ refused other.db "another application"
 "$WCSTREAM" --source stdin --trigger available-now --state newer.db <<<"a" >/dev/null 2>&1
 sqlite3 newer.db "pragma user_version = 99"
 refused newer.db "schema version 99, newer than this wcstream"
+# One of its tables dropped by hand: SQLite's words name the file.
+"$WCSTREAM" --source stdin --trigger available-now --state dropped.db <<<"a" >/dev/null 2>&1
+sqlite3 dropped.db "drop table leaders"
+refused dropped.db "state dropped.db: no such table: leaders"
 # A state cut inside its last page (a copy cut short): SQLite reads the
 # missing bytes as zeros, so it opened and committed onto the damage.
 seq -f 'w%05g' 1 20000 | "$WCSTREAM" --source stdin --trigger available-now --state cut.db \
