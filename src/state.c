@@ -742,11 +742,14 @@ static int lock_state(struct wcs_state *st, const char *path, char *err, size_t 
     int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC; /* a FIFO is refused after, not waited on */
     st->lock_fd = open(path, flags | O_CREAT | O_EXCL, 0644);
     bool made = st->lock_fd >= 0;
-    if (!made && errno == EEXIST)
+    bool named = !made && errno == EEXIST; /* a name there, maybe a dangling symlink */
+    if (named)
         st->lock_fd = open(path, flags);
     if (st->lock_fd < 0) {
         if (errno == EISDIR)
             wcs_err(err, errlen, "state %s is not a regular file", path);
+        else if (errno == ENOENT && named)
+            wcs_err(err, errlen, "state %s is a symbolic link to a file that does not exist", path);
         else
             wcs_err(err, errlen, "cannot open state %s: %s", path, strerror(errno));
         return -1;

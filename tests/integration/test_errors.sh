@@ -145,6 +145,12 @@ refused other.db "another application"
 "$WCSTREAM" --source stdin --trigger available-now --state newer.db <<<"a" >/dev/null 2>&1
 sqlite3 newer.db "pragma user_version = 99"
 refused newer.db "schema version 99, newer than this wcstream"
+ln -s absent.db dangling.db
+runtime_error "state dangling.db is a symbolic link to a file that does not exist" \
+    --source stdin --state dangling.db
+[ -e absent.db ] && fail "a state was made through a dangling symbolic link"
+runtime_error "cannot open state nodir/s.db: No such file or directory" --source stdin \
+    --state nodir/s.db
 # One of its tables dropped by hand: SQLite's words name the file.
 "$WCSTREAM" --source stdin --trigger available-now --state dropped.db <<<"a" >/dev/null 2>&1
 sqlite3 dropped.db "drop table leaders"
