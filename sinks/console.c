@@ -33,49 +33,11 @@ struct console {
     bool truncate;
 };
 
-/* The letter Spark uses to escape a control byte in a cell (its
- * SchemaUtils.escapeMetaCharacters), 0 when the byte is shown as it is. */
-static char meta_escape(unsigned char c)
-{
-    switch (c) {
-    case '\n':
-        return 'n';
-    case '\r':
-        return 'r';
-    case '\t':
-        return 't';
-    case '\f':
-        return 'f';
-    case '\b':
-        return 'b';
-    case '\v':
-        return 'v';
-    case '\a':
-        return 'a';
-    }
-    return 0;
-}
-
-/* The escaped form of the character s[0, n) into esc, and its length; 0
- * when it is shown as it is. Spark's letters first (\t, \n, ...); beyond
- * Spark, which prints them raw, the other control characters too, as \xNN
- * (C0, DEL) or \uNNNN (C1): input must not drive the terminal (an ESC
- * sequence recolours it or moves the cursor). */
-static size_t escape(const unsigned char *s, size_t n, char esc[8])
-{
-    char letter = n == 1 ? meta_escape(s[0]) : 0;
-    if (letter)
-        return (size_t)snprintf(esc, 8, "\\%c", letter);
-    if (n == 1 && (s[0] < 0x20 || s[0] == 0x7F))
-        return (size_t)snprintf(esc, 8, "\\x%02x", s[0]);
-    if (n == 2 && s[0] == 0xC2 && s[1] < 0xA0) /* U+0080..U+009F */
-        return (size_t)snprintf(esc, 8, "\\u%04x", s[1]);
-    return 0;
-}
-
 /*
  * Walk a cell as Spark shows it, one shown character at a time: a control
- * character becomes its escape (escape()), an undecodable byte becomes U+FFFD
+ * character becomes its escape (wcs_control_escape(): Spark's letters, and
+ * beyond Spark, which prints the other control characters raw, \xNN or
+ * \uNNNN), an undecodable byte becomes U+FFFD
  * (what the JVM's UTF-8 decoder would have made of it), anything else is
  * itself. The first `limit` shown characters are printed to out (when out
  * is not NULL) and their display width is added to *width. Returns the
@@ -89,7 +51,7 @@ static size_t walk_cell(FILE *out, const char *s, size_t len, size_t limit, size
         size_t n = wcs_utf8_prefix(s + i, len - i, 1);
         unsigned char c = (unsigned char)s[i];
         char esc[8];
-        size_t elen = escape((const unsigned char *)s + i, n, esc);
+        size_t elen = wcs_control_escape(s + i, n, esc);
 
         if (elen) {
             for (size_t k = 0; k < elen; k++, chars++) {

@@ -4,7 +4,8 @@
  * The whole process logs through wcs_log(): the engine's one-line batch
  * summaries, connector state changes (connected, retrying), errors. A line
  * is formatted into a stack buffer and written with one write(2), so lines
- * from source threads and the engine never interleave.
+ * from source threads and the engine never interleave, and its control
+ * characters are escaped, so that one line is one line whatever it quotes.
  */
 #include "wcstream/log.h"
 
@@ -14,6 +15,8 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "wcstream/text.h"
 
 static enum wcs_log_level max_level = WCS_LOG_INFO;
 
@@ -48,7 +51,7 @@ void wcs_log(enum wcs_log_level level, const char *fmt, ...)
 {
     if (level > max_level)
         return;
-    char line[1024];
+    char line[1024], msg[1024];
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -58,11 +61,12 @@ void wcs_log(enum wcs_log_level level, const char *fmt, ...)
                           level_tags[level]);
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+    int m = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (m < 0)
         m = 0;
-    n += (size_t)m < sizeof(line) - n - 1 ? (size_t)m : sizeof(line) - n - 2;
+    n += wcs_escape_line(line + n, sizeof(line) - n - 1, msg,
+                         (size_t)m < sizeof(msg) ? (size_t)m : sizeof(msg) - 1);
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, n);
     (void)w;

@@ -19,6 +19,7 @@
 #include "wcstream/config.h"
 #include "wcstream/engine.h"
 #include "wcstream/log.h"
+#include "wcstream/text.h"
 
 /* Read by the signal handler, on whichever thread takes the signal;
  * main frees the engine only once no handler is between its load of
@@ -77,6 +78,16 @@ static void raise_fd_limit(void)
     }
 }
 
+/* "wcstream: ERR", then `then`, on stderr; ERR escaped as log lines are
+ * (wcs_escape_line()): it may quote a file's name. */
+static void print_error(const char *err, const char *then)
+{
+    char line[4 * 1024]; /* an escape is at most 4 bytes per byte of err[1024] */
+    size_t n = wcs_escape_line(line, sizeof(line), err, strlen(err));
+
+    fprintf(stderr, "wcstream: %.*s\n%s", (int)n, line, then);
+}
+
 int main(int argc, char **argv)
 {
     guard_std_fds();
@@ -85,7 +96,7 @@ int main(int argc, char **argv)
     enum wcs_config_status cs = wcs_config_from_args(&cf, argc, argv, err, sizeof(err));
     if (cs != WCS_CONFIG_OK) {
         if (cs == WCS_CONFIG_USAGE)
-            fprintf(stderr, "wcstream: %s\nTry 'wcstream --help' for more information.\n", err);
+            print_error(err, "Try 'wcstream --help' for more information.\n");
         wcs_config_free(&cf);
         if (cs == WCS_CONFIG_EXIT && fflush(stdout) == EOF) { /* --help > /dev/full */
             fprintf(stderr, "wcstream: cannot write to standard output: %s\n", strerror(errno));
@@ -121,8 +132,7 @@ int main(int argc, char **argv)
     bool usage;
     struct wcs_engine *eng = wcs_engine_new(&cf, &usage, err, sizeof(err));
     if (!eng) {
-        fprintf(stderr, "wcstream: %s\n%s", err,
-                usage ? "Try 'wcstream --help' for more information.\n" : "");
+        print_error(err, usage ? "Try 'wcstream --help' for more information.\n" : "");
         wcs_config_free(&cf);
         return usage ? 2 : 1;
     }
@@ -138,7 +148,7 @@ int main(int argc, char **argv)
     wcs_engine_free(eng);
     wcs_config_free(&cf);
     if (r < 0) {
-        fprintf(stderr, "wcstream: %s\n", err);
+        print_error(err, "");
         return 1;
     }
     return 0;

@@ -1,18 +1,21 @@
 /*
- * text.c - measure words for display and encode them as JSON strings.
+ * text.c - measure words for display, escape what a terminal must not
+ * see, and encode words as JSON strings.
  *
  * Sits at the very end of the data path: the sinks call these on the words
- * of a committed batch. Words are arbitrary bytes, so decoding is strict
- * UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF) and a
- * byte that does not start a valid sequence is one undecodable character
- * of its own; nothing here ever fails on bad input. Display widths come
- * from utf8proc's East Asian width tables.
+ * of a committed batch (and the log on the lines it writes). Words are
+ * arbitrary bytes, so decoding is strict UTF-8 (no overlong forms, no
+ * surrogates, nothing above U+10FFFF) and a byte that does not start a
+ * valid sequence is one undecodable character of its own; nothing here
+ * ever fails on bad input. Display widths come from utf8proc's East Asian
+ * width tables.
  */
 #include "wcstream/text.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +111,67 @@ size_t wcs_utf8_width(const char *s, size_t len)
         width += cp < 0 ? 1 : (size_t)utf8proc_charwidth(cp);
     }
     return width;
+}
+
+/* The letter of Spark's escape of a control byte, 0 when it has none. */
+static char meta_escape(unsigned char c)
+{
+    switch (c) {
+    case '\n':
+        return 'n';
+    case '\r':
+        return 'r';
+    case '\t':
+        return 't';
+    case '\f':
+        return 'f';
+    case '\b':
+        return 'b';
+    case '\v':
+        return 'v';
+    case '\a':
+        return 'a';
+    }
+    return 0;
+}
+
+size_t wcs_control_escape(const char *s, size_t n, char esc[8])
+{
+    const unsigned char *p = (const unsigned char *)s;
+    char letter = n == 1 ? meta_escape(p[0]) : 0;
+
+    if (letter)
+        return (size_t)snprintf(esc, 8, "\\%c", letter);
+    if (n == 1 && (p[0] < 0x20 || p[0] == 0x7F))
+        return (size_t)snprintf(esc, 8, "\\x%02x", p[0]);
+    if (n == 2 && p[0] == 0xC2 && p[1] < 0xA0) /* U+0080..U+009F */
+        return (size_t)snprintf(esc, 8, "\\u%04x", p[1]);
+    return 0;
+}
+
+size_t wcs_escape_line(char *out, size_t cap, const char *msg, size_t len)
+{
+    size_t o = 0;
+
+    for (size_t i = 0, n; i < len; i += n) {
+        char esc[8];
+        const char *piece = esc;
+        size_t plen;
+
+        n = wcs_utf8_prefix(msg + i, len - i, 1);
+        plen = wcs_control_escape(msg + i, n, esc);
+        if (!plen && n == 1 && (unsigned char)msg[i] >= 0x80) {
+            plen = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", (unsigned char)msg[i]);
+        } else if (!plen) {
+            piece = msg + i;
+            plen = n;
+        }
+        if (plen > cap - o)
+            break;
+        memcpy(out + o, piece, plen);
+        o += plen;
+    }
+    return o;
 }
 
 /* The escape for a character below 0x20 or '"' or '\\' in JSON. Writes it

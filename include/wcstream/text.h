@@ -1,7 +1,8 @@
 /*
  * text.h - UTF-8 helpers shared by the sinks.
  *
- * Words are arbitrary bytes. These helpers measure them for display and
+ * Words are arbitrary bytes. These helpers measure them for display,
+ * escape their control characters for a terminal (the log's lines too) and
  * encode them as JSON strings without ever failing on invalid UTF-8.
  */
 #ifndef WCSTREAM_TEXT_H
@@ -23,6 +24,23 @@ size_t wcs_utf8_prefix(const char *s, size_t len, size_t chars);
  * wide and fullwidth characters 2, combining marks and control characters
  * 0, others 1; each undecodable byte 1. */
 size_t wcs_utf8_width(const char *s, size_t len);
+
+/* The escape of the one character s[0, n) (n as wcs_utf8_prefix(s, len, 1)
+ * gives it) into esc, and its length; 0 when it is no control character.
+ * Spark's seven letters (\t, \n, \r, \f, \b, \v, \a: its
+ * SchemaUtils.escapeMetaCharacters), the other C0 characters and DEL as
+ * \xNN, C1 as \uNNNN: text from outside (a word, a file's name) must not
+ * drive a terminal, where an ESC sequence recolours it or moves the cursor
+ * and a newline starts a line of its own. */
+size_t wcs_control_escape(const char *s, size_t n, char esc[8]);
+
+/* Copy msg[0, len) to out, at most cap bytes, with control characters
+ * escaped (wcs_control_escape()) and each byte that does not decode as
+ * \xNN: a log line or an error sentence carries text from outside (a
+ * watched directory's file names), which must neither drive the terminal
+ * nor forge a line. Returns the bytes written; a character whose escape
+ * does not fit is left out with the rest. */
+size_t wcs_escape_line(char *out, size_t cap, const char *msg, size_t len);
 
 /* Append s as a JSON string literal (with the quotes) to out. Valid UTF-8
  * is kept; control characters are escaped; each byte that does not decode

@@ -162,6 +162,27 @@ grep -q "short.txt is shorter than the 12 bytes read of it" err.txt || fail "no 
 [ "$(sql t.db "select count from word_counts where word = 'bye'")" = 1 ] ||
     fail "the truncated file was not read again: $(sql t.db 'select * from word_counts')"
 
+# A file's name is the directory writer's to choose, the log is not: its
+# control characters show escaped, so that no name can drive the terminal
+# (an ESC sequence) or forge a log line (a newline).
+mkdir -p esc
+evil="$(printf 'e\033[31mred\nFAKE\377')"
+printf 'hello world\n' >"esc/$evil"
+"$WCSTREAM" --source "file://$TEST_OUT/esc" --trigger available-now --state esc.db \
+    >/dev/null 2>&1 || fail "esc exit $?"
+printf 'bye\n' >"esc/$evil"
+"$WCSTREAM" --source "file://$TEST_OUT/esc" --trigger available-now --state esc.db \
+    >/dev/null 2>err.txt || fail "esc truncated exit $?"
+grep -qF 'e\x1b[31mred\nFAKE\xff is shorter than' err.txt || fail "name not escaped: $(cat -A err.txt)"
+! LC_ALL=C grep -q "$(printf '\033')" err.txt || fail "an ESC in the log: $(cat -A err.txt)"
+! grep -qv '^[0-9]\{4\}-' err.txt || fail "a forged log line: $(cat -A err.txt)"
+# The same for the sentence of a run that ends on it (exit 1).
+rm "esc/$evil" && mkdir "esc/$evil"
+"$WCSTREAM" --source "file://$TEST_OUT/esc" --trigger available-now --state esc.db \
+    >/dev/null 2>err.txt && fail "a directory in a file's place: exit 0"
+grep -qF 'e\x1b[31mred\nFAKE\xff: not a regular file' err.txt || fail "name not escaped: $(cat -A err.txt)"
+! LC_ALL=C grep -q "$(printf '\033')" err.txt || fail "an ESC in the error: $(cat -A err.txt)"
+
 # A watched directory that goes away is waited for: the query goes on, and
 # reads the directory's files again once it is back.
 mkdir -p vanish

@@ -162,6 +162,20 @@ Test(text, json_long_word_with_many_escapes)
     wcs_buf_free(&b);
 }
 
+/* A log line quotes file names: nothing in it may drive the terminal. */
+Test(text, escape_line_controls_and_bad_bytes)
+{
+    char out[64];
+    size_t n = wcs_escape_line(out, sizeof(out), S("a\x1b[31mb\nc\xff\xc2\x85\xc3\xa9\t"));
+
+    cr_expect_eq(n, strlen("a\\x1b[31mb\\nc\\xff\\u0085\xc3\xa9\\t"));
+    cr_expect(memcmp(out, "a\\x1b[31mb\\nc\\xff\\u0085\xc3\xa9\\t", n) == 0);
+    /* An escape that does not fit whole is left out, not cut. */
+    n = wcs_escape_line(out, 6, S("abc\x1b" "d"));
+    cr_expect_eq(n, 3);
+    cr_expect(memcmp(out, "abc", 3) == 0);
+}
+
 /* wcs_row_cmp lives in src/result.c; its order is the order of every row
  * list a sink prints. */
 
