@@ -24,6 +24,7 @@
 #include "wcstream/buf.h"
 #include "wcstream/kafka.h"
 #include "wcstream/log.h"
+#include "wcstream/progress.h"
 #include "wcstream/sink.h"
 #include "wcstream/text.h"
 
@@ -126,6 +127,27 @@ static int value(struct kafka_sink *k, const struct wcs_row *row, int64_t batch_
     return wcs_buf_append(&k->value, num, (size_t)n);
 }
 
+/* The broker holds the batch back: logged once a batch, on the first wait. */
+static void note_wait(const struct kafka_sink *k, const struct wcs_result *res, bool *waiting)
+{
+    if (!*waiting)
+        wcs_warn("%s: waiting for the broker to take batch %" PRId64 " (%d messages)", k->desc,
+                 res->batch_id, rd_kafka_outq_len(k->rk));
+    *waiting = true;
+}
+
+/* A stop while waiting: the results of the batch not delivered are those
+ * still in the producer's queues and the `unsent` not produced yet. */
+static bool stopped(const struct kafka_sink *k, const struct wcs_result *res, size_t unsent,
+                    char *err, size_t errlen)
+{
+    if (!k->stopping || !*k->stopping)
+        return false;
+    wcs_err(err, errlen, "stopping with %zu results of batch %" PRId64 " not delivered",
+            (size_t)rd_kafka_outq_len(k->rk) + unsent, res->batch_id);
+    return true;
+}
+
 static int kafka_sink_emit(struct wcs_sink *sk, const struct wcs_result *res, char *err,
                            size_t errlen)
 {
@@ -138,9 +160,12 @@ static int kafka_sink_emit(struct wcs_sink *sk, const struct wcs_result *res, ch
             wcs_err(err, errlen, "out of memory");
             return -1;
         }
-        /* A full producer queue (a slow or absent broker) waits here. A
+        /* A full producer queue (a slow or absent broker) waits here,
+         * logged once it has had no room for a second, as the flush below
+         * logs: a big batch fills the queue on a healthy broker too. A
          * result larger than the producer's message.max.bytes is skipped:
          * it never will be sent, and the rest of the batch must be. */
+        int64_t full_since = -1;
         while (rd_kafka_produce(k->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, k->value.data,
                                 k->value.len, row->word, row->len, NULL) < 0) {
             if (rd_kafka_last_error() == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
@@ -151,26 +176,21 @@ static int kafka_sink_emit(struct wcs_sink *sk, const struct wcs_result *res, ch
                 wcs_err(err, errlen, "%s", rd_kafka_err2str(rd_kafka_last_error()));
                 return -1;
             }
-            if (k->stopping && *k->stopping) {
-                wcs_err(err, errlen, "stopping with batch %" PRId64 " not delivered",
-                        res->batch_id);
+            if (full_since < 0)
+                full_since = wcs_now_ns();
+            else if (wcs_now_ns() - full_since >= 1000000000)
+                note_wait(k, res, &waiting);
+            if (stopped(k, res, res->n_updated - i, err, errlen))
                 return -1;
-            }
             rd_kafka_poll(k->rk, 100);
         }
         rd_kafka_poll(k->rk, 0);
     }
     /* Only a delivered batch is done: wait for every acknowledgement. */
     while (rd_kafka_flush(k->rk, 1000) == RD_KAFKA_RESP_ERR__TIMED_OUT) {
-        if (!waiting)
-            wcs_warn("%s: waiting for the broker to take batch %" PRId64 " (%d messages)", k->desc,
-                     res->batch_id, rd_kafka_outq_len(k->rk));
-        waiting = true;
-        if (k->stopping && *k->stopping) {
-            wcs_err(err, errlen, "stopping with %d results of batch %" PRId64 " not delivered",
-                    rd_kafka_outq_len(k->rk), res->batch_id);
+        note_wait(k, res, &waiting);
+        if (stopped(k, res, 0, err, errlen))
             return -1;
-        }
     }
     if (waiting && !k->failed)
         wcs_info("%s: batch %" PRId64 " delivered", k->desc, res->batch_id);

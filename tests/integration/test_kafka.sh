@@ -437,6 +437,19 @@ sleep 0.5
 stop_wcs
 kill -USR2 "$BROKER_PID"
 [ "$WCS_RC" = 143 ] || fail "a second SIGTERM in the teardown: exit $WCS_RC, want 143 (killed)"
+# A batch larger than the producer's queue, the broker down: the query
+# blocks on the full queue, logged as any wait (it was silent), and a
+# stop counts what was still to be produced as not delivered.
+mkdir -p souts6 && seq -f "w%g" 1000 >souts6/a.txt
+kill -USR1 "$BROKER_PID"
+start_wcs --source "file://$TEST_OUT/souts6" --state souts6.db --trigger 100ms \
+    --sink "kafka://$BROKER/souts6?kafka.queue.buffering.max.messages=100"
+wait_for err.txt "waiting for the broker to take batch 0" 30
+stop_wcs
+kill -USR2 "$BROKER_PID"
+[ "$WCS_RC" = 1 ] || fail "stopped on a full queue: exit $WCS_RC, want 1"
+grep -q "wcstream: sink kafka://.*stopping with 1000 results of batch 0 not delivered" err.txt ||
+    fail "not how many results were not delivered: $(tail -2 err.txt)"
 
 # Bring the broker back and append WORD1, WORD2... to FILE until a batch
 # gets through to the sink, which then sends the whole state again.
