@@ -92,6 +92,8 @@ struct kafka_src {
     int settle_wait_ms;      /* how long it waits for them then, 0: SETTLE_WAIT_MS */
     int64_t ts_min, ts_max;  /* message timestamps (ms) in the batch in hand */
     int64_t starting;        /* RD_KAFKA_OFFSET_BEGINNING or _END */
+    char **new_topics;       /* seen missing by this run: created since it started */
+    size_t n_new_topics;     /* how many */
     char *query_id;          /* tags this state's claims in the group */
     struct part *parts;
     size_t nparts, cap;
@@ -140,6 +142,27 @@ static void set_fatal(struct kafka_src *k, const char *fmt, const char *a, const
     size_t n = strlen(fmt) + strlen(a) + strlen(b) + 1;
     if ((k->fatal = malloc(n)) != NULL)
         snprintf(k->fatal, n, fmt, a, b);
+}
+
+/* Whether topic was missing when this run looked for it: a topic created
+ * since the query started. */
+static bool new_topic(const struct kafka_src *k, const char *topic)
+{
+    for (size_t i = 0; i < k->n_new_topics; i++)
+        if (strcmp(k->new_topics[i], topic) == 0)
+            return true;
+    return false;
+}
+
+/* Where a partition of topic without an offset in the state or the group
+ * starts. startingOffsets=latest skips what was there when the query
+ * started; a topic created since holds nothing from before, so it is read
+ * from its first message, as Spark reads partitions that appear after its
+ * start (at latest, what was produced to it before the group assigned it
+ * would be lost). */
+static int64_t starting_at(const struct kafka_src *k, const char *topic)
+{
+    return new_topic(k, topic) ? RD_KAFKA_OFFSET_BEGINNING : k->starting;
 }
 
 /* Add p at `offset` to l, tagged as this query's claim of what follows
@@ -205,11 +228,12 @@ static rd_kafka_resp_err_t watermarks(const struct kafka_src *k, const struct pa
  * progress) or the state's, whichever is newer, else startingOffsets; a
  * claim of this query's own that the state does not hold starts again at
  * its FROM. Where that differs from the group's offset, fix gets a claim
- * of it, to tell the group. A start at latest is pinned to the high
- * watermark (asked for, up to wait_ms; else librdkafka resolves it) and
- * claimed: the state records a partition only once a batch reads from it,
- * so a restart would otherwise start a partition that got nothing
- * meanwhile at latest again, past what arrived while the query was down. */
+ * of it, to tell the group. A start at latest, or at the first message of
+ * a new topic, is pinned to the high or low watermark (asked for, up to
+ * wait_ms; else librdkafka resolves it) and claimed: the state records a
+ * partition only once a batch reads from it, so a restart would otherwise
+ * start a partition that got nothing meanwhile at latest again, past what
+ * arrived while the query was down. */
 static int64_t start_offset(struct kafka_src *k, struct part *p,
                             const rd_kafka_topic_partition_t *ctp,
                             rd_kafka_topic_partition_list_t *fix, int wait_ms)
@@ -219,18 +243,20 @@ static int64_t start_offset(struct kafka_src *k, struct part *p,
     int64_t best = p->restored > c ? p->restored : c;
     if (from >= 0) /* ours: the state says how much of it was counted */
         best = p->restored > from ? p->restored : from;
+    int64_t start = starting_at(k, p->topic);
     p->claimed = c;
-    if (best < 0 && k->starting == RD_KAFKA_OFFSET_END) {
+    if (best < 0 && (start == RD_KAFKA_OFFSET_END || new_topic(k, p->topic))) {
         int64_t lo, hi;
-        if (watermarks(k, p, &lo, &hi, wait_ms) || hi < 0)
-            return k->starting; /* librdkafka resolves it, unclaimed */
-        if (k->available_now)   /* read to its end (pin_to_end) */
-            p->next = hi;
-        add_claim(k, fix, p, hi, hi);
-        return hi;
+        if (watermarks(k, p, &lo, &hi, wait_ms) || hi < 0 || lo < 0)
+            return start; /* librdkafka resolves it, unclaimed */
+        int64_t at = start == RD_KAFKA_OFFSET_END ? hi : lo;
+        if (k->available_now) /* read to its end (pin_to_end) */
+            p->next = at;
+        add_claim(k, fix, p, at, at);
+        return at;
     }
     if (best < 0)
-        return k->starting;
+        return start;
     p->next = p->restored = best;
     if (best != c)
         add_claim(k, fix, p, best, best);
@@ -331,7 +357,9 @@ static void choose_offsets(rd_kafka_t *rk, struct kafka_src *k,
                      k->desc, tp->topic, tp->partition, rd_kafka_err2str(we));
             p->unsettled = true;
         }
-        tp->offset = !p->unsettled ? at : p->restored >= 0 ? p->restored : k->starting;
+        tp->offset = !p->unsettled      ? at
+                     : p->restored >= 0 ? p->restored
+                                        : starting_at(k, tp->topic);
         if (!p->unsettled)
             wcs_info("%s: assigned %s/%" PRId32 " from offset %s%" PRId64, k->desc, tp->topic,
                      tp->partition, offset_name(tp->offset), tp->offset < 0 ? 0 : tp->offset);
@@ -745,6 +773,20 @@ static void hold(struct kafka_src *k, struct part *p, int64_t offset)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* Remember that topic was missing (see starting_at()). Out of memory it is
+ * not remembered: it starts at startingOffsets. */
+static void note_new_topic(struct kafka_src *k, const char *topic)
+{
+    if (!*topic || new_topic(k, topic))
+        return;
+    char **v = realloc(k->new_topics, (k->n_new_topics + 1) * sizeof(*v));
+    if (!v)
+        return;
+    k->new_topics = v;
+    if ((v[k->n_new_topics] = strdup(topic)) != NULL)
+        k->n_new_topics++;
+}
+
 /* A consumer error: log once per change; some end the query. */
 static void on_error(struct kafka_src *k, const rd_kafka_message_t *m)
 {
@@ -768,6 +810,8 @@ static void on_error(struct kafka_src *k, const rd_kafka_message_t *m)
         topic_lost(k, topic);
         return;
     }
+    if (unknown && !had_topic(k, topic))
+        note_new_topic(k, topic);
     if (m->err != k->last_err) {
         k->last_err = m->err;
         if (unknown)
@@ -857,10 +901,10 @@ static void set_quotas(struct kafka_src *k)
                 known = false;
         if (p->end >= 0 && hi > p->end) /* available-now reads no further */
             hi = p->end;
-        at = p->next >= 0                               ? p->next
-             : p->restored >= 0                         ? p->restored
-             : k->starting == RD_KAFKA_OFFSET_BEGINNING ? lo
-                                                        : hi;
+        at = p->next >= 0                                            ? p->next
+             : p->restored >= 0                                      ? p->restored
+             : starting_at(k, p->topic) == RD_KAFKA_OFFSET_BEGINNING ? lo
+                                                                     : hi;
         known = known && at >= 0;
         p->lag = hi > at ? hi - at : 0;
         total += p->lag;
@@ -1257,6 +1301,9 @@ static void kafka_destroy(struct wcs_source *src)
     for (size_t i = 0; i < k->nparts; i++)
         free(k->parts[i].topic);
     free(k->parts);
+    for (size_t i = 0; i < k->n_new_topics; i++)
+        free(k->new_topics[i]);
+    free(k->new_topics);
     free(k->fatal);
     free(k->query_id);
     free(k->desc);

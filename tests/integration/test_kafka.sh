@@ -11,7 +11,7 @@
 start_broker --topic lines:4 --topic crash:4 --topic late:2 --topic outage:2 --topic counts:2 \
     --topic group:4 --topic coop:4 --topic souts:1 --topic souts2:1 --topic empties:1 --topic back:4 \
     --topic skew:4 --topic gone:2 --vanishing gone --topic blobs:1 --topic endq:2 --topic ta:2 \
-    --topic tb:2 --topic quiet:2
+    --topic tb:2 --topic quiet:2 --late latet
 # The mock's rebalances wait session.timeout.ms - 1 s for the members, and
 # every start of a member is one: 3 s keeps that wait at 2 s.
 opts="kafka.session.timeout.ms=3000&kafka.heartbeat.interval.ms=500"
@@ -307,6 +307,24 @@ produce newtopic 1 t.txt
 wait_total new.db "$(count_words t.txt)" 30
 stop_wcs
 
+# The same on a cluster that does not make topics on demand (--late: the
+# topic is unknown until SIGURG), with startingOffsets=latest: the topic
+# is new, so it is read from its first message, as Spark reads partitions
+# that appear after its start. (It started at the end the topic had when
+# the group first assigned it, skipping what came before.)
+start_wcs --source "kafka://$BROKER/latet?kafka.topic.metadata.refresh.interval.ms=2000&$opts" \
+    --state latet.db --trigger 100ms
+wait_for err.txt "topic latet does not exist \(yet\); waiting for it" 30
+kill -URG "$BROKER_PID"
+sleep 0.2
+echo early | kcat -P -b "$BROKER" -t latet -p 0
+wait_for err.txt "assigned latet/0" 30
+echo later | kcat -P -b "$BROKER" -t latet -p 1
+wait_total latet.db 2 30
+stop_wcs
+[ "$(sql latet.db "select group_concat(word, ' ') from (select word from word_counts order by 1)")" = \
+    "early later" ] || fail "a new topic with latest: $(sql latet.db 'select * from word_counts')"
+
 # Two processes in one group, each with its own state: together they count
 # every message once, and when one stops the other takes its partitions
 # from the group's committed offsets.
@@ -437,6 +455,7 @@ sleep 0.5
 stop_wcs
 kill -USR2 "$BROKER_PID"
 [ "$WCS_RC" = 143 ] || fail "a second SIGTERM in the teardown: exit $WCS_RC, want 143 (killed)"
+
 # A batch larger than the producer's queue, the broker down: the query
 # blocks on the full queue, logged as any wait (it was silent), and a
 # stop counts what was still to be produced as not delivered.

@@ -8,14 +8,16 @@
  * file, and runs until SIGTERM or SIGINT. SIGUSR1 takes every broker down
  * (connections are dropped and refused), SIGUSR2 brings them back: the
  * tests use that for broker outages. SIGHUP makes the --vanishing topic
- * unknown to the cluster's metadata, as if it had been deleted. SIGWINCH
+ * unknown to the cluster's metadata, as if it had been deleted; the --late
+ * topic starts unknown, as one not created yet, and SIGURG creates it (a
+ * real cluster that does not create topics on demand). SIGWINCH
  * makes every OffsetFetch request fail until the next SIGWINCH: a group
  * coordinator that cannot tell the committed offsets for a while. SIGALRM
  * does the same to ListOffsets: partition leaders that cannot tell their
  * watermarks.
  *
  *   kafka_broker [--brokers N] [--topic NAME:PARTITIONS]... [--bootstrap-file PATH]
- *                [--vanishing TOPIC]
+ *                [--vanishing TOPIC] [--late TOPIC]
  *
  * Limits of librdkafka 2.0.2's mock: about 5 MiB retained per partition,
  * transactions accepted but not isolated, no CreateTopics admin API.
@@ -34,7 +36,7 @@
  * many of their requests "every" is. */
 enum { LIST_OFFSETS = 2, OFFSET_FETCH = 9, FETCH_ERRORS = 100000 };
 
-static volatile sig_atomic_t stop, down, up, vanish, fetch_errors, list_errors;
+static volatile sig_atomic_t stop, down, up, vanish, appear, fetch_errors, list_errors;
 
 static void on_signal(int sig)
 {
@@ -44,6 +46,8 @@ static void on_signal(int sig)
         up = 1;
     else if (sig == SIGHUP)
         vanish = 1;
+    else if (sig == SIGURG)
+        appear = 1;
     else if (sig == SIGWINCH)
         fetch_errors = 1;
     else if (sig == SIGALRM)
@@ -68,14 +72,14 @@ static void toggle(rd_kafka_mock_cluster_t *mc, int16_t key, const char *name,
 static void usage(void)
 {
     fprintf(stderr, "usage: kafka_broker [--brokers N] [--topic NAME:PARTITIONS]... "
-                    "[--bootstrap-file PATH] [--vanishing TOPIC]\n");
+                    "[--bootstrap-file PATH] [--vanishing TOPIC] [--late TOPIC]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     int brokers = 1;
-    const char *bootstrap_file = NULL, *vanishing = NULL;
+    const char *bootstrap_file = NULL, *vanishing = NULL, *late = NULL;
     char errstr[512];
 
     for (int i = 1; i < argc; i++) {
@@ -85,6 +89,8 @@ int main(int argc, char **argv)
             bootstrap_file = argv[++i];
         else if (strcmp(argv[i], "--vanishing") == 0 && i + 1 < argc)
             vanishing = argv[++i];
+        else if (strcmp(argv[i], "--late") == 0 && i + 1 < argc)
+            late = argv[++i];
         else if (strcmp(argv[i], "--topic") == 0 && i + 1 < argc)
             i++; /* created below, once the cluster exists */
         else
@@ -108,7 +114,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--topic") != 0) {
             i += strcmp(argv[i], "--brokers") == 0 || strcmp(argv[i], "--bootstrap-file") == 0 ||
-                 strcmp(argv[i], "--vanishing") == 0;
+                 strcmp(argv[i], "--vanishing") == 0 || strcmp(argv[i], "--late") == 0;
             continue;
         }
         char name[256];
@@ -128,6 +134,9 @@ int main(int argc, char **argv)
         }
     }
 
+    if (late) /* the mock creates a topic on demand: it is there, but unknown */
+        rd_kafka_mock_topic_set_error(mc, late, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+
     const char *bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
     if (bootstrap_file) {
         FILE *f = fopen(bootstrap_file, "w");
@@ -146,6 +155,7 @@ int main(int argc, char **argv)
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGUSR2, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGURG, &sa, NULL);
     sigaction(SIGWINCH, &sa, NULL);
     sigaction(SIGALRM, &sa, NULL);
     static rd_kafka_resp_err_t errs[FETCH_ERRORS], list_errs[FETCH_ERRORS];
@@ -170,6 +180,11 @@ int main(int argc, char **argv)
             vanish = 0;
             rd_kafka_mock_topic_set_error(mc, vanishing, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
             fprintf(stderr, "kafka_broker: topic %s vanished\n", vanishing);
+        }
+        if (appear && late) {
+            appear = 0;
+            rd_kafka_mock_topic_set_error(mc, late, RD_KAFKA_RESP_ERR_NO_ERROR);
+            fprintf(stderr, "kafka_broker: topic %s created\n", late);
         }
         if (fetch_errors) {
             fetch_errors = 0;
