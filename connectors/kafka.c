@@ -901,10 +901,15 @@ static void set_quotas(struct kafka_src *k)
                 known = false;
         if (p->end >= 0 && hi > p->end) /* available-now reads no further */
             hi = p->end;
+        /* A partition not read yet starts where its assignment pinned and
+         * claimed it (start_offset), else at startingOffsets: the earliest
+         * is the low mark, the latest is not known. (Its end now would give
+         * it no lag, so no share: it waited for the others to catch up.) */
         at = p->next >= 0                                            ? p->next
              : p->restored >= 0                                      ? p->restored
+             : p->claimed >= 0                                       ? p->claimed
              : starting_at(k, p->topic) == RD_KAFKA_OFFSET_BEGINNING ? lo
-                                                                     : hi;
+                                                                     : -1;
         known = known && at >= 0;
         p->lag = hi > at ? hi - at : 0;
         total += p->lag;
