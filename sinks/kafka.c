@@ -173,8 +173,14 @@ static int kafka_sink_emit(struct wcs_sink *sk, const struct wcs_result *res, ch
                 break;
             }
             if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                wcs_err(err, errlen, "%s", rd_kafka_err2str(rd_kafka_last_error()));
-                return -1;
+                /* Refused outright (a topic known not to exist, a fatal
+                 * producer error): not delivered, as a failed delivery
+                 * is. The batch goes on, and its flush below leaves none
+                 * of its messages to report with the next batch. */
+                k->failed++;
+                snprintf(k->failure, sizeof(k->failure), "%s",
+                         rd_kafka_err2str(rd_kafka_last_error()));
+                break;
             }
             if (full_since < 0)
                 full_since = wcs_now_ns();
