@@ -1013,6 +1013,14 @@ int wcs_engine_run(struct wcs_engine *eng, char *err, size_t errlen)
         return -1;
     wcs_info("query %s stopped at batch %" PRId64, wcs_state_query_id(eng->st),
              wcs_state_last_batch(eng->st));
+    /* An at-least-once sink still short of the last batch: the run did not
+     * deliver all it counted, so it does not end as if it had. */
+    for (size_t i = 0; i < eng->nsinks && !eng->stop_err[0]; i++)
+        if (eng->sinks[i].missed)
+            snprintf(eng->stop_err, sizeof(eng->stop_err),
+                     "sink %s: batch %" PRId64 " was not delivered; the next start sends it "
+                     "all the counts again",
+                     eng->sinks[i].desc, wcs_state_last_batch(eng->st));
     if (eng->stop_err[0]) {
         wcs_err(err, errlen, "%s", eng->stop_err);
         return -1;
