@@ -59,6 +59,7 @@ struct file_src {
     bool available_now;
     bool scanned; /* available-now: the file list is taken once */
     bool drained; /* the last pull found nothing left to read */
+    bool rekey;   /* offsets may be kept under the URI as given: rekey() */
     int scan_err; /* the errno the directory's last scan failed with, or 0 */
     struct file_entry *files;
     size_t nfiles, cap;
@@ -269,6 +270,46 @@ static int own_files(struct wcs_source *src, struct file_src *f, const struct wc
     return 0;
 }
 
+/* The offsets belong to the path, not to how the URI spells it (a
+ * trailing '/', the scheme's case, percent-escapes): a restart that spells
+ * it otherwise must not read every file again. They are kept under
+ * "file://PATH", and also restored from the URI as given, where earlier
+ * versions kept them, until rekey() moves them. 0 or -1 (out of memory). */
+static int offsets_keys(struct wcs_source *src, const char *path)
+{
+    size_t len = strlen(path) + sizeof("file://");
+    if (!(src->key = malloc(len)))
+        return -1;
+    snprintf(src->key, len, "file://%s", path);
+    if (strcmp(src->key, src->desc) == 0)
+        return 0;
+    struct file_src *f = src->ctx;
+    f->rekey = true;
+    if (!(src->keys = calloc(3, sizeof(char *))) || !(src->keys[0] = strdup(src->key)) ||
+        !(src->keys[1] = strdup(src->desc)))
+        return -1;
+    return 0;
+}
+
+/* Move the offsets kept under the URI as given (offsets_keys()) to the
+ * path's key, with the first batch that moves one, as the gone files'
+ * are forgotten: once they are gone from there, a restart that spells the
+ * URI otherwise finds them all. 0 or -ENOMEM. */
+static int rekey(struct wcs_source *src, struct file_src *f, struct wcs_pull *p)
+{
+    for (size_t i = 0; i < f->nfiles; i++) {
+        const struct file_entry *e = &f->files[i];
+        if (e->stored && (wcs_pull_offset(p, e->name, e->offset) < 0 ||
+                          wcs_pull_offset_in(p, src->desc, e->name, WCS_OFFSET_FORGET) < 0))
+            return -ENOMEM;
+    }
+    for (size_t i = 0; i < f->ngone; i++)
+        if (wcs_pull_offset_in(p, src->desc, f->gone[i], WCS_OFFSET_FORGET) < 0)
+            return -ENOMEM;
+    f->rekey = false;
+    return 0;
+}
+
 static int file_init(struct wcs_source *src, struct wcs_uri *uri, const struct wcs_source_env *env,
                      char *err, size_t errlen)
 {
@@ -300,7 +341,10 @@ static int file_init(struct wcs_source *src, struct wcs_uri *uri, const struct w
         return -1;
     }
     f->is_dir = S_ISDIR(sb.st_mode);
-    return own_files(src, f, env, &sb, err, errlen);
+    int r = offsets_keys(src, f->path);
+    if (r < 0)
+        snprintf(err, errlen, "out of memory");
+    return r < 0 ? r : own_files(src, f, env, &sb, err, errlen);
 }
 
 static int file_restore(struct wcs_source *src, const char *partition, int64_t offset, char *err,
@@ -461,6 +505,10 @@ static int file_pull(struct wcs_source *src, struct wcs_pull *p, char *err, size
     /* The gone files' offsets go with a batch that moves one (alone they
      * would make a batch of nothing); a name back since then gets its new
      * offset instead. */
+    if (f->rekey && p->offs->n > had && rekey(src, f, p) < 0) {
+        snprintf(err, errlen, "%s: out of memory", p->source);
+        return -1;
+    }
     for (; f->ngone && p->offs->n > had; f->ngone--) {
         char *name = f->gone[f->ngone - 1];
         struct file_entry *e = find(f, name);

@@ -54,6 +54,30 @@ printf 'one two\ntwo three' >single.txt
     >/dev/null 2>&1 || fail "single file exit $?"
 check_counts one.db single.txt
 
+# The offsets belong to the path, not to how the URI spells it: a restart
+# naming the directory with a trailing slash, an upper-case scheme or a
+# percent-escape reads nothing again. So does one with the spelling a
+# version that kept the offsets under the URI as given was run with.
+mkdir -p sp
+make_text 2000 41 >sp/a.txt
+"$WCSTREAM" --source "file://$TEST_OUT/sp" --trigger available-now --state sp.db \
+    >/dev/null 2>err.txt || fail "spelling: exit $?: $(cat err.txt)"
+for u in "file://$TEST_OUT/sp/" "FILE://$TEST_OUT/sp//" "file://$TEST_OUT/%73p"; do
+    "$WCSTREAM" --source "$u" --trigger available-now --state sp.db >/dev/null 2>err.txt ||
+        fail "$u: exit $?: $(cat err.txt)"
+done
+check_counts sp.db sp/a.txt
+sqlite3 sp.db "update offsets set source = 'file://$TEST_OUT/sp/'"
+make_text 2000 42 >sp/b.txt
+"$WCSTREAM" --source "file://$TEST_OUT/sp/" --trigger available-now --state sp.db \
+    >/dev/null 2>err.txt || fail "older spelling: exit $?: $(cat err.txt)"
+check_counts sp.db sp/a.txt sp/b.txt
+[ "$(sql sp.db "select count(*) from offsets where source <> 'file://$TEST_OUT/sp'")" = 0 ] ||
+    fail "offsets left under the older key: $(sql sp.db 'select * from offsets')"
+"$WCSTREAM" --source "file://$TEST_OUT/sp" --trigger available-now --state sp.db \
+    >/dev/null 2>err.txt || fail "after the move: exit $?: $(cat err.txt)"
+check_counts sp.db sp/a.txt sp/b.txt
+
 # kill -9 at random moments, 40 times, restarting with the same state:
 # exact counts. Each kill waits for a random number of new commits first,
 # so every one of them lands while the files are still being read. An
