@@ -135,8 +135,10 @@ static const struct own_file *own_path(const struct file_src *f, const char *pat
  * or renamed away): a service watching a directory for months, whose files
  * come and go, must not keep, stat() at every pull and store the names of
  * all the files it ever saw. A name back within GONE_NS is the file it was
- * (replaced: rm and create), one back later a new file. The stored ones
- * wait in f->gone until a batch deletes their offsets. 0 or -ENOMEM. */
+ * (replaced: rm and create), one back later a new file. An available-now
+ * run lists the directory once and sees none come back: a name missing
+ * then is gone at once. The stored ones wait in f->gone until a batch
+ * deletes their offsets. 0 or -ENOMEM. */
 static int forget_gone(struct file_src *f)
 {
     int64_t now = wcs_now_ns();
@@ -147,7 +149,7 @@ static int forget_gone(struct file_src *f)
             e->missing_ns = 0;
         else if (!e->missing_ns)
             e->missing_ns = now;
-        e->listed = e->listed || now - e->missing_ns < GONE_NS; /* kept */
+        e->listed = e->listed || (!f->available_now && now - e->missing_ns < GONE_NS); /* kept */
         n += !e->listed && e->stored;
     }
     if (n > f->gone_cap) {
@@ -504,12 +506,15 @@ static int file_pull(struct wcs_source *src, struct wcs_pull *p, char *err, size
     p->lines_cut = f->fr.cuts;
     /* The gone files' offsets go with a batch that moves one (alone they
      * would make a batch of nothing); a name back since then gets its new
-     * offset instead. */
-    if (f->rekey && p->offs->n > had && rekey(src, f, p) < 0) {
+     * offset instead. An available-now run that moves none forgets them
+     * alone, with its last pull: it is the only one that knows, and a
+     * file back under such a name in a later run must be read whole. */
+    bool carry = p->offs->n > had || (f->available_now && f->drained && f->ngone);
+    if (f->rekey && carry && rekey(src, f, p) < 0) {
         snprintf(err, errlen, "%s: out of memory", p->source);
         return -1;
     }
-    for (; f->ngone && p->offs->n > had; f->ngone--) {
+    for (; f->ngone && carry; f->ngone--) {
         char *name = f->gone[f->ngone - 1];
         struct file_entry *e = find(f, name);
         if ((e ? wcs_pull_offset(p, name, e->offset) : wcs_pull_forget(p, name)) < 0) {

@@ -345,6 +345,21 @@ echo "c1 again" >churn/f1
 [ "$(sql churn.db "select count from word_counts where word = 'c1'")" = 2 ] ||
     fail "a file back under a gone name not read whole: $(sql churn.db 'select * from word_counts')"
 
+# An available-now run lists the directory once, and sees no file come
+# back: a name the state holds that is not there is forgotten at once,
+# also by a run that has nothing else to read, so that a file back under
+# that name in a later run is a new file, read from its start.
+mkdir -p spool
+printf 'alpha\n' >spool/drop.txt
+for step in read deleted back; do
+    [ "$step" = back ] && printf 'beta gamma delta\n' >spool/drop.txt
+    "$WCSTREAM" --source "file://$TEST_OUT/spool" --trigger available-now --state spool.db \
+        >/dev/null 2>err.txt || fail "spool $step: exit $?: $(cat err.txt)"
+    [ "$step" = read ] && rm spool/drop.txt
+done
+[ "$(sql spool.db "select group_concat(word || ':' || count, ' ') from word_counts order by word")" = \
+    "alpha:1 beta:1 delta:1 gamma:1" ] || fail "spool: $(sql spool.db 'select * from word_counts')"
+
 # A path that does not exist is a clear error.
 "$WCSTREAM" --source "file://$TEST_OUT/nope" --state x.db >/dev/null 2>err.txt && fail "missing path accepted"
 grep -q "cannot read .*nope: No such file or directory" err.txt || fail "unclear error: $(cat err.txt)"
