@@ -504,12 +504,12 @@ static int file_pull(struct wcs_source *src, struct wcs_pull *p, char *err, size
     }
     f->drained = !read_any;
     p->lines_cut = f->fr.cuts;
-    /* The gone files' offsets go with a batch that moves one (alone they
-     * would make a batch of nothing); a name back since then gets its new
-     * offset instead. An available-now run that moves none forgets them
-     * alone, with its last pull: it is the only one that knows, and a
-     * file back under such a name in a later run must be read whole. */
-    bool carry = p->offs->n > had || (f->available_now && f->drained && f->ngone);
+    /* The gone files' offsets go with a batch that moves one; a name back
+     * since then gets its new offset instead. With no such batch they go
+     * alone, in a batch of no rows, with the first pull that finds
+     * nothing to read: only this run knows they are gone, and a file back
+     * under such a name after a stop must be read whole. */
+    bool carry = p->offs->n > had || (f->drained && f->ngone);
     if (f->rekey && carry && rekey(src, f, p) < 0) {
         snprintf(err, errlen, "%s: out of memory", p->source);
         return -1;

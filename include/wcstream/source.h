@@ -90,9 +90,9 @@ int wcs_pull_offset(struct wcs_pull *p, const char *partition, int64_t offset);
 
 /* Record that `partition` (copied) is gone: its offset is deleted from the
  * state once this batch commits, and restore() no longer gets it. Records
- * apply in order, so a later offset of the same partition wins. Call it
- * in a pull that also moves an offset: alone it would make a batch of
- * nothing. 0 or -ENOMEM. */
+ * apply in order, so a later offset of the same partition wins. Alone
+ * (no offset moved) it makes a batch of no rows: call it so only when the
+ * forgetting must not wait for one. 0 or -ENOMEM. */
 int wcs_pull_forget(struct wcs_pull *p, const char *partition);
 
 /* The same under `key` (copied), one of the source's keys. */
