@@ -147,6 +147,25 @@ static int restore_offset(void *arg, const char *partition, int64_t offset)
     return r->src->plugin->restore(r->src, partition, offset, r->err, r->errlen);
 }
 
+/* The name src writes its offsets under (its first, for one with several)
+ * when some earlier source writes under it too, else NULL: the one that
+ * commits last would move the other's, so neither could be exact. */
+static const char *shared_key(const struct wcs_engine *eng, const struct wcs_source *src)
+{
+    const char *own[] = {src->key ? src->key : src->desc, NULL};
+    const char *const *mine = src->key || !src->keys ? own : (const char *const *)src->keys;
+    for (size_t i = 0; i + 1 < eng->nsrcs; i++) {
+        const struct wcs_source *o = &eng->srcs[i];
+        const char *theirs_one[] = {o->key ? o->key : o->desc, NULL};
+        const char *const *theirs = o->key || !o->keys ? theirs_one : (const char *const *)o->keys;
+        for (const char *const *a = mine; o->plugin->restore && *a; a++)
+            for (const char *const *b = theirs; *b; b++)
+                if (strcmp(*a, *b) == 0)
+                    return o->desc;
+    }
+    return NULL;
+}
+
 /* Create one source, its URI known to name a source (wcs_engine_new()).
  * 0, -1 or WCS_EUSAGE (a bad option). */
 static int add_source(struct wcs_engine *eng, const char *text, const struct wcs_source_env *env,
@@ -166,6 +185,12 @@ static int add_source(struct wcs_engine *eng, const char *text, const struct wcs
         r = pl->init(src, uri, env, err, errlen);
         if (r == 0)
             r = wcs_uri_check_unused(uri, err, errlen);
+        const char *other = r == 0 && pl->restore ? shared_key(eng, src) : NULL;
+        if (other) {
+            wcs_err(err, errlen, "%s keeps its offsets where %s does: name it once", src->desc,
+                    other);
+            r = WCS_EUSAGE;
+        }
         if (r == 0 && pl->restore) { /* its error, or the state's */
             struct restore rs = {src, err, errlen};
             char *one[] = {src->key ? src->key : src->desc, NULL};

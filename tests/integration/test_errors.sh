@@ -36,6 +36,13 @@ start_listening() {
 usage_error "unknown option '--bogus'" --bogus
 usage_error "no --source given" --sink console
 usage_error "file://: no path given" --source file://
+# Two sources that keep their offsets under one name could not both be
+# exact: the one committed last would move the other's.
+mkdir -p dup
+usage_error "file://dup/ keeps its offsets where file://dup does" \
+    --source file://dup --source file://dup/ --trigger available-now
+usage_error "file://dup keeps its offsets where file://dup does" \
+    --source file://dup --source file://dup --trigger available-now
 usage_error "option '--trigger' needs a value" --source stdin --trigger
 usage_error "needs a windowed aggregation" --source stdin --output-mode append
 usage_error "trigger must be a duration" --source stdin --trigger soon
