@@ -147,19 +147,26 @@ static int restore_offset(void *arg, const char *partition, int64_t offset)
     return r->src->plugin->restore(r->src, partition, offset, r->err, r->errlen);
 }
 
-/* The name src writes its offsets under (its first, for one with several)
- * when some earlier source writes under it too, else NULL: the one that
- * commits last would move the other's, so neither could be exact. */
+/* The names src's offsets are restored from: keys, else key, else desc
+ * (one holds the single name). */
+static char *const *offset_keys(const struct wcs_source *src, char *one[2])
+{
+    one[0] = src->key ? src->key : src->desc;
+    one[1] = NULL;
+    return src->keys ? src->keys : one;
+}
+
+/* An earlier source that keeps offsets under one of src's names, or NULL:
+ * the one that commits last would move the other's, so neither could be
+ * exact. Returns its description. */
 static const char *shared_key(const struct wcs_engine *eng, const struct wcs_source *src)
 {
-    const char *own[] = {src->key ? src->key : src->desc, NULL};
-    const char *const *mine = src->key || !src->keys ? own : (const char *const *)src->keys;
+    char *mine1[2], *theirs1[2];
+    char *const *mine = offset_keys(src, mine1);
     for (size_t i = 0; i + 1 < eng->nsrcs; i++) {
         const struct wcs_source *o = &eng->srcs[i];
-        const char *theirs_one[] = {o->key ? o->key : o->desc, NULL};
-        const char *const *theirs = o->key || !o->keys ? theirs_one : (const char *const *)o->keys;
-        for (const char *const *a = mine; o->plugin->restore && *a; a++)
-            for (const char *const *b = theirs; *b; b++)
+        for (char *const *b = offset_keys(o, theirs1); o->plugin->restore && *b; b++)
+            for (char *const *a = mine; *a; a++)
                 if (strcmp(*a, *b) == 0)
                     return o->desc;
     }
@@ -193,8 +200,8 @@ static int add_source(struct wcs_engine *eng, const char *text, const struct wcs
         }
         if (r == 0 && pl->restore) { /* its error, or the state's */
             struct restore rs = {src, err, errlen};
-            char *one[] = {src->key ? src->key : src->desc, NULL};
-            for (char **k = src->keys ? src->keys : one; r == 0 && *k; k++)
+            char *one[2];
+            for (char *const *k = offset_keys(src, one); r == 0 && *k; k++)
                 r = wcs_state_offsets(eng->st, *k, restore_offset, &rs, err, errlen);
         }
     }

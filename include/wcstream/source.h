@@ -29,10 +29,12 @@ struct wcs_source {
     char *key;   /* the state's name for its offsets: set (malloc'd) by init()
                     when options that do not change the data must not change
                     it (kafka: the topics, not the brokers); NULL means desc */
-    char **keys; /* instead of key, several names (kafka: one per topic):
-                    restore() gets the offsets of each, and pull() names
-                    one with wcs_pull_offset_in(); NULL-terminated,
-                    malloc'd with its strings by init(), or NULL */
+    char **keys; /* several names to restore from (kafka: one per topic;
+                    file: its key and the URI as given, where earlier
+                    versions kept them): restore() gets the offsets of
+                    each, and pull() names one with wcs_pull_offset_in();
+                    NULL-terminated, malloc'd with its strings by init(),
+                    or NULL */
     void *ctx;   /* the plugin's own state, freed by destroy() */
 };
 
