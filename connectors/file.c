@@ -78,18 +78,21 @@ static int cmp_entry(const void *a, const void *b)
     return strcmp(((const struct file_entry *)a)->name, ((const struct file_entry *)b)->name);
 }
 
-static struct file_entry *find(struct file_src *f, const char *name)
+/* The entry of name among the first n (sorted) of f->files, or NULL. */
+static struct file_entry *find_in(struct file_src *f, size_t n, const char *name)
 {
     struct file_entry key = {.name = (char *)name};
-    return f->nfiles ? bsearch(&key, f->files, f->nfiles, sizeof(key), cmp_entry) : NULL;
+    return n ? bsearch(&key, f->files, n, sizeof(key), cmp_entry) : NULL;
 }
 
-/* Add name (copied) with offset, keeping the list sorted. NULL on OOM. */
-static struct file_entry *add(struct file_src *f, const char *name, int64_t offset)
+static struct file_entry *find(struct file_src *f, const char *name)
 {
-    struct file_entry *e = find(f, name);
-    if (e)
-        return e;
+    return find_in(f, f->nfiles, name);
+}
+
+/* Append name (copied) with offset, out of order. NULL on OOM. */
+static struct file_entry *append(struct file_src *f, const char *name, int64_t offset)
+{
     if (f->nfiles == f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 16;
         struct file_entry *v = realloc(f->files, cap * sizeof(*v));
@@ -101,13 +104,40 @@ static struct file_entry *add(struct file_src *f, const char *name, int64_t offs
     char *copy = strdup(name);
     if (!copy)
         return NULL;
-    size_t i = f->nfiles;
-    while (i > 0 && strcmp(f->files[i - 1].name, name) > 0)
-        i--;
-    memmove(&f->files[i + 1], &f->files[i], (f->nfiles - i) * sizeof(*f->files));
-    f->files[i] = (struct file_entry){.name = copy, .offset = offset};
-    f->nfiles++;
+    f->files[f->nfiles] = (struct file_entry){.name = copy, .offset = offset};
+    return &f->files[f->nfiles++];
+}
+
+/* Add name (copied) with offset, keeping the list sorted: the state's
+ * offsets come in key order, each at the end. NULL on OOM. */
+static struct file_entry *add(struct file_src *f, const char *name, int64_t offset)
+{
+    struct file_entry *e = find(f, name);
+    if (e || !(e = append(f, name, offset)))
+        return e;
+    struct file_entry added = *e;
+    size_t i = f->nfiles - 1;
+    for (; i > 0 && strcmp(f->files[i - 1].name, name) > 0; i--)
+        f->files[i] = f->files[i - 1];
+    f->files[i] = added;
     return &f->files[i];
+}
+
+/* Sort the entries a scan appended after the first n into place. A
+ * directory changed while it is read may list a name twice: kept once. */
+static void sort_appended(struct file_src *f, size_t n)
+{
+    if (f->nfiles == n)
+        return;
+    qsort(f->files, f->nfiles, sizeof(*f->files), cmp_entry);
+    size_t k = 0;
+    for (size_t i = 0; i < f->nfiles; i++) {
+        if (k && strcmp(f->files[k - 1].name, f->files[i].name) == 0)
+            free(f->files[i].name); /* both appended: neither has an offset yet */
+        else
+            f->files[k++] = f->files[i];
+    }
+    f->nfiles = k;
 }
 
 /* The own file that `name` in directory (dev, ino) is, or NULL. */
@@ -203,6 +233,7 @@ static int scan(struct file_src *f, const char *desc, char *err, size_t errlen)
     char name[4096];
     struct stat dir;
     bool dir_known = f->nown && fstat(dirfd(d), &dir) == 0;
+    size_t known = f->nfiles; /* sorted */
     int r = 0;
     while (r == 0 && (de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.' || de->d_name[0] == '_' ||
@@ -214,10 +245,12 @@ static int scan(struct file_src *f, const char *desc, char *err, size_t errlen)
         if (link && own_path(f, name))
             continue;
         /* A known name is listed whatever it is now (a FIFO in a file's
-         * place is skipped by the pull, not forgotten). */
-        struct file_entry *e = find(f, name);
+         * place is skipped by the pull, not forgotten). New ones are
+         * appended and sorted once after the scan: one insertion each in
+         * order cost a directory of 100,000 files 18 s. */
+        struct file_entry *e = find_in(f, known, name);
         struct stat sb;
-        if (!e && stat(name, &sb) == 0 && S_ISREG(sb.st_mode) && !(e = add(f, name, 0))) {
+        if (!e && stat(name, &sb) == 0 && S_ISREG(sb.st_mode) && !(e = append(f, name, 0))) {
             snprintf(err, errlen, "out of memory");
             r = -1;
         }
@@ -225,6 +258,7 @@ static int scan(struct file_src *f, const char *desc, char *err, size_t errlen)
             e->listed = true;
     }
     closedir(d);
+    sort_appended(f, known);
     if (r == 0 && forget_gone(f) < 0) {
         snprintf(err, errlen, "out of memory");
         r = -1;
