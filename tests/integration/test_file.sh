@@ -17,6 +17,25 @@ printf 'ignored too\n' >in/_tmp
 check_counts s.db in/a.txt in/b.txt
 [ "$(sql s.db "select count(*) from offsets")" = 2 ] || fail "offsets not stored"
 
+# A batch of many files, pulled in 1 MiB chunks: its progress record names
+# each file once, from where the batch began it to where it ended it.
+mkdir -p many
+for i in $(seq -w 1 12); do make_text 200000 "$i" >"many/f$i.txt"; done
+"$WCSTREAM" --source "file://$TEST_OUT/many" --trigger available-now --state many.db \
+    --progress-log many.jsonl >/dev/null 2>err.txt || fail "exit $?"
+check_counts many.db many/*.txt
+$PY - "$TEST_OUT/many" <<'PY' || fail "the progress record's offsets of 12 files"
+import json, os, sys
+d = sys.argv[1]
+p = [json.loads(line) for line in open("many.jsonl")]
+assert len(p) == 1, len(p)
+src = p[0]["sources"][0]
+names = {os.path.join(d, f): os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)}
+assert sum(names.values()) > 2 << 20, "fewer than three chunks"
+assert src["startOffset"] == {n: 0 for n in names}, src["startOffset"]
+assert src["endOffset"] == names, src["endOffset"]
+PY
+
 # A restart reads only what is new: an appended tail and a new file.
 make_text 20000 3 >>in/a.txt
 make_text 20000 4 >in/c.txt
