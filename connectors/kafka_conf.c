@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 #include "wcstream/log.h"
 
@@ -72,7 +73,7 @@ rd_kafka_conf_t *wcs_kafka_conf(struct wcs_uri *uri, const char *brokers,
             goto fail;
     for (size_t i = 0; i < uri->nparams; i++) {
         struct wcs_uri_param *pm = &uri->params[i];
-        if (strncmp(pm->key, "kafka.", 6) != 0)
+        if (strncasecmp(pm->key, "kafka.", 6) != 0)
             continue;
         pm->used = true;
         if (set(conf, pm->key + 6, pm->value, uri->text, err, errlen) < 0)

@@ -117,11 +117,11 @@ int wcs_config_set(struct wcs_config *cf, const char *name, const char *value, c
     } else if (strcmp(name, "sink") == 0) {
         oom = strv_push(&cf->sinks, value);
     } else if (strcmp(name, "output-mode") == 0) {
-        if (strcmp(value, "complete") == 0)
+        if (strcasecmp(value, "complete") == 0) /* as Spark's outputMode() */
             cf->mode = WCS_MODE_COMPLETE;
-        else if (strcmp(value, "update") == 0)
+        else if (strcasecmp(value, "update") == 0)
             cf->mode = WCS_MODE_UPDATE;
-        else if (strcmp(value, "append") == 0) {
+        else if (strcasecmp(value, "append") == 0) {
             wcs_err(err, errlen,
                     "output mode append needs a windowed aggregation, which wcstream does not have "
                     "yet; use complete or update");

@@ -86,7 +86,7 @@ static int parse_params(struct wcs_uri *uri, const char *q, char *err, size_t er
             return -1;
         }
         for (size_t i = 0; i < uri->nparams; i++) {
-            if (strcmp(uri->params[i].key, pm->key) == 0) {
+            if (strcasecmp(uri->params[i].key, pm->key) == 0) {
                 wcs_err(err, errlen, "%s: option '%s' is given twice", uri->text, pm->key);
                 free(pm->key);
                 free(pm->value);
@@ -208,7 +208,7 @@ void wcs_uri_free(struct wcs_uri *uri)
 const char *wcs_uri_get(struct wcs_uri *uri, const char *key)
 {
     for (size_t i = 0; i < uri->nparams; i++) {
-        if (strcmp(uri->params[i].key, key) == 0) {
+        if (strcasecmp(uri->params[i].key, key) == 0) { /* Spark's options ignore case */
             uri->params[i].used = true;
             return uri->params[i].value;
         }

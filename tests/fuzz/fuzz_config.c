@@ -6,11 +6,11 @@
  * argv (NUL-separated), or a size, duration or HOST:PORT. Parsing is
  * validation at the boundary, so beyond "no crash" the target checks that
  * what passes can be trusted: a parsed URI has a lower-case scheme of
- * scheme characters, distinct non-empty keys, and a redacted text that
- * parses again to the same URI with the secrets' values as ***; a config
- * that loads has every setting in range (and a regex split's pattern inside
- * its spec); a refusal always says why; sizes and durations agree with a
- * reference parser. A broken property aborts.
+ * scheme characters, non-empty keys distinct in any case, and a redacted
+ * text that parses again to the same URI with the secrets' values as ***;
+ * a config that loads has every setting in range (and a regex split's
+ * pattern inside its spec); a refusal always says why; sizes and durations
+ * agree with a reference parser. A broken property aborts.
  */
 #include <fcntl.h>
 #include <stdbool.h>
@@ -50,7 +50,7 @@ static void check_uri(const char *text)
     for (size_t i = 0; i < uri->nparams; i++) {
         FUZZ_CHECK(uri->params[i].key[0], "an empty key");
         for (size_t j = 0; j < i; j++)
-            FUZZ_CHECK(strcmp(uri->params[i].key, uri->params[j].key) != 0, "key '%s' twice",
+            FUZZ_CHECK(strcasecmp(uri->params[i].key, uri->params[j].key) != 0, "key '%s' twice",
                        uri->params[i].key);
     }
 

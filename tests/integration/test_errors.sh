@@ -56,9 +56,9 @@ usage_error "standard input can be read by one source only" --source stdin --sou
 usage_error "numRows must be a number" --source stdin --sink 'console?numRows=0'
 # A misspelt option is refused before anything opens: no port taken, no
 # "listening" line, no file made, no connection to a broker.
-usage_error "unknown option 'maxclients'" --source "listen://127.0.0.1:$(free_port)?maxclients=5"
+usage_error "unknown option 'maxClient'" --source "listen://127.0.0.1:$(free_port)?maxClient=5"
 usage_error "unknown option 'bogus'" --source stdin --sink "ws://127.0.0.1:$(free_port)?bogus=1"
-usage_error "unknown option 'topn'" --source stdin --sink "jsonl://$TEST_OUT/typo.jsonl?topn=3"
+usage_error "unknown option 'top'" --source stdin --sink "jsonl://$TEST_OUT/typo.jsonl?top=3"
 [ ! -e typo.jsonl ] || fail "a misspelt jsonl option made the file"
 usage_error "unknown option 'bogus'" --source "kafka://127.0.0.1:9/t?bogus=1"
 usage_error "unknown option 'bogus'" --source stdin --sink "kafka://127.0.0.1:9/t?bogus=1"

@@ -1,4 +1,4 @@
-# Query options end to end: spark split (empty words as empty cells),
+# Query options end to end: options in any case, spark split (empty words as empty cells),
 # --lowercase, update vs complete output, the jsonl sink, a JSON config file
 # that flags override, restarts that continue counts and batch ids, and
 # SIGTERM in the middle of a large batch (finished and committed first).
@@ -19,6 +19,13 @@ printf 'The THE the \xc3\x89COLE \xc3\xa9cole Stra\xc3\x9fe\n' |
 [ "$(sql lc.db "select count from word_counts where word = 'the'")" = 3 ] || fail "ascii folding"
 [ "$(sql lc.db "select count from word_counts where word = 'école'")" = 2 ] || fail "unicode folding"
 [ "$(sql lc.db "select count from word_counts where word = 'strasse'")" = 1 ] || fail "full folding"
+
+# Options and the output mode in any case, as Spark takes them.
+printf 'b a b\n' | "$WCSTREAM" --source stdin --trigger available-now --state case.db \
+    --output-mode Complete --sink 'console?NUMROWS=1&Truncate=FALSE' >case.txt 2>err.txt ||
+    fail "options in capitals: exit $?: $(cat err.txt)"
+grep -qx '|b   |2    |' case.txt || fail "truncate=false row: $(cat case.txt)"
+grep -q 'only showing top 1 row' case.txt || fail "numRows=1: $(cat case.txt)"
 
 # update mode prints only the rows changed by the batch, complete all.
 port=$(free_port)

@@ -210,8 +210,21 @@ Test(config, append_mode_refused_mentioning_windows)
 {
     char *argv[] = {"wcstream", "--source", "stdin", "--output-mode", "append"};
     cfg_usage(CFG_ARGC(argv), argv, "window");
-    char *argv2[] = {"wcstream", "--source", "stdin", "--output-mode", "Complete"};
-    cfg_usage(CFG_ARGC(argv2), argv2, "'Complete'");
+    char *argv2[] = {"wcstream", "--source", "stdin", "--output-mode", "Appended"};
+    cfg_usage(CFG_ARGC(argv2), argv2, "'Appended'");
+    char *argv3[] = {"wcstream", "--source", "stdin", "--output-mode", "APPEND"};
+    cfg_usage(CFG_ARGC(argv3), argv3, "window");
+}
+
+/* Spark's outputMode() ignores case too. */
+Test(config, output_mode_ignores_case)
+{
+    char *argv[] = {"wcstream", "--source", "stdin", "--output-mode", "Update"};
+    struct wcs_config cf;
+    char err[256];
+    cr_assert_eq(cfg_run(&cf, CFG_ARGC(argv), argv, err, sizeof(err)), WCS_CONFIG_OK, "%s", err);
+    cr_expect_eq(cf.mode, WCS_MODE_UPDATE);
+    wcs_config_free(&cf);
 }
 
 Test(config, bad_trigger)

@@ -254,7 +254,6 @@ Test(uri, get_marks_used_and_check_unused_names_the_rest)
 
     cr_expect_str_eq(wcs_uri_get(uri, "numRows"), "5");
     cr_expect_null(wcs_uri_get(uri, "absent"));
-    cr_expect_null(wcs_uri_get(uri, "numrows"), "keys are case-sensitive");
     cr_expect(uri->params[0].used);
     cr_expect_not(uri->params[1].used);
 
@@ -269,6 +268,21 @@ Test(uri, get_marks_used_and_check_unused_names_the_rest)
     err[0] = '\0';
     cr_expect_eq(wcs_uri_check_unused(uri, err, sizeof(err)), 0);
     wcs_uri_free(uri);
+}
+
+/* As Spark's options (a case-insensitive map): numrows is numRows, and the
+ * two spellings at once are one option given twice. */
+Test(uri, keys_ignore_case)
+{
+    struct wcs_uri *uri = uri_ok("console?NUMROWS=5&Truncate=false");
+    char err[256] = "";
+    cr_expect_str_eq(wcs_uri_get(uri, "numRows"), "5");
+    bool truncate = true;
+    cr_expect_eq(wcs_uri_get_bool(uri, "truncate", &truncate, err, sizeof(err)), 0);
+    cr_expect_not(truncate);
+    cr_expect_eq(wcs_uri_check_unused(uri, err, sizeof(err)), 0);
+    wcs_uri_free(uri);
+    uri_bad("console?numRows=1&numrows=2", "twice");
 }
 
 Test(uri, check_unused_names_the_first_unused)
