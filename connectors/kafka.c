@@ -602,9 +602,9 @@ static char *offsets_key(const char *topic)
 
 /* Offsets belong to each topic: moving brokers, changing options, or
  * adding, dropping or reordering topics must not lose them. A partition's
- * are kept under "kafka:TOPIC", src->keys. 0, WCS_EUSAGE for a topic
- * pattern (its topics are not known ahead) or a topic named twice (which
- * librdkafka would refuse to subscribe, as an invalid argument), or -1. */
+ * are kept under "kafka:TOPIC", src->keys (wcs_kafka_target() checked the
+ * names). 0, WCS_EUSAGE for a topic named twice (which librdkafka would
+ * refuse to subscribe, as an invalid argument), or -1. */
 static int topic_keys(struct wcs_source *src, const char *topics, char *err, size_t errlen)
 {
     size_t n = 2; /* one topic more than commas, and the NULL */
@@ -620,11 +620,7 @@ static int topic_keys(struct wcs_source *src, const char *topics, char *err, siz
     n = 0;
     for (char *save, *tp = strtok_r(copy, ",", &save); tp && r == 0;
          tp = strtok_r(NULL, ",", &save)) {
-        if (*tp == '^') {
-            wcs_err(err, errlen, "%s: topic patterns ('%s') are not supported; name the topics",
-                    src->desc, tp);
-            r = WCS_EUSAGE;
-        } else if (!(src->keys[n] = offsets_key(tp))) {
+        if (!(src->keys[n] = offsets_key(tp))) {
             wcs_err(err, errlen, "out of memory");
             r = -1;
         } else {

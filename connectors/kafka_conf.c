@@ -10,6 +10,25 @@
 
 #include "wcstream/log.h"
 
+/* Kafka's own rule for a topic's name: 1 to 249 of [a-zA-Z0-9._-], and not
+ * "." or "..". A broker refuses any other, and the client says so late and
+ * vaguely; a pattern (librdkafka's "^regex") names no topic ahead, so its
+ * offsets could not be keyed. NULL, or why the name is refused. */
+static const char *bad_topic(const char *name, size_t len)
+{
+    if (len == 0)
+        return "an empty topic name";
+    if (name[0] == '^')
+        return "topic patterns are not supported; name the topics";
+    if (len > 249)
+        return "a topic name longer than Kafka's 249 characters";
+    if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") < len)
+        return "a topic name holds only ASCII letters, digits, '.', '_' and '-'";
+    if (len <= 2 && strspn(name, ".") >= len)
+        return "a topic cannot be named . or ..";
+    return NULL;
+}
+
 int wcs_kafka_target(const struct wcs_uri *uri, struct wcs_kafka_target *t, char *err,
                      size_t errlen)
 {
@@ -19,6 +38,17 @@ int wcs_kafka_target(const struct wcs_uri *uri, struct wcs_kafka_target *t, char
         strlen(slash + 1) >= sizeof(t->topics)) {
         wcs_err(err, errlen, "%s: expected kafka://BROKER[,BROKER...]/TOPIC[,TOPIC...]", uri->text);
         return WCS_EUSAGE;
+    }
+    for (const char *tp = slash + 1;;) {
+        size_t len = strcspn(tp, ",");
+        const char *why = bad_topic(tp, len);
+        if (why) {
+            wcs_err(err, errlen, "%s: %s ('%.*s')", uri->text, why, (int)len, tp);
+            return WCS_EUSAGE;
+        }
+        if (!tp[len])
+            break;
+        tp += len + 1;
     }
     memcpy(t->brokers, uri->target, nb);
     t->brokers[nb] = '\0';

@@ -16,7 +16,8 @@ struct wcs_kafka_target {
     char topics[1024];  /* "topic[,topic...]" */
 };
 
-/* Split uri->target, "BROKERS/TOPICS". 0, or WCS_EUSAGE with a sentence. */
+/* Split uri->target, "BROKERS/TOPICS", and check each topic's name as
+ * Kafka does (no pattern). 0, or WCS_EUSAGE with a sentence. */
 int wcs_kafka_target(const struct wcs_uri *uri, struct wcs_kafka_target *t, char *err,
                      size_t errlen);
 

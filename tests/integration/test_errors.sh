@@ -65,7 +65,15 @@ usage_error "unknown option 'bogus'" --source stdin --sink "kafka://127.0.0.1:9/
 # An empty consumer group made a consumer with no group (and a crash).
 usage_error "consumer group must not be empty" --source "kafka://127.0.0.1:9/t?group="
 usage_error "consumer group must not be empty" --source "kafka://127.0.0.1:9/t?kafka.group.id="
-usage_error "topic patterns .* are not supported; name the topics" --source "kafka://127.0.0.1:9/t,^t.*"
+usage_error "topic patterns are not supported; name the topics ('^t\.\*')" --source "kafka://127.0.0.1:9/t,^t.*"
+# Names a broker would refuse are refused before anything connects, the
+# sink's too.
+long=$(printf 't%.0s' {1..250})
+usage_error "longer than Kafka's 249 characters ('$long')" --source "kafka://127.0.0.1:9/$long"
+usage_error "only ASCII letters, digits, .* ('word counts')" --source "kafka://127.0.0.1:9/word%20counts"
+usage_error "an empty topic name ('')" --source "kafka://127.0.0.1:9/a,,b"
+usage_error "cannot be named \. or \.\. ('\.\.')" --source stdin --sink "kafka://127.0.0.1:9/.."
+usage_error "only ASCII letters" --source stdin --sink "kafka://127.0.0.1:9/caf%C3%A9"
 # librdkafka refuses a subscription that names a topic twice, which read
 # "cannot subscribe: Local: Invalid argument or configuration", exit 1.
 usage_error "topic t is named twice" --source "kafka://127.0.0.1:9/t,u,t"
