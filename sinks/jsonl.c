@@ -26,6 +26,7 @@
 
 struct jsonl {
     int fd;
+    bool made, started; /* the file is new; the state is ours (jsonl_start()) */
     char *path;
     size_t top_n;
     struct wcs_buf line; /* reused from batch to batch */
@@ -80,7 +81,7 @@ static int jsonl_init(struct wcs_sink *sk, struct wcs_uri *uri, const struct wcs
         return -1;
     }
     jl->top_n = top_n;
-    jl->fd = wcs_record_file_open(jl->path);
+    jl->fd = wcs_record_file_open(jl->path, &jl->made);
     if (jl->fd < 0) {
         snprintf(err, errlen, "jsonl sink: cannot open %s: %s", jl->path,
                  wcs_record_file_strerror(jl->path, jl->fd));
@@ -101,6 +102,7 @@ static int jsonl_start(struct wcs_sink *sk, const struct wcs_result *recovered, 
     struct jsonl *jl = sk->ctx;
 
     (void)recovered, (void)err, (void)errlen;
+    jl->started = true;
     wcs_record_file_end_line(jl->fd, jl->path);
     return 0;
 }
@@ -130,7 +132,10 @@ static void jsonl_destroy(struct wcs_sink *sk)
 
     if (!jl)
         return;
-    close(jl->fd);
+    if (jl->made && !jl->started) /* a start that failed leaves no new file */
+        wcs_record_file_unmake(jl->fd, jl->path);
+    else
+        close(jl->fd);
     free(jl->path);
     wcs_buf_free(&jl->line);
     free(jl);

@@ -234,9 +234,14 @@ void wcs_record_file_end_line(int fd, const char *path)
     close(rd);
 }
 
-int wcs_record_file_open(const char *path)
+int wcs_record_file_open(const char *path, bool *made)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+    int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK;
+    int fd = open(path, flags | O_EXCL, 0644);
+    if (made)
+        *made = fd >= 0;
+    if (fd < 0 && errno == EEXIST)
+        fd = open(path, flags, 0644);
     if (fd < 0)
         return -errno;
     fcntl(fd, F_SETFL, O_WRONLY | O_APPEND); /* writes wait for a FIFO's reader after all */
@@ -250,13 +255,22 @@ int wcs_record_file_follow(int fd, const char *path)
     if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
         (stat(path, &pb) == 0 && pb.st_dev == sb.st_dev && pb.st_ino == sb.st_ino))
         return fd;
-    int nfd = wcs_record_file_open(path);
+    int nfd = wcs_record_file_open(path, NULL);
     if (nfd < 0)
         return fd;
     wcs_info("%s was renamed or deleted: writing to a new %s", path, path);
     wcs_record_file_end_line(nfd, path);
     close(fd);
     return nfd;
+}
+
+void wcs_record_file_unmake(int fd, const char *path)
+{
+    struct stat sb, pb;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0 && stat(path, &pb) == 0 &&
+        pb.st_dev == sb.st_dev && pb.st_ino == sb.st_ino)
+        unlink(path);
+    close(fd);
 }
 
 const char *wcs_record_file_strerror(const char *path, int r)

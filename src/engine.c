@@ -418,7 +418,8 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
             strcat(eng->sink_desc, ", ");
         strcat(eng->sink_desc, eng->sinks[i].desc);
     }
-    if (cf->progress_log && (eng->progress_log = wcs_record_file_open(cf->progress_log)) < 0) {
+    if (cf->progress_log &&
+        (eng->progress_log = wcs_record_file_open(cf->progress_log, NULL)) < 0) {
         wcs_err(err, errlen, "cannot open progress log %s: %s", cf->progress_log,
                 wcs_record_file_strerror(cf->progress_log, eng->progress_log));
         goto fail;

@@ -9,6 +9,7 @@
 #ifndef WCSTREAM_BUF_H
 #define WCSTREAM_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct wcs_buf {
@@ -31,9 +32,14 @@ int wcs_buf_printf(struct wcs_buf *b, const char *fmt, ...) __attribute__((forma
 void wcs_buf_free(struct wcs_buf *b);
 
 /* Open path to append records to (wcs_buf_write_record()), made if
- * missing, without blocking on a FIFO that has no reader. Writes nothing:
- * see wcs_record_file_end_line(). An fd or -errno. */
-int wcs_record_file_open(const char *path);
+ * missing (then *made is true, if made is not NULL), without blocking on a
+ * FIFO that has no reader. Writes nothing: see wcs_record_file_end_line().
+ * An fd or -errno. */
+int wcs_record_file_open(const char *path, bool *made);
+/* A start that fails takes back the file its wcs_record_file_open() made:
+ * path is removed if it still names fd's file and that is empty. Closes
+ * fd. */
+void wcs_record_file_unmake(int fd, const char *path);
 /* Before the first record: a regular file that ends inside a line (a
  * crash while writing it: kill -9 during a big write, a power loss) gets
  * its '\n', with a warning, or the next record would follow on the half

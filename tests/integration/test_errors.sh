@@ -123,6 +123,13 @@ port=$(free_port)
 hold_port "$port"
 runtime_error "cannot listen on 127.0.0.1:$port: Address already in use" \
     --source "listen://127.0.0.1:$port"
+# ... and its jsonl sink's file, made before the source failed, goes with
+# it; one that was there stays.
+runtime_error "Address already in use" --source "listen://127.0.0.1:$port" --sink jsonl://new.jsonl
+[ ! -e new.jsonl ] || fail "a failed start left the jsonl file it made"
+: >old.jsonl
+runtime_error "Address already in use" --source "listen://127.0.0.1:$port" --sink jsonl://old.jsonl
+[ -e old.jsonl ] || fail "a failed start removed a jsonl file that was there"
 : >plain.txt
 mkfifo unread.fifo
 runtime_error "cannot open unread.fifo: a FIFO that no process reads" --source stdin \
@@ -241,6 +248,9 @@ rc=0
 [ "$rc" = 1 ] && grep -q "in use by another wcstream process" err2.txt ||
     fail "a second process with a jsonl sink: $rc $(cat err2.txt)"
 [ "$before" = "$(sha256sum shared.jsonl)" ] || fail "a process refused the state wrote into a jsonl file"
+"$WCSTREAM" --source stdin --trigger available-now --state shared.db \
+    --sink "jsonl://$TEST_OUT/mine.jsonl" <<<"a" >/dev/null 2>&1 && fail "a second process ran"
+[ ! -e mine.jsonl ] || fail "a process refused the state left the jsonl file it made"
 grep -q "cut short" err2.txt && fail "a process refused the state warned of a crash: $(cat err2.txt)"
 # --state is a path, not an SQLite URI: file:shared.db is another file, a
 # state of its own, and never shared.db under the first one's lock.

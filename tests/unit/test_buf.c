@@ -6,10 +6,12 @@
  * arena must hand out 8-aligned, non-overlapping memory from a zeroed
  * struct on, serve large requests, and after a reset reuse its largest
  * block. Memory made room for is faulted in ahead of its writes, a step
- * at a time (checked with mincore()).
+ * at a time (checked with mincore()). A record file a failed start made is
+ * taken back.
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -319,5 +321,45 @@ Test(buf, printf_short_and_long)
     cr_expect_eq(b.data[5], '[');
     cr_expect_eq(b.data[5 + 1000], ']');
     cr_expect_eq(b.data[5 + 500], 'z');
+    wcs_buf_free(&b);
+}
+
+/* ---- record files ------------------------------------------------------- */
+
+/* The file a failed start made is taken back, and only that: not a file
+ * that was there before, nor one that holds a record, nor a new file that
+ * took its name. */
+Test(record_file, unmake_takes_back_only_a_new_empty_file)
+{
+    char dir[] = "/tmp/wcs_record_XXXXXX", path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/r.jsonl", dir);
+    bool made = false;
+
+    int fd = wcs_record_file_open(path, &made);
+    cr_assert_geq(fd, 0);
+    cr_expect(made);
+    wcs_record_file_unmake(fd, path);
+    cr_expect_eq(access(path, F_OK), -1, "the new empty file is gone");
+
+    fd = wcs_record_file_open(path, &made);
+    struct wcs_buf b = {0};
+    cr_assert_eq(wcs_buf_append(&b, "{}\n", 3), 0);
+    cr_assert_eq(wcs_buf_write_record(fd, &b), 0);
+    wcs_record_file_unmake(fd, path);
+    cr_expect_eq(access(path, F_OK), 0, "a file with a record stays");
+
+    cr_assert_eq(truncate(path, 0), 0);
+    fd = wcs_record_file_open(path, &made);
+    cr_expect_not(made, "it was there");
+
+    cr_assert_eq(unlink(path), 0);
+    int other = wcs_record_file_open(path, NULL);
+    wcs_record_file_unmake(fd, path);
+    cr_expect_eq(access(path, F_OK), 0, "another file under the name stays");
+    close(other);
+
+    unlink(path);
+    rmdir(dir);
     wcs_buf_free(&b);
 }
