@@ -37,17 +37,29 @@ static int is_space(unsigned char c)
     return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
 }
 
-/* Where to cut a line of len > max bytes: after the last whitespace within
- * the first max bytes, else at max backed off to a UTF-8 boundary. */
-static size_t cut_point(const char *s, size_t max)
+/* Where to cut a line of len > max bytes: the length of the piece before
+ * the cut, at the last whitespace byte in the second half of the first
+ * max bytes, else at max backed off to a UTF-8 boundary. A whitespace byte
+ * at the cut is taken for the piece's line end (*gap = 1): the cut breaks
+ * no word, and Spark's split finds no empty word at the end of the piece
+ * as it would at a trailing space. So the byte after a piece shorter than
+ * max is whitespace exactly when the cut took it. */
+static size_t cut_point(const char *s, size_t max, size_t *gap)
 {
-    for (size_t i = max; i > max / 2; i--)
-        if (is_space((unsigned char)s[i - 1]))
-            return i;
-    size_t i = max;
-    for (int k = 0; k < 3 && i > 1 && ((unsigned char)s[i] & 0xC0) == 0x80; k++)
-        i--;
-    return ((unsigned char)s[i] & 0xC0) == 0x80 ? max : i;
+    size_t k = max;
+    while (k > max / 2 && !is_space((unsigned char)s[k - 1]))
+        k--;
+    if (k > max / 2) {
+        k--;
+    } else {
+        k = max;
+        for (int n = 0; n < 3 && k > 1 && ((unsigned char)s[k] & 0xC0) == 0x80; n++)
+            k--;
+        if (((unsigned char)s[k] & 0xC0) == 0x80)
+            k = max;
+    }
+    *gap = k < max && is_space((unsigned char)s[k]);
+    return k;
 }
 
 /* Cut max_line-sized lines off the front of [s, s + n) while more than
@@ -61,7 +73,7 @@ static size_t cut_pieces(struct wcs_framer *fr, const char *s, size_t n, bool at
 {
     size_t done = 0, room = fr->max_line + (at_end && n && s[n - 1] == '\r');
     while (n - done > room) {
-        size_t k = cut_point(s + done, fr->max_line);
+        size_t gap, k = cut_point(s + done, fr->max_line, &gap);
         if (wcs_buf_reserve(out, k + 1) < 0)
             return (size_t)-1;
         memcpy(out->data + out->len, s + done, k);
@@ -69,7 +81,7 @@ static size_t cut_pieces(struct wcs_framer *fr, const char *s, size_t n, bool at
         out->len += k + 1;
         (*rows)++;
         fr->cuts++;
-        done += k;
+        done += k + gap;
     }
     return done;
 }

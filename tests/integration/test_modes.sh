@@ -11,6 +11,21 @@ printf 'a  b\nb \n\n' >sp.txt
 check_counts sp.db --split spark sp.txt
 [ "$(sql sp.db "select count from word_counts where word = ''")" = 3 ] || fail "empty words"
 grep -qx '|    |    3|' out.txt || fail "empty word cell: $(cat out.txt)"
+# A line cut at --max-line-bytes is cut at a space, which the cut takes:
+# Spark's split of the pieces finds the words of the whole line, and no
+# empty word where a piece would have ended in its space.
+$PY -c "
+import random
+r = random.Random(7)
+for _ in range(40):
+    print(''.join(r.choice(['ab', 'cdef', 'ghijklm', 'nopqrstuv']) + r.choice([' ', ' ', ' ', '  '])
+                  for _ in range(r.randrange(10, 60))).rstrip(' '))
+" >spcut.txt
+"$WCSTREAM" --source stdin --trigger available-now --state spcut.db --split spark \
+    --max-line-bytes 64 --progress-log spcut.prog <spcut.txt >/dev/null 2>err.txt ||
+    fail "spark split, cut lines: exit $?"
+grep -q '"linesCut":[1-9]' spcut.prog || fail "no line was cut: $(cat spcut.prog)"
+check_counts spcut.db --split spark spcut.txt
 
 # --lowercase with Unicode case folding.
 printf 'The THE the \xc3\x89COLE \xc3\xa9cole Stra\xc3\x9fe\n' |

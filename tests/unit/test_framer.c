@@ -5,8 +5,8 @@
  * Covers: output independent of how the input is chunked (a property test
  * over random texts and random chunkings, with and without cuts), row
  * counting, the pending partial line and flush, CRLF and empty lines, and
- * the max_line cut: pieces within the limit, after whitespace when there
- * is some, never inside a UTF-8 sequence, counted, and with the framer's
+ * the max_line cut: pieces within the limit, at whitespace when there
+ * is some (taken for the line end), never inside a UTF-8 sequence, counted, and with the framer's
  * own memory bounded near max_line however long the line grows (its
  * capacity at most max_line + 2 bytes, whatever the chunks).
  */
@@ -165,9 +165,11 @@ Test(framer, chunking_invariance_with_cuts)
         cr_assert_eq(grows, rrows, "round %d", round);
         cr_assert_eq(gcuts, rcuts, "round %d", round);
 
-        /* Every output line fits; removing the cut newlines gives the input. */
+        /* Every output line fits; the input is the output without the cuts'
+         * line ends, each in the place of the whitespace byte it took, if
+         * it took one: a cut at max_line takes none. */
         cr_assert_eq(rrows, fr_count_nl(ref.data, ref.len));
-        size_t start = 0, removed = 0, in = 0;
+        size_t start = 0, removed = 0, in = 0, piece = 0;
         for (size_t i = 0; i < ref.len; i++) {
             if (ref.data[i] != '\n')
                 continue;
@@ -176,13 +178,16 @@ Test(framer, chunking_invariance_with_cuts)
                           i - start);
             start = i + 1;
         }
-        for (size_t i = 0; i < ref.len; i++) {
+        for (size_t i = 0; i < ref.len; i++, piece++) {
             if (in < n && ref.data[i] == text[in]) {
                 in++;
             } else {
                 cr_assert_eq(ref.data[i], '\n', "round %d: byte %zu", round, i);
                 removed++;
+                in += in < n && text[in] && strchr(" \t\v\f\r", text[in]) && piece < max_line;
             }
+            if (ref.data[i] == '\n')
+                piece = (size_t)-1;
         }
         cr_assert_eq(in, n, "round %d: every input byte comes out, in order", round);
         bool tail = n && text[n - 1] != '\n';
@@ -473,9 +478,12 @@ Test(framer, long_line_without_spaces)
     free(line);
 }
 
-Test(framer, cut_after_whitespace)
+/* A line is cut at its last whitespace in the second half of max_line
+ * bytes, which becomes the piece's line end: no word is broken, and
+ * Spark's split finds no empty word where a piece would end in a space. */
+Test(framer, cut_at_whitespace)
 {
-    /* Words of 9 letters and a space: the cut lands after a space. */
+    /* Words of 9 letters and a space: the cut lands on a space. */
     enum { N = 10 * 1000 };
     char *line = malloc(N + 1);
     cr_assert_not_null(line);
@@ -495,8 +503,8 @@ Test(framer, cut_after_whitespace)
             continue;
         bool last = i + 1 == out.len;
         if (!last) {
-            cr_expect_eq(out.data[i - 1], ' ', "a cut piece ends in its whitespace");
-            cr_expect_eq(i - start, 990, "the last space within 995 bytes");
+            cr_expect_eq(out.data[i - 1], 'w', "the space a piece was cut at is its line end");
+            cr_expect_eq(i - start, 989, "the last space within 995 bytes");
         }
         if (i + 1 < out.len)
             cr_expect_eq(out.data[i + 1], 'w', "the next piece starts with a word");
@@ -517,7 +525,20 @@ Test(framer, cut_after_whitespace)
     wcs_framer_init(&fr, 16);
     cr_assert_eq(wcs_framer_feed(&fr, l2, 64, &out, &rows), 0);
     cr_assert_gt(out.len, 14);
-    cr_expect_eq(out.data[13], '\n', "cut right after the tab at 12");
+    cr_expect_eq(out.data[12], '\n', "cut at the tab at 12");
+    cr_expect_eq(out.data[13], 'z');
+    wcs_framer_free(&fr);
+    wcs_buf_free(&out);
+
+    /* Pieces of whole words, without the spaces cut at; a second space
+     * stays, as Spark's split finds an empty word between two. */
+    out = (struct wcs_buf){0};
+    rows = 0;
+    wcs_framer_init(&fr, 4);
+    cr_assert_eq(wcs_framer_feed(&fr, "ab cd ef  gh\n", 13, &out, &rows), 0);
+    cr_expect_eq(out.len, 13);
+    cr_expect(memcmp(out.data, "ab\ncd\nef \ngh\n", 13) == 0, "%.*s", (int)out.len, out.data);
+    cr_expect_eq(fr.cuts, 3);
     wcs_framer_free(&fr);
     wcs_buf_free(&out);
 }
