@@ -26,7 +26,7 @@
 
 struct jsonl {
     int fd;
-    bool made, started; /* the file is new; the state is ours (jsonl_start()) */
+    bool made; /* the file is new */
     char *path;
     size_t top_n;
     struct wcs_buf line; /* reused from batch to batch */
@@ -102,7 +102,6 @@ static int jsonl_start(struct wcs_sink *sk, const struct wcs_result *recovered, 
     struct jsonl *jl = sk->ctx;
 
     (void)recovered, (void)err, (void)errlen;
-    jl->started = true;
     wcs_record_file_end_line(jl->fd, jl->path);
     return 0;
 }
@@ -132,7 +131,7 @@ static void jsonl_destroy(struct wcs_sink *sk)
 
     if (!jl)
         return;
-    if (jl->made && !jl->started) /* a start that failed leaves no new file */
+    if (jl->made && !sk->started) /* a start that failed leaves no new file */
         wcs_record_file_unmake(jl->fd, jl->path);
     else
         close(jl->fd);

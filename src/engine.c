@@ -428,6 +428,8 @@ struct wcs_engine *wcs_engine_new(const struct wcs_config *cf, bool *usage, char
         wcs_record_file_end_line(eng->progress_log, cf->progress_log);
     wcs_uuid(eng->run_id);
     free_strings(written);
+    for (size_t i = 0; i < eng->nsinks; i++)
+        eng->sinks[i].started = true;
     return eng;
 fail:
     free_strings(written);

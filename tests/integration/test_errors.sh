@@ -138,6 +138,11 @@ runtime_error "progress log unread.fifo: a FIFO that no process reads" --source 
     --progress-log unread.fifo
 runtime_error "cannot open progress log absent/p.log: No such file or directory" \
     --source stdin --progress-log absent/p.log
+# (a jsonl sink's file, made and started before the progress log failed,
+# goes with the start)
+runtime_error "cannot open progress log absent/p.log" --source stdin --progress-log absent/p.log \
+    --sink jsonl://late.jsonl
+[ ! -e late.jsonl ] || fail "a start that failed at its progress log left the jsonl file it made"
 # (RES_OPTIONS: a resolver that does not answer fails in a second or two.)
 RES_OPTIONS="timeout:1 attempts:1" runtime_error "cannot resolve nowhere.invalid" \
     --source stdin --sink "ws://nowhere.invalid:$(free_port)" --state :memory:
