@@ -37,20 +37,26 @@ static int is_space(unsigned char c)
     return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
 }
 
+/* Whether a cut after k bytes takes the byte there for the piece's line
+ * end: a space, which Spark's split would find an empty word after,
+ * unless the piece is max bytes already or would end in a '\r' (which the
+ * tokenizer would take for a CRLF's). */
+static bool takes(const char *s, size_t k, size_t max)
+{
+    return k < max && s[k] == ' ' && s[k - 1] != '\r';
+}
+
 /* Where to cut a line of len > max bytes: the length of the piece before
- * the cut, at the last whitespace byte in the second half of the first
- * max bytes, else at max backed off to a UTF-8 boundary. A whitespace byte
- * at the cut is taken for the piece's line end (*gap = 1): the cut breaks
- * no word, and Spark's split finds no empty word at the end of the piece
- * as it would at a trailing space. So the byte after a piece shorter than
- * max is whitespace exactly when the cut took it. */
+ * the cut. After the last whitespace in the second half of the first max
+ * bytes, or at it when the cut takes it (*gap = 1, takes()), so that no
+ * word is broken; else at max backed off to a UTF-8 boundary. */
 static size_t cut_point(const char *s, size_t max, size_t *gap)
 {
     size_t k = max;
     while (k > max / 2 && !is_space((unsigned char)s[k - 1]))
         k--;
     if (k > max / 2) {
-        k--;
+        k -= takes(s, k - 1, max);
     } else {
         k = max;
         for (int n = 0; n < 3 && k > 1 && ((unsigned char)s[k] & 0xC0) == 0x80; n++)
@@ -58,7 +64,7 @@ static size_t cut_point(const char *s, size_t max, size_t *gap)
         if (((unsigned char)s[k] & 0xC0) == 0x80)
             k = max;
     }
-    *gap = k < max && is_space((unsigned char)s[k]);
+    *gap = takes(s, k, max);
     return k;
 }
 

@@ -4,10 +4,10 @@
  * Every byte-stream source (socket, listen, stdin, files) feeds what it
  * reads through a framer, which appends whole lines, each ending in '\n',
  * to a buffer and keeps the unfinished tail. A line longer than max_line
- * is cut (at the last whitespace in the second half of the limit if there
- * is one, which becomes the piece's line end; never inside a UTF-8
- * sequence) so memory stays bounded whatever arrives; the cuts are
- * counted.
+ * is cut (after the last whitespace in the second half of the limit if
+ * there is one, at it when it is a space, which becomes the piece's line
+ * end; never inside a UTF-8 sequence) so memory stays bounded whatever
+ * arrives; the cuts are counted.
  */
 #ifndef WCSTREAM_FRAMER_H
 #define WCSTREAM_FRAMER_H

@@ -12,8 +12,8 @@
  * out between reads with random budgets; every take holds whole lines and
  * counts them right, and all takes together are again the one-read lines.
  * Also: no line over max_line (but for the '\r' of a "\r\n"), no byte lost
- * or added but the '\n's of cuts (each in the place of the whitespace byte
- * it was cut at, if any) and of the final flush, the kept tail within
+ * or added but the '\n's of cuts (each in the place of the space it was
+ * cut at, if it took it) and of the final flush, the kept tail within
  * max_line (its buffer within max_line + 2), and lines of valid UTF-8 stay
  * valid when max_line >= 4. A broken property aborts.
  */
@@ -175,14 +175,14 @@ static void check_lines(const char *s, size_t n, size_t max_line, const struct f
                "%zu line ends out, %zu in, %llu cuts", count(o, len, '\n'), count(s, n, '\n'),
                (unsigned long long)f->cuts);
     /* The output is the input with a line end at each cut, in the place of
-     * the whitespace byte the cut was at, if it was at one: a cut at
-     * max_line is not. */
+     * the space the cut was at if it took it: a space after a piece
+     * shorter than max_line that does not end in '\r'. */
     size_t i = 0;
     for (size_t j = 0, piece = 0; j < len; j++, piece++) {
         if (o[j] == '\n') {
             if (i < n && s[i] == '\n')
                 i++;
-            else if (i < n && s[i] && strchr(" \t\v\f\r", s[i]) && piece < max_line)
+            else if (i < n && s[i] == ' ' && piece && piece < max_line && o[j - 1] != '\r')
                 i++;
             piece = (size_t)-1;
             continue;

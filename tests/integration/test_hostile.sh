@@ -185,7 +185,7 @@ open=$(metric "$M" "wcstream_source_clients$label")
 [ "$open" -le 1 ] || fail "$open clients still open"
 cut=$(metric "$M" "wcstream_source_lines_cut_total$label")
 # Each held client's line passed 64 KiB at least once, the word was cut 47
-# times, the flood about once per 64 KiB (after a space, so a little more).
+# times, the flood about once per 64 KiB (at a space, so a little more).
 [ "$cut" -ge $((1000 + 47 + flood_bytes / 65536 - flood_bytes / 65536 / 100)) ] ||
     fail "linesCut $cut"
 $PY - "$cut" <<'PY' || fail "linesCut in the progress record differs from /metrics"
