@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <librdkafka/rdkafka.h>
@@ -668,13 +669,13 @@ static int kafka_init(struct wcs_source *src, struct wcs_uri *uri, const struct 
         return r;
 
     const char *starting = wcs_uri_get(uri, "startingOffsets");
-    if (starting && strcmp(starting, "earliest") != 0 && strcmp(starting, "latest") != 0) {
+    if (starting && strcasecmp(starting, "earliest") != 0 && strcasecmp(starting, "latest") != 0) {
         wcs_err(err, errlen, "%s: startingOffsets must be earliest or latest, not '%s'", src->desc,
                 starting);
         return WCS_EUSAGE;
     }
-    k->starting = starting && strcmp(starting, "earliest") == 0 ? RD_KAFKA_OFFSET_BEGINNING
-                                                                : RD_KAFKA_OFFSET_END;
+    k->starting = starting && strcasecmp(starting, "earliest") == 0 ? RD_KAFKA_OFFSET_BEGINNING
+                                                                    : RD_KAFKA_OFFSET_END;
     size_t max = 0;
     if ((r = wcs_uri_get_size(uri, "maxOffsetsPerTrigger", 1, INT64_MAX, &max, err, errlen)) < 0 ||
         (r = wcs_uri_get_bool(uri, "failOnDataLoss", &k->fail_on_data_loss, err, errlen)) < 0)

@@ -44,7 +44,7 @@ check_counts k.db c1.txt
 # Offsets are kept per topic: a topic added, the topics in another order,
 # one dropped, each reads on where it left off; none is read twice.
 topics_run() {
-    "$WCSTREAM" --source "kafka://$BROKER/$1?startingOffsets=earliest&$opts" \
+    "$WCSTREAM" --source "kafka://$BROKER/$1?startingOffsets=Earliest&$opts" \
         --trigger available-now --state tt.db >out.txt 2>err.txt || fail "topics $1: exit $?"
 }
 seed=10
