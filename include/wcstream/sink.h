@@ -24,8 +24,9 @@ struct wcs_sink {
     void *ctx;    /* the plugin's own state, freed by destroy() */
     bool missed;  /* the engine's: an at-least-once sink failed a batch and
                      gets the whole state again once it takes one */
-    bool started; /* the engine's: the query has started; until then, a
-                     start that failed, destroy() takes back what init() made */
+    bool started; /* the engine's: set once the whole start succeeded; a
+                     destroy() before (the start failed) takes back what
+                     init() made */
 };
 
 struct wcs_sink_env {
