@@ -62,6 +62,9 @@ usage_error "unknown option 'top'" --source stdin --sink "jsonl://$TEST_OUT/typo
 [ ! -e typo.jsonl ] || fail "a misspelt jsonl option made the file"
 usage_error "unknown option 'bogus'" --source "kafka://127.0.0.1:9/t?bogus=1"
 usage_error "unknown option 'bogus'" --source stdin --sink "kafka://127.0.0.1:9/t?bogus=1"
+# The kafka. prefix in any case; the property's name goes to librdkafka.
+usage_error 'No such configuration property: "bogus.prop"' --source stdin \
+    --sink "kafka://127.0.0.1:9/t?Kafka.bogus.prop=1"
 # An empty consumer group made a consumer with no group (and a crash).
 usage_error "consumer group must not be empty" --source "kafka://127.0.0.1:9/t?group="
 usage_error "consumer group must not be empty" --source "kafka://127.0.0.1:9/t?kafka.group.id="
